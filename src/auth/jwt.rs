@@ -1,0 +1,170 @@
+//! Access tokens (SPEC §3): `typ: at+jwt`, a `kid`, and `iss aud sub sid jti iat nbf exp`.
+//! Time checks use the caller's clock with a leeway, not the library's, so they are testable.
+
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::{JwtAlgorithm, JwtSettings};
+
+pub const ACCESS_TYP: &str = "at+jwt";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub sid: String,
+    pub jti: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+}
+
+impl AccessClaims {
+    pub fn user_id(&self) -> Option<i64> {
+        self.sub.parse().ok().filter(|id| *id > 0)
+    }
+}
+
+/// Why a token was refused; logged, never shown beyond `invalid_token`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRejection {
+    Malformed,
+    WrongType,
+    Expired,
+    NotYetValid,
+    BadSubject,
+}
+
+impl TokenRejection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed_or_bad_signature",
+            Self::WrongType => "wrong_type",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::BadSubject => "bad_subject",
+        }
+    }
+}
+
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    header: Header,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    ttl: i64,
+    leeway: i64,
+}
+
+impl JwtKeys {
+    /// `secret` is the resolved HS256 secret (configured or generated).
+    pub fn new(settings: &JwtSettings, secret: &[u8]) -> Self {
+        let algorithm = match settings.algorithm {
+            JwtAlgorithm::HS256 | JwtAlgorithm::EdDSA => Algorithm::HS256,
+        };
+        let kid = hex::encode(&Sha256::digest(secret)[..8]);
+        let mut header = Header::new(algorithm);
+        header.typ = Some(ACCESS_TYP.to_owned());
+        header.kid = Some(kid);
+        let mut validation = Validation::new(algorithm);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.required_spec_claims.clear();
+        validation.set_issuer(&[&settings.issuer]);
+        validation.set_audience(&[&settings.audience]);
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            header,
+            validation,
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+            ttl: settings.access_ttl_seconds,
+            leeway: settings.leeway_seconds as i64,
+        }
+    }
+
+    pub fn access_ttl(&self) -> i64 {
+        self.ttl
+    }
+
+    /// Returns the token and its expiry (Unix seconds).
+    pub fn issue(
+        &self,
+        user_id: i64,
+        sid: &str,
+        now: i64,
+    ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: user_id.to_string(),
+            sid: sid.to_owned(),
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            iat: now,
+            nbf: now,
+            exp: now + self.ttl,
+        };
+        Ok((encode(&self.header, &claims, &self.encoding)?, claims.exp))
+    }
+
+    pub fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenRejection> {
+        let data = decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map_err(|_| TokenRejection::Malformed)?;
+        if data.header.typ.as_deref() != Some(ACCESS_TYP) {
+            return Err(TokenRejection::WrongType);
+        }
+        let c = data.claims;
+        if now > c.exp.saturating_add(self.leeway) {
+            return Err(TokenRejection::Expired);
+        }
+        if now.saturating_add(self.leeway) < c.nbf || now.saturating_add(self.leeway) < c.iat {
+            return Err(TokenRejection::NotYetValid);
+        }
+        if c.user_id().is_none() || c.sid.is_empty() {
+            return Err(TokenRejection::BadSubject);
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    fn keys() -> JwtKeys {
+        JwtKeys::new(&Settings::defaults().jwt, &[7u8; 32])
+    }
+
+    #[test]
+    fn issued_tokens_verify_and_carry_the_header() {
+        let k = keys();
+        let (t, exp) = k.issue(5, "sid1", 1_000).unwrap();
+        let c = k.verify(&t, 1_000).unwrap();
+        assert_eq!((c.sub.as_str(), c.sid.as_str(), c.exp), ("5", "sid1", exp));
+        let header = jsonwebtoken::decode_header(&t).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        assert!(header.kid.is_some());
+    }
+
+    #[test]
+    fn time_checks_use_the_leeway() {
+        let k = keys();
+        let (t, exp) = k.issue(5, "s", 1_000).unwrap();
+        assert!(k.verify(&t, exp + 30).is_ok());
+        assert_eq!(k.verify(&t, exp + 31), Err(TokenRejection::Expired));
+        assert_eq!(k.verify(&t, 1_000 - 31), Err(TokenRejection::NotYetValid));
+    }
+
+    #[test]
+    fn another_secret_is_refused() {
+        let (t, _) = keys().issue(5, "s", 1_000).unwrap();
+        let other = JwtKeys::new(&Settings::defaults().jwt, &[8u8; 32]);
+        assert_eq!(other.verify(&t, 1_000), Err(TokenRejection::Malformed));
+    }
+}

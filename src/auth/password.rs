@@ -1,0 +1,167 @@
+//! Password hashing: Argon2id for new hashes, bcrypt (`$2b$`, as fba stores them) accepted and
+//! flagged for rehash. Every hash runs on the blocking pool behind a semaphore, never on an
+//! actix worker, and a missing user is verified against a dummy hash so timing does not tell.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+use tokio::sync::Semaphore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    pub ok: bool,
+    /// The stored hash is not Argon2id: store a fresh one now that the password is known.
+    pub needs_rehash: bool,
+}
+
+#[derive(Clone)]
+pub struct PasswordHasherPool {
+    permits: Arc<Semaphore>,
+    dummy: Arc<String>,
+    waiting: Arc<AtomicUsize>,
+    verified: Arc<AtomicUsize>,
+}
+
+impl PasswordHasherPool {
+    pub async fn new(max_parallel: usize) -> Result<Self, HashError> {
+        let pool = Self {
+            permits: Arc::new(Semaphore::new(max_parallel.max(1))),
+            dummy: Arc::new(String::new()),
+            waiting: Arc::default(),
+            verified: Arc::default(),
+        };
+        let dummy = pool.hash(uuid::Uuid::new_v4().to_string()).await?;
+        Ok(Self {
+            dummy: Arc::new(dummy),
+            ..pool
+        })
+    }
+
+    /// Hashes waiting for a permit right now.
+    pub fn queue_depth(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Verifications done since start (a test and metrics hook).
+    pub fn verifications(&self) -> usize {
+        self.verified.load(Ordering::Relaxed)
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let permit = self.permits.clone().acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        let permit = permit.map_err(|e| HashError::Failed(e.to_string()))?;
+        let span = tracing::Span::current();
+        let out = actix_web::rt::task::spawn_blocking(move || {
+            let _enter = span.enter();
+            let out = work();
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|e| HashError::Failed(e.to_string()))?;
+        Ok(out)
+    }
+
+    pub async fn hash(&self, password: String) -> Result<String, HashError> {
+        self.blocking(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            Argon2::default()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| HashError::Failed(e.to_string()))
+        })
+        .await?
+    }
+
+    /// Verifies against `stored`, or against the dummy hash when there is none (unknown user,
+    /// or an account without a password), so every path costs one hash.
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<Verified, HashError> {
+        let real = stored.is_some();
+        let hash = stored.unwrap_or_else(|| self.dummy.as_str().to_owned());
+        self.verified.fetch_add(1, Ordering::Relaxed);
+        let (ok, needs_rehash) = self
+            .blocking(move || {
+                if hash.starts_with("$2") {
+                    (
+                        bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false),
+                        true,
+                    )
+                } else {
+                    let ok = PasswordHash::new(&hash)
+                        .map(|parsed| {
+                            Argon2::default()
+                                .verify_password(password.as_bytes(), &parsed)
+                                .is_ok()
+                        })
+                        .unwrap_or(false);
+                    (ok, false)
+                }
+            })
+            .await?;
+        Ok(Verified {
+            ok: ok && real,
+            needs_rehash: ok && real && needs_rehash,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_web::test]
+    async fn argon2_round_trip_and_dummy_never_matches() {
+        let pool = PasswordHasherPool::new(2).await.unwrap();
+        let h = pool.hash("correct horse".into()).await.unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        let v = pool
+            .verify("correct horse".into(), Some(h.clone()))
+            .await
+            .unwrap();
+        assert_eq!(
+            v,
+            Verified {
+                ok: true,
+                needs_rehash: false
+            }
+        );
+        assert!(!pool.verify("wrong".into(), Some(h)).await.unwrap().ok);
+        assert!(!pool.verify("anything".into(), None).await.unwrap().ok);
+    }
+
+    #[actix_web::test]
+    async fn bcrypt_hashes_from_fba_verify_and_ask_for_rehash() {
+        let pool = PasswordHasherPool::new(1).await.unwrap();
+        let h = bcrypt::hash("123456", 4)
+            .unwrap()
+            .replacen("$2y$", "$2b$", 1);
+        let v = pool.verify("123456".into(), Some(h.clone())).await.unwrap();
+        assert_eq!(
+            v,
+            Verified {
+                ok: true,
+                needs_rehash: true
+            }
+        );
+        assert!(!pool.verify("1234567".into(), Some(h)).await.unwrap().ok);
+    }
+}

@@ -1,0 +1,94 @@
+//! The decoded user the cache holds and handlers receive as `CurrentUser`.
+
+use std::future::{ready, Ready};
+use std::sync::Arc;
+
+use actix_web::{dev::Payload, FromRequest, HttpMessage, HttpRequest};
+use chrono::NaiveDateTime;
+use paperclip::actix::{Apiv2Schema, Apiv2Security};
+use serde::{Deserialize, Serialize};
+
+use crate::db::models::User;
+use crate::error::{kind, ApiError};
+
+/// A user as the API shows it: no password hash, plus role names and permission codes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Apiv2Schema)]
+pub struct AuthUser {
+    pub id: i64,
+    pub uuid: String,
+    pub username: String,
+    pub nickname: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub phone: Option<String>,
+    pub avatar: Option<String>,
+    /// 1 enabled, 0 disabled.
+    pub status: i32,
+    pub is_superuser: bool,
+    pub is_staff: bool,
+    pub multi_login: bool,
+    pub has_password: bool,
+    pub password_changed_at: Option<NaiveDateTime>,
+    pub last_login_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub roles: Vec<String>,
+    pub permissions: Vec<String>,
+}
+
+impl AuthUser {
+    pub fn from_row(u: &User, roles: Vec<String>, permissions: Vec<String>) -> Self {
+        Self {
+            id: u.id,
+            uuid: u.uuid.clone(),
+            username: u.username.clone(),
+            nickname: u.nickname.clone(),
+            email: u.email.clone(),
+            email_verified: u.email_verified,
+            phone: u.phone.clone(),
+            avatar: u.avatar.clone(),
+            status: u.status,
+            is_superuser: u.is_superuser,
+            is_staff: u.is_staff,
+            multi_login: u.multi_login,
+            has_password: u.password_hash.is_some(),
+            password_changed_at: u.password_changed_at,
+            last_login_at: u.last_login_at,
+            created_at: u.created_at,
+            roles,
+            permissions,
+        }
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.status == crate::db::models::STATUS_ENABLED
+    }
+}
+
+/// The authenticated caller, put in the request by the bearer validator. Taking it as an argument
+/// is what makes a handler require a bearer token in the OpenAPI spec.
+#[derive(Debug, Clone, Apiv2Security)]
+#[openapi(
+    apiKey,
+    alias = "bearer",
+    in = "header",
+    name = "Authorization",
+    description = "An access token: `Authorization: Bearer <token>`"
+)]
+pub struct CurrentUser {
+    pub user: Arc<AuthUser>,
+    pub sid: Arc<str>,
+}
+
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            req.extensions()
+                .get::<CurrentUser>()
+                .cloned()
+                .ok_or_else(|| ApiError::new(kind::UNAUTHORIZED)),
+        )
+    }
+}

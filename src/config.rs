@@ -1,0 +1,354 @@
+//! Settings: `config/default.toml` (compiled in) -> `config/{profile}.toml` -> environment
+//! variables `PORTCULLIS__SECTION__KEY`. Unknown keys are rejected at every layer.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+const ENV_PREFIX: &str = "PORTCULLIS";
+/// Smallest accepted HS256 secret: 256 bits.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    Development,
+    Production,
+}
+
+impl Profile {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        match std::env::var("PORTCULLIS_PROFILE").as_deref() {
+            Err(_) | Ok("") | Ok("development") => Ok(Self::Development),
+            Ok("production") => Ok(Self::Production),
+            Ok(other) => Err(ConfigError::Invalid(vec![format!(
+                "PORTCULLIS_PROFILE is `{other}`; use `development` or `production`"
+            )])),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Production => "production",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration could not be read: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration is not usable:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(skip, default = "default_profile")]
+    pub profile: Profile,
+    pub server: ServerSettings,
+    pub data: DataSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub jwt: JwtSettings,
+    pub session: SessionSettings,
+    pub password: PasswordSettings,
+    pub cache: CacheSettings,
+    pub bootstrap: BootstrapSettings,
+}
+
+fn default_profile() -> Profile {
+    Profile::Development
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSettings {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    pub url: String,
+    pub key_prefix: String,
+    pub pool_size: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub enum JwtAlgorithm {
+    HS256,
+    EdDSA,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSettings {
+    pub algorithm: JwtAlgorithm,
+    pub secret: String,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl_seconds: i64,
+    pub leeway_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSettings {
+    pub refresh_ttl_seconds: i64,
+    pub absolute_ttl_seconds: i64,
+    pub refresh_grace_seconds: i64,
+    pub max_sessions_per_user: usize,
+    pub cookie_secure: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordSettings {
+    pub min_length: usize,
+    pub max_length: usize,
+    pub max_parallel_hashes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    pub max_users: usize,
+    pub max_sessions: usize,
+    pub ttl_seconds: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapSettings {
+    pub create_admin: bool,
+}
+
+/// Which database a URL names; the one place that decides the run mode's database half.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Settings {
+    /// Loads the layers for `profile`, reading profile files from `config_dir` and overrides
+    /// from the process environment.
+    pub fn load(profile: Profile, config_dir: &Path) -> Result<Self, ConfigError> {
+        Self::load_with_env(profile, config_dir, std::env::vars())
+    }
+
+    pub fn load_with_env(
+        profile: Profile,
+        config_dir: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let env: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}__")))
+            .collect();
+        let built = config::Config::builder()
+            .add_source(config::File::from_str(
+                DEFAULT_TOML,
+                config::FileFormat::Toml,
+            ))
+            .add_source(
+                config::File::from(config_dir.join(format!("{}.toml", profile.name())))
+                    .required(false),
+            )
+            .add_source(
+                config::Environment::with_prefix(ENV_PREFIX)
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .source(Some(env)),
+            )
+            .build()?;
+        let mut settings: Settings = built.try_deserialize()?;
+        settings.profile = profile;
+        Ok(settings)
+    }
+
+    /// Development defaults with no files and no environment: the base of test set-ups.
+    pub fn defaults() -> Self {
+        Self::load_with_env(Profile::Development, Path::new("/nonexistent"), [])
+            .expect("the compiled-in default.toml is valid") // ok: compile-time constant
+    }
+
+    pub fn database_kind(&self) -> DatabaseKind {
+        let url = self.database.url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            DatabaseKind::Postgres(url.to_owned())
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            DatabaseKind::Sqlite(PathBuf::from(path))
+        } else if url.is_empty() {
+            DatabaseKind::Sqlite(self.data.dir.join("portcullis.db"))
+        } else {
+            DatabaseKind::Sqlite(PathBuf::from(url))
+        }
+    }
+
+    pub fn uses_redis(&self) -> bool {
+        !self.redis.url.trim().is_empty()
+    }
+
+    /// Every problem at once, each naming the key, its variable and the fix.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let db = self.database.url.trim();
+        if !(db.is_empty()
+            || db.starts_with("sqlite://")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            problems.push(format!(
+                "database.url `{db}` is not a sqlite:// or postgres:// URL; \
+                 set PORTCULLIS__DATABASE__URL, e.g. postgres://postgres@127.0.0.1:5432/portcullis"
+            ));
+        }
+        let redis = self.redis.url.trim();
+        if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
+            problems.push(format!(
+                "redis.url `{redis}` is not a redis:// URL; set PORTCULLIS__REDIS__URL, e.g. redis://127.0.0.1:6379/0"
+            ));
+        }
+        if self.jwt.algorithm == JwtAlgorithm::EdDSA {
+            problems.push(
+                "jwt.algorithm EdDSA is reserved but not implemented yet; \
+                 set PORTCULLIS__JWT__ALGORITHM=HS256"
+                    .into(),
+            );
+        }
+        if !self.jwt.secret.is_empty() && self.jwt.secret.len() < MIN_SECRET_BYTES {
+            problems.push(format!(
+                "jwt.secret is {} bytes; it needs at least {MIN_SECRET_BYTES}. \
+                 Set PORTCULLIS__JWT__SECRET to e.g. the output of `openssl rand -base64 48`",
+                self.jwt.secret.len()
+            ));
+        }
+        if self.jwt.access_ttl_seconds <= 0 || self.session.refresh_ttl_seconds <= 0 {
+            problems.push(
+                "jwt.access_ttl_seconds and session.refresh_ttl_seconds must be positive".into(),
+            );
+        }
+        if self.session.absolute_ttl_seconds < self.session.refresh_ttl_seconds {
+            problems.push(
+                "session.absolute_ttl_seconds must be at least session.refresh_ttl_seconds".into(),
+            );
+        }
+        if self.password.min_length < 8 || self.password.max_length < self.password.min_length {
+            problems.push(
+                "password.min_length must be at least 8 and not above password.max_length".into(),
+            );
+        }
+        if self.password.max_parallel_hashes == 0 {
+            problems.push("password.max_parallel_hashes must be at least 1".into());
+        }
+        if self.profile == Profile::Production {
+            if self.jwt.secret.is_empty() {
+                problems.push(format!(
+                    "jwt.secret is missing; production never generates one. Set PORTCULLIS__JWT__SECRET \
+                     to at least {MIN_SECRET_BYTES} random bytes, e.g. `openssl rand -base64 48`"
+                ));
+            }
+            if !self.uses_redis() {
+                problems.push(
+                    "redis.url is empty, so sessions would live in this process only and other nodes \
+                     could not see a logout. Set PORTCULLIS__REDIS__URL, e.g. redis://127.0.0.1:6379/0"
+                        .into(),
+                );
+            }
+            if self.bootstrap.create_admin {
+                problems.push(
+                    "bootstrap.create_admin is on; production creates no accounts by itself. \
+                     Set PORTCULLIS__BOOTSTRAP__CREATE_ADMIN=false and use `portcullis user create`"
+                        .into(),
+                );
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn environment_overrides_defaults() {
+        let s = Settings::load_with_env(
+            Profile::Development,
+            Path::new("/nonexistent"),
+            env(&[
+                ("PORTCULLIS__SERVER__PORT", "9123"),
+                ("PORTCULLIS__REDIS__URL", "redis://x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.port, 9123);
+        assert!(s.uses_redis());
+    }
+
+    #[test]
+    fn unknown_environment_key_is_an_error() {
+        let err = Settings::load_with_env(
+            Profile::Development,
+            Path::new("/nonexistent"),
+            env(&[("PORTCULLIS__JWT__SECRTE", "x")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("secrte"), "{err}");
+    }
+
+    #[test]
+    fn production_refusals_name_the_key_and_the_fix() {
+        let mut s = Settings::defaults();
+        s.profile = Profile::Production;
+        s.bootstrap.create_admin = false;
+        let msg = s.validate().unwrap_err().to_string();
+        assert!(msg.contains("PORTCULLIS__JWT__SECRET"), "{msg}");
+        assert!(msg.contains("PORTCULLIS__REDIS__URL"), "{msg}");
+        s.jwt.secret = "short".into();
+        let msg = s.validate().unwrap_err().to_string();
+        assert!(msg.contains("at least 32"), "{msg}");
+    }
+
+    #[test]
+    fn database_kind_follows_the_url_scheme() {
+        let mut s = Settings::defaults();
+        assert_eq!(
+            s.database_kind(),
+            DatabaseKind::Sqlite(PathBuf::from("data/portcullis.db"))
+        );
+        s.database.url = "postgres://postgres@127.0.0.1/x".into();
+        assert!(matches!(s.database_kind(), DatabaseKind::Postgres(_)));
+    }
+}

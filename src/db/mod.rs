@@ -1,0 +1,5 @@
+pub mod models;
+mod pool;
+pub mod schema;
+
+pub use pool::{migrate, Db, DbError};

@@ -1,0 +1,75 @@
+//! Rows as the database holds them. `User` never leaves the server as is: the API shapes live in
+//! `routes` and never carry `password_hash`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::schema::{login_logs, users};
+
+pub const STATUS_ENABLED: i32 = 1;
+pub const STATUS_DISABLED: i32 = 0;
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub uuid: String,
+    pub username: String,
+    pub nickname: String,
+    pub password_hash: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub phone: Option<String>,
+    pub avatar: Option<String>,
+    pub status: i32,
+    pub is_superuser: bool,
+    pub is_staff: bool,
+    pub multi_login: bool,
+    pub password_changed_at: Option<NaiveDateTime>,
+    pub last_login_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl User {
+    pub fn is_enabled(&self) -> bool {
+        self.status == STATUS_ENABLED
+    }
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser {
+    pub uuid: String,
+    pub username: String,
+    pub nickname: String,
+    pub password_hash: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub phone: Option<String>,
+    pub avatar: Option<String>,
+    pub status: i32,
+    pub is_superuser: bool,
+    pub is_staff: bool,
+    pub multi_login: bool,
+    pub password_changed_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = login_logs)]
+pub struct NewLoginLog {
+    pub user_id: Option<i64>,
+    pub username: String,
+    pub success: bool,
+    pub reason: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub os: Option<String>,
+    pub browser: Option<String>,
+    pub device: Option<String>,
+    pub method: String,
+    pub created_at: NaiveDateTime,
+}

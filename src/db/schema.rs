@@ -1,0 +1,87 @@
+// Shared by both backends: only types that PostgreSQL and SQLite both know.
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        uuid -> Text,
+        username -> Text,
+        nickname -> Text,
+        password_hash -> Nullable<Text>,
+        email -> Nullable<Text>,
+        email_verified -> Bool,
+        phone -> Nullable<Text>,
+        avatar -> Nullable<Text>,
+        status -> Integer,
+        is_superuser -> Bool,
+        is_staff -> Bool,
+        multi_login -> Bool,
+        password_changed_at -> Nullable<Timestamp>,
+        last_login_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    roles (id) {
+        id -> BigInt,
+        name -> Text,
+        status -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    role_permissions (role_id, code) {
+        role_id -> BigInt,
+        code -> Text,
+    }
+}
+
+diesel::table! {
+    user_roles (user_id, role_id) {
+        user_id -> BigInt,
+        role_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    user_social (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        provider -> Text,
+        provider_user_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_logs (id) {
+        id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        username -> Text,
+        success -> Bool,
+        reason -> Text,
+        ip -> Text,
+        user_agent -> Text,
+        os -> Nullable<Text>,
+        browser -> Nullable<Text>,
+        device -> Nullable<Text>,
+        method -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(role_permissions -> roles (role_id));
+diesel::joinable!(user_roles -> roles (role_id));
+diesel::joinable!(user_roles -> users (user_id));
+diesel::joinable!(user_social -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    roles,
+    role_permissions,
+    user_roles,
+    user_social,
+    login_logs,
+);

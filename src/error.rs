@@ -1,0 +1,344 @@
+//! One HTTP error type for the whole API: the `{code, msg, data, error, trace_id}` envelope,
+//! RFC 6750 challenges for bearer failures, and English / Chinese messages.
+//!
+//! Handlers return `ApiError`; its `ResponseError` impl renders English without a trace id, and
+//! the [`envelope`] middleware re-renders it once the request's language is known and a trace id
+//! has been given (so successful requests pay for neither).
+
+use std::fmt;
+
+use actix_web::{
+    body::{BoxBody, EitherBody, MessageBody},
+    dev::{ServiceRequest, ServiceResponse},
+    http::{header, StatusCode},
+    middleware::Next,
+    HttpRequest, HttpResponse, ResponseError,
+};
+use paperclip::actix::api_v2_errors;
+use serde::Serialize;
+use serde_json::Value;
+
+pub const REALM: &str = "portcullis";
+
+/// How a failure shows in `WWW-Authenticate` (RFC 6750 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    None,
+    /// `Bearer realm="portcullis"`: no credentials were sent.
+    Plain,
+    /// `Bearer realm="portcullis", error="..."`.
+    Error(&'static str),
+}
+
+/// A kind of failure: its status, business code, slug and messages. Declared once below.
+#[derive(Debug)]
+pub struct ErrorKind {
+    pub status: u16,
+    pub code: u32,
+    pub slug: &'static str,
+    pub en: &'static str,
+    pub zh: &'static str,
+    pub challenge: Challenge,
+}
+
+macro_rules! kinds {
+    ($($name:ident = $status:literal, $code:literal, $slug:literal, $en:literal, $zh:literal, $ch:expr;)*) => {
+        $(pub const $name: &ErrorKind = &ErrorKind {
+            status: $status, code: $code, slug: $slug, en: $en, zh: $zh, challenge: $ch,
+        };)*
+        /// Every kind, for the docs and the tests.
+        pub const ALL_KINDS: &[&ErrorKind] = &[$($name),*];
+    };
+}
+
+pub mod kind {
+    use super::{Challenge, ErrorKind};
+    kinds! {
+        UNAUTHORIZED = 401, 401, "unauthorized", "Authentication required", "请先登录", Challenge::Plain;
+        INVALID_TOKEN = 401, 401, "invalid_token", "Token is invalid, expired or revoked", "Token 无效或已失效", Challenge::Error("invalid_token");
+        MALFORMED_AUTHORIZATION = 400, 400, "invalid_request", "Malformed Authorization header", "Authorization 请求头格式错误", Challenge::Error("invalid_request");
+        INSUFFICIENT_SCOPE = 403, 403, "insufficient_scope", "Permission denied", "权限不足", Challenge::Error("insufficient_scope");
+        INVALID_CREDENTIALS = 400, 400, "invalid_credentials", "Username or password is incorrect", "用户名或密码有误", Challenge::None;
+        INVALID_BODY = 400, 400, "invalid_body", "Request body is invalid", "请求参数非法", Challenge::None;
+        PAYLOAD_TOO_LARGE = 413, 413, "payload_too_large", "Request body is too large", "请求体过大", Challenge::None;
+        UNSUPPORTED_MEDIA_TYPE = 415, 415, "unsupported_media_type", "Unsupported content type", "不支持的内容类型", Challenge::None;
+        NOT_FOUND = 404, 404, "not_found", "Not found", "资源不存在", Challenge::None;
+        REFRESH_INVALID = 401, 401, "invalid_refresh_token", "Refresh token is invalid or expired, please log in again", "Refresh Token 已过期，请重新登录", Challenge::None;
+        REFRESH_MISSING = 400, 400, "refresh_token_missing", "No refresh token was sent", "缺少 Refresh Token", Challenge::None;
+        PASSWORD_POLICY = 400, 400, "password_policy", "The new password does not meet the password policy", "新密码不符合密码策略", Challenge::None;
+        WRONG_OLD_PASSWORD = 400, 400, "wrong_old_password", "The current password is incorrect", "原密码错误", Challenge::None;
+        PASSWORD_MISMATCH = 400, 400, "password_mismatch", "The two new passwords do not match", "两次密码输入不一致", Challenge::None;
+        SESSION_NOT_FOUND = 404, 404, "session_not_found", "Session not found", "会话不存在", Challenge::None;
+        STORE_UNAVAILABLE = 503, 503, "service_unavailable", "Service temporarily unavailable", "服务暂时不可用", Challenge::None;
+        INTERNAL = 500, 500, "internal_error", "Internal server error", "服务器内部错误", Challenge::None;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Zh,
+}
+
+impl Lang {
+    /// The first language the client lists decides; anything Chinese gets Chinese.
+    pub fn from_request(req: &HttpRequest) -> Self {
+        let first = req
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .unwrap_or("");
+        if first.trim().to_ascii_lowercase().starts_with("zh") {
+            Self::Zh
+        } else {
+            Self::En
+        }
+    }
+}
+
+/// The error every handler returns.
+#[api_v2_errors(
+    code = 400,
+    description = "Bad request: invalid body or malformed header (envelope with `error`)",
+    code = 401,
+    description = "Missing, invalid, expired or revoked credentials (RFC 6750 challenge)",
+    code = 403,
+    description = "Not allowed",
+    code = 404,
+    description = "Not found",
+    code = 413,
+    description = "Body too large",
+    code = 503,
+    description = "Database or store unavailable"
+)]
+#[derive(Debug)]
+pub struct ApiError {
+    pub kind: &'static ErrorKind,
+    /// Language-neutral detail appended to the message (a field name, a policy rule).
+    pub detail: Option<String>,
+    pub data: Option<Value>,
+}
+
+impl ApiError {
+    pub fn new(kind: &'static ErrorKind) -> Self {
+        Self {
+            kind,
+            detail: None,
+            data: None,
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    /// Logs the cause server-side and answers a bare 500: library text never reaches clients.
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(kind::INTERNAL)
+    }
+
+    pub fn unavailable(cause: impl fmt::Display) -> Self {
+        tracing::error!(error = %cause, "backing service unavailable");
+        Self::new(kind::STORE_UNAVAILABLE)
+    }
+
+    fn message(&self, lang: Lang) -> String {
+        let base = match lang {
+            Lang::En => self.kind.en,
+            Lang::Zh => self.kind.zh,
+        };
+        match &self.detail {
+            Some(d) => format!("{base}: {d}"),
+            None => base.to_owned(),
+        }
+    }
+
+    pub fn render(&self, lang: Lang, trace_id: Option<&str>) -> HttpResponse {
+        let status = StatusCode::from_u16(self.kind.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut res = HttpResponse::build(status);
+        let challenge = match self.kind.challenge {
+            Challenge::None => None,
+            Challenge::Plain => Some(format!("Bearer realm=\"{REALM}\"")),
+            Challenge::Error(e) => Some(format!("Bearer realm=\"{REALM}\", error=\"{e}\"")),
+        };
+        if let Some(c) = challenge {
+            res.insert_header((header::WWW_AUTHENTICATE, c));
+        }
+        if let Some(t) = trace_id {
+            res.insert_header(("x-trace-id", t));
+        }
+        res.json(Envelope {
+            code: self.kind.code,
+            msg: self.message(lang),
+            data: self.data.as_ref(),
+            error: Some(self.kind.slug),
+            trace_id,
+        })
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message(Lang::En))
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.kind.status).unwrap_or(StatusCode::BAD_REQUEST)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.render(Lang::En, None)
+    }
+}
+
+/// The response envelope, success and failure alike.
+#[derive(Debug, Serialize)]
+pub struct Envelope<'a, T: Serialize> {
+    pub code: u32,
+    pub msg: String,
+    pub data: Option<&'a T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<&'a str>,
+}
+
+/// Middleware: gives every `ApiError` (and every bare framework error such as 404 or a body
+/// limit) the envelope in the client's language, with a trace id that is also logged.
+pub async fn envelope(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let status = res.status();
+    if status.is_success() || status.is_redirection() {
+        return Ok(res.map_into_left_body());
+    }
+    let api_error = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<ApiError>());
+    let replacement = match api_error {
+        Some(e) => ApiError {
+            kind: e.kind,
+            detail: e.detail.clone(),
+            data: e.data.clone(),
+        },
+        None if res.response().error().is_some() || status == StatusCode::NOT_FOUND => {
+            ApiError::new(kind_for_status(status))
+        }
+        None => return Ok(res.map_into_left_body()),
+    };
+    let trace_id = uuid::Uuid::new_v4().simple().to_string();
+    let lang = Lang::from_request(res.request());
+    if replacement.kind.status >= 500 {
+        tracing::error!(trace_id, slug = replacement.kind.slug, path = %res.request().path(), "request failed");
+    } else {
+        tracing::debug!(trace_id, slug = replacement.kind.slug, path = %res.request().path(), "request refused");
+    }
+    let rendered: HttpResponse<BoxBody> = replacement.render(lang, Some(&trace_id));
+    let (req, _) = res.into_parts();
+    Ok(ServiceResponse::new(req, rendered).map_into_right_body())
+}
+
+fn kind_for_status(status: StatusCode) -> &'static ErrorKind {
+    match status.as_u16() {
+        401 => kind::UNAUTHORIZED,
+        404 | 405 => kind::NOT_FOUND,
+        413 => kind::PAYLOAD_TOO_LARGE,
+        415 => kind::UNSUPPORTED_MEDIA_TYPE,
+        400..=499 => kind::INVALID_BODY,
+        503 => kind::STORE_UNAVAILABLE,
+        _ => kind::INTERNAL,
+    }
+}
+
+/// Maps body extraction failures (bad JSON, missing field, too large, wrong content type) to the
+/// envelope. Installed as the JSON, form and path error handler.
+pub fn body_error(
+    err: impl fmt::Display + IntoPayloadKind,
+    _req: &HttpRequest,
+) -> actix_web::Error {
+    let kind = err.payload_kind();
+    let mut e = ApiError::new(kind);
+    if std::ptr::eq(kind, kind::INVALID_BODY) {
+        e = e.with_detail(err.to_string());
+    }
+    e.into()
+}
+
+/// Which envelope kind a framework payload error becomes.
+pub trait IntoPayloadKind {
+    fn payload_kind(&self) -> &'static ErrorKind;
+}
+
+impl IntoPayloadKind for actix_web::error::JsonPayloadError {
+    fn payload_kind(&self) -> &'static ErrorKind {
+        use actix_web::error::JsonPayloadError as J;
+        match self {
+            J::Overflow { .. } | J::OverflowKnownLength { .. } => kind::PAYLOAD_TOO_LARGE,
+            J::ContentType => kind::UNSUPPORTED_MEDIA_TYPE,
+            J::Payload(actix_web::error::PayloadError::Overflow) => kind::PAYLOAD_TOO_LARGE,
+            _ => kind::INVALID_BODY,
+        }
+    }
+}
+
+impl IntoPayloadKind for actix_web::error::UrlencodedError {
+    fn payload_kind(&self) -> &'static ErrorKind {
+        use actix_web::error::UrlencodedError as U;
+        match self {
+            U::Overflow { .. } | U::UnknownLength => kind::PAYLOAD_TOO_LARGE,
+            U::ContentType => kind::UNSUPPORTED_MEDIA_TYPE,
+            _ => kind::INVALID_BODY,
+        }
+    }
+}
+
+impl IntoPayloadKind for actix_web::error::PathError {
+    fn payload_kind(&self) -> &'static ErrorKind {
+        kind::NOT_FOUND
+    }
+}
+
+impl IntoPayloadKind for actix_web::error::QueryPayloadError {
+    fn payload_kind(&self) -> &'static ErrorKind {
+        kind::INVALID_BODY
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn slugs_are_unique_and_codes_match_status_or_are_business_codes() {
+        let mut seen = HashSet::new();
+        for k in kind::ALL_KINDS {
+            assert!(seen.insert(k.slug), "duplicate slug {}", k.slug);
+            assert!(k.code == k.status as u32 || k.code >= 10000, "{}", k.slug);
+            assert!(!k.zh.is_empty() && !k.en.is_empty());
+        }
+    }
+
+    #[test]
+    fn bearer_errors_carry_rfc6750_challenges() {
+        let res = ApiError::new(kind::INVALID_TOKEN).render(Lang::En, None);
+        let h = res.headers().get(header::WWW_AUTHENTICATE).unwrap();
+        assert_eq!(h, "Bearer realm=\"portcullis\", error=\"invalid_token\"");
+        let res = ApiError::new(kind::UNAUTHORIZED).render(Lang::En, None);
+        let h = res.headers().get(header::WWW_AUTHENTICATE).unwrap();
+        assert!(!h.to_str().unwrap().contains("error="));
+    }
+}

@@ -1,0 +1,95 @@
+//! `ApiOk<T>`: the success envelope `{code: 200, msg, data}` (optionally with cookies), and its
+//! OpenAPI description.
+
+use std::collections::BTreeMap;
+
+use actix_web::{body::BoxBody, cookie::Cookie, web::Json, HttpRequest, HttpResponse, Responder};
+use paperclip::actix::OperationModifier;
+use paperclip::v2::models::{DataType, DefaultOperationRaw, DefaultSchemaRaw, Either, Response};
+use paperclip::v2::schema::Apiv2Schema;
+use serde::Serialize;
+
+use crate::error::{Envelope, Lang};
+
+pub struct ApiOk<T> {
+    data: T,
+    cookies: Vec<Cookie<'static>>,
+}
+
+impl<T> ApiOk<T> {
+    pub fn new(data: T) -> Self {
+        Self {
+            data,
+            cookies: Vec::new(),
+        }
+    }
+
+    pub fn cookie(mut self, c: Cookie<'static>) -> Self {
+        self.cookies.push(c);
+        self
+    }
+}
+
+impl<T: Serialize> Responder for ApiOk<T> {
+    type Body = BoxBody;
+
+    fn respond_to(self, req: &HttpRequest) -> HttpResponse {
+        let msg = match Lang::from_request(req) {
+            Lang::En => "Success",
+            Lang::Zh => "请求成功",
+        };
+        let mut res = HttpResponse::Ok();
+        for c in self.cookies {
+            res.cookie(c);
+        }
+        res.json(Envelope {
+            code: 200,
+            msg: msg.to_owned(),
+            data: Some(&self.data),
+            error: None,
+            trace_id: None,
+        })
+    }
+}
+
+impl<T: Apiv2Schema> Apiv2Schema for ApiOk<T> {
+    fn raw_schema() -> DefaultSchemaRaw {
+        let mut s = DefaultSchemaRaw {
+            data_type: Some(DataType::Object),
+            ..Default::default()
+        };
+        let int = DefaultSchemaRaw {
+            data_type: Some(DataType::Integer),
+            ..Default::default()
+        };
+        let string = DefaultSchemaRaw {
+            data_type: Some(DataType::String),
+            ..Default::default()
+        };
+        let mut data = T::schema_with_ref();
+        data.retain_ref();
+        s.properties.insert("code".into(), Box::new(int));
+        s.properties.insert("msg".into(), Box::new(string));
+        s.properties.insert("data".into(), Box::new(data));
+        s.required
+            .extend(["code".to_owned(), "msg".to_owned(), "data".to_owned()]);
+        s
+    }
+}
+
+impl<T: Apiv2Schema> OperationModifier for ApiOk<T> {
+    fn update_response(op: &mut DefaultOperationRaw) {
+        op.responses.insert(
+            "200".into(),
+            Either::Right(Response {
+                description: Some("OK: the envelope with `data`".into()),
+                schema: Some(Self::raw_schema()),
+                ..Default::default()
+            }),
+        );
+    }
+
+    fn update_definitions(map: &mut BTreeMap<String, DefaultSchemaRaw>) {
+        <Json<T> as OperationModifier>::update_definitions(map);
+    }
+}
