@@ -271,7 +271,7 @@ pub fn body_error(
 ) -> actix_web::Error {
     let kind = err.payload_kind();
     let mut e = ApiError::new(kind);
-    if std::ptr::eq(kind, kind::INVALID_BODY) {
+    if kind.slug == kind::INVALID_BODY.slug {
         e = e.with_detail(err.to_string());
     }
     e.into()
@@ -287,7 +287,6 @@ impl IntoPayloadKind for actix_web::error::JsonPayloadError {
         use actix_web::error::JsonPayloadError as J;
         match self {
             J::Overflow { .. } | J::OverflowKnownLength { .. } => kind::PAYLOAD_TOO_LARGE,
-            J::ContentType => kind::UNSUPPORTED_MEDIA_TYPE,
             J::Payload(actix_web::error::PayloadError::Overflow) => kind::PAYLOAD_TOO_LARGE,
             _ => kind::INVALID_BODY,
         }

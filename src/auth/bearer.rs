@@ -21,6 +21,9 @@ use crate::actors::AuthFailure;
 use crate::error::{kind, ApiError};
 use crate::startup::AppState;
 
+/// Our tokens are a few hundred bytes; longer ones are refused before any decoding.
+const MAX_TOKEN_BYTES: usize = 4096;
+
 /// What the `Authorization` header holds; extraction never fails so the validator decides.
 pub enum BearerCredentials {
     Missing,
@@ -93,7 +96,8 @@ async fn authenticate(
     let token = match credentials {
         BearerCredentials::Missing => return Err(ApiError::new(kind::UNAUTHORIZED)),
         BearerCredentials::Malformed => return Err(ApiError::new(kind::MALFORMED_AUTHORIZATION)),
-        BearerCredentials::Token(t) => t,
+        BearerCredentials::Token(t) if t.len() <= MAX_TOKEN_BYTES => t,
+        BearerCredentials::Token(_) => return Err(ApiError::new(kind::INVALID_TOKEN)),
     };
     let state = req
         .app_data::<web::Data<AppState>>()

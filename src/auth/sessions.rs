@@ -143,6 +143,7 @@ impl Sessions {
             prev_hash: None,
             prev_at: None,
             grace: None,
+            used: String::new(),
         };
         let policy = SessionPolicy {
             single: !multi_login,

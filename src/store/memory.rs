@@ -102,10 +102,9 @@ impl MemoryStore {
                 .sessions
                 .get_mut(r.sid)
                 .ok_or_else(|| StoreError::Corrupt("session vanished under lock".into()))?;
-            s.prev_hash = Some(std::mem::replace(
-                &mut s.refresh_hash,
-                r.new_hash.to_owned(),
-            ));
+            let spent = std::mem::replace(&mut s.refresh_hash, r.new_hash.to_owned());
+            s.used = super::remember_used(&s.used, &spent);
+            s.prev_hash = Some(spent);
             s.prev_at = Some(r.now);
             s.grace = Some(r.answer.to_owned());
             s.last_refresh_at = r.now;
@@ -114,12 +113,15 @@ impl MemoryStore {
         }
         let in_grace = s.prev_hash.as_deref() == Some(r.presented_hash)
             && s.prev_at.is_some_and(|at| r.now - at <= r.grace_seconds);
+        let spent = s.used.split_whitespace().any(|h| h == r.presented_hash);
         match (in_grace, s.grace) {
             (true, Some(answer)) => Ok(RotateOutcome::Replay(answer)),
-            _ => {
+            _ if spent => {
                 inner.remove(s.uid, r.sid);
                 Ok(RotateOutcome::Reused { uid: s.uid })
             }
+            // Never issued for this session: refused, but no reason to end the session.
+            _ => Ok(RotateOutcome::Missing),
         }
     }
 
@@ -205,6 +207,7 @@ mod tests {
             prev_hash: None,
             prev_at: None,
             grace: None,
+            used: String::new(),
         }
     }
 
@@ -245,6 +248,19 @@ mod tests {
             RotateOutcome::Reused { uid: 1 }
         );
         assert_eq!(store.session("a", 16).await.unwrap(), None);
+        store
+            .create_session(&record("b", 1, 20), OPEN, 20)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .rotate(rotation("b", "never-issued", "x", 21))
+                .await
+                .unwrap(),
+            RotateOutcome::Missing,
+            "a forged token does not end the session"
+        );
+        assert!(store.session("b", 21).await.unwrap().is_some());
         assert_eq!(
             store.rotate(rotation("a", "h2", "h4", 17)).await.unwrap(),
             RotateOutcome::Missing

@@ -43,6 +43,21 @@ pub struct SessionRecord {
     pub prev_at: Option<i64>,
     /// The answer the last rotation gave, returned again to a retry inside the grace window.
     pub grace: Option<String>,
+    /// Digests of this session's spent refresh tokens, space-separated, newest last (bounded):
+    /// presenting one of these is reuse; presenting anything else is merely invalid.
+    #[serde(default)]
+    pub used: String,
+}
+
+/// How many spent refresh-token digests a session remembers.
+pub const USED_HISTORY: usize = 32;
+
+/// Appends `digest` to a `used` list, keeping the newest `USED_HISTORY`.
+pub fn remember_used(used: &str, digest: &str) -> String {
+    let mut all: Vec<&str> = used.split_whitespace().collect();
+    all.push(digest);
+    let skip = all.len().saturating_sub(USED_HISTORY);
+    all[skip..].join(" ")
 }
 
 /// What a login asks of the store besides writing the session.

@@ -52,8 +52,12 @@ if max > 0 then
     redis.call('DEL', ARGV[7] .. live[i]); redis.call('ZREM', KEYS[2], live[i]); table.insert(ended, live[i])
   end
 end
+-- Scores keep insertion order even within one second, so "oldest" is exact.
+local score = tonumber(ARGV[4])
+local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+if top[2] and tonumber(top[2]) >= score then score = tonumber(top[2]) + 1 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[2], score, ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[8])
 return ended
 "#;
@@ -66,6 +70,12 @@ local s = cjson.decode(raw)
 local now = tonumber(ARGV[3])
 if now >= math.min(s.refresh_expires_at, s.expires_at) then return {'missing'} end
 if s.refresh_hash == ARGV[1] then
+  local used = type(s.used) == 'string' and s.used or ''
+  used = used == '' and s.refresh_hash or (used .. ' ' .. s.refresh_hash)
+  -- keep the newest 32 digests (64 hex characters and a space each)
+  local limit = 32 * 65 - 1
+  if #used > limit then used = string.sub(used, #used - limit + 1) end
+  s.used = used
   s.prev_hash = s.refresh_hash
   s.prev_at = now
   s.refresh_hash = ARGV[2]
@@ -78,6 +88,10 @@ end
 if s.prev_hash == ARGV[1] and type(s.prev_at) == 'number' and now - s.prev_at <= tonumber(ARGV[4])
    and type(s.grace) == 'string' then
   return {'replay', s.grace}
+end
+local spent = type(s.used) == 'string' and s.used or ''
+if not string.find(' ' .. spent .. ' ', ' ' .. ARGV[1] .. ' ', 1, true) then
+  return {'missing'}
 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2] .. string.format('%d', s.uid), s.sid)

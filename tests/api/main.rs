@@ -1,0 +1,9 @@
+mod cli;
+mod flow;
+mod helpers;
+mod login_input;
+mod nodes;
+mod openapi;
+mod refresh;
+mod sessions;
+mod tokens;
