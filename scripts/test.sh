@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: embedded mode (SQLite + in-process store, no services needed) and
+# production mode (PostgreSQL at 127.0.0.1:5432 + Redis at 127.0.0.1:6379).
+#
+#   scripts/test.sh                 # both modes
+#   scripts/test.sh embedded        # no services needed
+#   scripts/test.sh production      # needs PostgreSQL and Redis (scripts/services.sh starts them)
+#
+# Extra arguments after `--` go to the test runner, e.g. `scripts/test.sh embedded -- refresh`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+modes=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do modes+=("$1"); shift; done
+[ "${1:-}" = "--" ] && shift
+[ ${#modes[@]} -eq 0 ] && modes=(embedded production)
+
+if cargo nextest --version >/dev/null 2>&1; then
+  runner=(cargo nextest run --no-fail-fast)
+else
+  echo "test.sh: cargo-nextest not found, using cargo test (install it with: cargo install cargo-nextest)" >&2
+  runner=(cargo test --no-fail-fast)
+fi
+
+services_up() {
+  (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null
+}
+
+for mode in "${modes[@]}"; do
+  case "$mode" in
+    embedded) ;;
+    production)
+      if ! services_up; then
+        echo "test.sh: production mode needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379;" \
+             "start them with scripts/services.sh" >&2
+        exit 1
+      fi
+      # Each test makes its own database; drop the ones earlier runs left behind.
+      if command -v psql >/dev/null 2>&1; then
+        psql -h 127.0.0.1 -U postgres -d postgres -Atqc \
+          "SELECT datname FROM pg_database WHERE datname LIKE 'portcullis_test_%'" 2>/dev/null |
+          while read -r db; do dropdb -h 127.0.0.1 -U postgres --if-exists "$db" 2>/dev/null || true; done
+      fi
+      ;;
+    *) echo "test.sh: unknown mode '$mode' (embedded | production)" >&2; exit 2 ;;
+  esac
+  echo "==> tests, $mode mode"
+  PORTCULLIS_TEST_MODE="$mode" "${runner[@]}" "$@"
+done
