@@ -56,6 +56,10 @@ pub struct Settings {
     pub session: SessionSettings,
     pub password: PasswordSettings,
     pub cache: CacheSettings,
+    pub captcha: CaptchaSettings,
+    pub swagger_login: SwaggerLoginSettings,
+    pub rate_limit: RateLimitSettings,
+    pub lockout: LockoutSettings,
     pub bootstrap: BootstrapSettings,
 }
 
@@ -133,6 +137,48 @@ pub struct CacheSettings {
     pub max_users: usize,
     pub max_sessions: usize,
     pub ttl_seconds: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptchaSettings {
+    pub enabled: bool,
+    pub ttl_seconds: i64,
+    pub length: u32,
+    pub width: u32,
+    pub height: u32,
+    pub noise: u8,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwaggerLoginSettings {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteLimit {
+    pub burst: u32,
+    pub period_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub trusted_proxies: Vec<String>,
+    pub captcha: RouteLimit,
+    pub login: RouteLimit,
+    pub refresh: RouteLimit,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockoutSettings {
+    pub threshold: u32,
+    pub account_threshold: u32,
+    pub base_seconds: i64,
+    pub max_seconds: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -258,6 +304,46 @@ impl Settings {
                 "password.min_length must be at least 8 and not above password.max_length".into(),
             );
         }
+        if !(1..=8).contains(&self.captcha.length)
+            || self.captcha.noise > 2
+            || self.captcha.ttl_seconds <= 0
+        {
+            problems.push(
+                "captcha.length must be 1 to 8, captcha.noise 0 to 2 and captcha.ttl_seconds positive"
+                    .into(),
+            );
+        }
+        if !(40..=800).contains(&self.captcha.width) || !(20..=400).contains(&self.captcha.height) {
+            problems.push("captcha.width must be 40 to 800 and captcha.height 20 to 400".into());
+        }
+        for (name, l) in [
+            ("captcha", self.rate_limit.captcha),
+            ("login", self.rate_limit.login),
+            ("refresh", self.rate_limit.refresh),
+        ] {
+            if l.burst == 0 || l.period_seconds == 0 {
+                problems.push(format!(
+                    "rate_limit.{name} needs burst and period_seconds above 0"
+                ));
+            }
+        }
+        for cidr in &self.rate_limit.trusted_proxies {
+            if crate::auth::client_ip::parse_cidr(cidr).is_none() {
+                problems.push(format!(
+                    "rate_limit.trusted_proxies entry `{cidr}` is not an address or CIDR (e.g. 10.0.0.0/8)"
+                ));
+            }
+        }
+        if self.lockout.threshold == 0
+            || self.lockout.account_threshold == 0
+            || self.lockout.base_seconds <= 0
+            || self.lockout.max_seconds < self.lockout.base_seconds
+        {
+            problems.push(
+                "lockout thresholds must be at least 1 and lockout.max_seconds at least lockout.base_seconds"
+                    .into(),
+            );
+        }
         if self.password.max_parallel_hashes == 0 {
             problems.push("password.max_parallel_hashes must be at least 1".into());
         }
@@ -272,6 +358,13 @@ impl Settings {
                 problems.push(
                     "redis.url is empty, so sessions would live in this process only and other nodes \
                      could not see a logout. Set PORTCULLIS__REDIS__URL, e.g. redis://127.0.0.1:6379/0"
+                        .into(),
+                );
+            }
+            if self.swagger_login.enabled {
+                problems.push(
+                    "swagger_login.enabled is on; the Swagger password login skips the captcha and is \
+                     for development. Set PORTCULLIS__SWAGGER_LOGIN__ENABLED=false"
                         .into(),
                 );
             }

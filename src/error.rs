@@ -69,6 +69,8 @@ pub mod kind {
         WRONG_OLD_PASSWORD = 400, 400, "wrong_old_password", "The current password is incorrect", "原密码错误", Challenge::None;
         PASSWORD_MISMATCH = 400, 400, "password_mismatch", "The two new passwords do not match", "两次密码输入不一致", Challenge::None;
         SESSION_NOT_FOUND = 404, 404, "session_not_found", "Session not found", "会话不存在", Challenge::None;
+        CAPTCHA_INVALID = 400, 40001, "captcha_invalid", "Captcha is wrong or expired, please enter the new one", "验证码错误或已过期，请重新输入", Challenge::None;
+        RATE_LIMITED = 429, 429, "rate_limited", "Too many requests, please try again later", "请求过于频繁，请稍后重试", Challenge::None;
         STORE_UNAVAILABLE = 503, 503, "service_unavailable", "Service temporarily unavailable", "服务暂时不可用", Challenge::None;
         INTERNAL = 500, 500, "internal_error", "Internal server error", "服务器内部错误", Challenge::None;
     }
@@ -234,7 +236,10 @@ pub async fn envelope(
             detail: e.detail.clone(),
             data: e.data.clone(),
         },
-        None if res.response().error().is_some() || status == StatusCode::NOT_FOUND => {
+        None if res.response().error().is_some()
+            || status == StatusCode::NOT_FOUND
+            || status == StatusCode::TOO_MANY_REQUESTS =>
+        {
             ApiError::new(kind_for_status(status))
         }
         None => return Ok(res.map_into_left_body()),
@@ -246,7 +251,16 @@ pub async fn envelope(
     } else {
         tracing::debug!(trace_id, slug = replacement.kind.slug, path = %res.request().path(), "request refused");
     }
-    let rendered: HttpResponse<BoxBody> = replacement.render(lang, Some(&trace_id));
+    let mut rendered: HttpResponse<BoxBody> = replacement.render(lang, Some(&trace_id));
+    // Keep what the failing layer said besides the body (Retry-After, rate-limit headers, cookies).
+    for (name, value) in res.headers() {
+        if !matches!(
+            *name,
+            header::CONTENT_TYPE | header::CONTENT_LENGTH | header::WWW_AUTHENTICATE
+        ) {
+            rendered.headers_mut().append(name.clone(), value.clone());
+        }
+    }
     let (req, _) = res.into_parts();
     Ok(ServiceResponse::new(req, rendered).map_into_right_body())
 }
@@ -256,6 +270,7 @@ fn kind_for_status(status: StatusCode) -> &'static ErrorKind {
         401 => kind::UNAUTHORIZED,
         404 | 405 => kind::NOT_FOUND,
         413 => kind::PAYLOAD_TOO_LARGE,
+        429 => kind::RATE_LIMITED,
         415 => kind::UNSUPPORTED_MEDIA_TYPE,
         400..=499 => kind::INVALID_BODY,
         503 => kind::STORE_UNAVAILABLE,

@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod login_log;
 pub mod repo;
 pub mod routes;
 pub mod startup;

@@ -14,14 +14,18 @@ use paperclip::v2::models::{DefaultApiRaw, Info};
 use rand::RngCore;
 
 use crate::actors::{CacheHandle, RepoHandle};
+use crate::auth::client::ClientInfo;
+use crate::auth::client_ip::ClientIpResolver;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password::PasswordHasherPool;
+use crate::auth::rate_limit::Limits;
 use crate::auth::sessions::Sessions;
 use crate::clock::SharedClock;
 use crate::config::{Profile, Settings, MIN_SECRET_BYTES};
 use crate::db::Db;
 use crate::domain::PasswordPolicy;
 use crate::error::{body_error, envelope, kind, ApiError};
+use crate::login_log::LoginLog;
 use crate::repo::Repo;
 use crate::routes;
 use crate::store::{RedisStore, Store};
@@ -39,9 +43,15 @@ pub struct AppState {
     pub hasher: PasswordHasherPool,
     pub sessions: Sessions,
     pub clock: SharedClock,
+    pub client_ip: ClientIpResolver,
+    pub login_log: LoginLog,
 }
 
 impl AppState {
+    pub fn client_info(&self, req: &actix_web::HttpRequest) -> ClientInfo {
+        ClientInfo::from_request(req, &self.client_ip)
+    }
+
     pub fn password_policy(&self) -> PasswordPolicy {
         PasswordPolicy {
             min: self.settings.password.min_length,
@@ -160,6 +170,7 @@ async fn bootstrap_admin(
 pub struct Application {
     port: u16,
     server: Server,
+    state: web::Data<AppState>,
 }
 
 impl Application {
@@ -197,6 +208,10 @@ impl Application {
                 )
             })?;
         let port = listener.local_addr()?.port();
+        let client_ip = ClientIpResolver::new(&settings.rate_limit.trusted_proxies);
+        let limits = Limits::new(&settings.rate_limit, &client_ip).map_err(anyhow::Error::msg)?;
+        let login_log = LoginLog::start(repo.clone());
+        let swagger_login = settings.swagger_login.enabled;
         let workers = match settings.server.workers {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
@@ -211,12 +226,24 @@ impl Application {
             hasher,
             sessions,
             clock,
+            client_ip,
+            login_log,
         });
-        let server = HttpServer::new(move || app(state.clone()))
+        let shared = state.clone();
+        let server = HttpServer::new(move || app(shared.clone(), &limits, swagger_login))
             .workers(workers)
             .listen(listener)?
             .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    /// The running app's state: its store, hasher and clock (tests and tools).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
     }
 
     pub fn port(&self) -> u16 {
@@ -251,6 +278,8 @@ fn spec() -> DefaultApiRaw {
 /// The whole app; shared by the server and by in-process tests.
 pub fn app(
     state: web::Data<AppState>,
+    limits: &Limits,
+    swagger_login: bool,
 ) -> App<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
@@ -278,7 +307,7 @@ pub fn app(
         // Before the routes: the `/api/v1` scope would otherwise swallow the spec's path.
         .with_json_spec_at("/api/v1/openapi.json")
         .with_swagger_ui_at("/docs")
-        .configure(routes::configure)
+        .configure(|cfg| routes::configure(cfg, limits, swagger_login))
         .build()
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::new(kind::NOT_FOUND))

@@ -2,6 +2,8 @@
 
 use actix_web::{http::header, HttpRequest};
 
+use super::client_ip::ClientIpResolver;
+
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
     pub ip: String,
@@ -14,13 +16,9 @@ pub struct ClientInfo {
 const MAX_UA: usize = 512;
 
 impl ClientInfo {
-    /// The socket peer is the address: forwarding headers are not trusted here (the rate-limit
-    /// issue adds trusted proxies).
-    pub fn from_request(req: &HttpRequest) -> Self {
-        let ip = req
-            .peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|| "unknown".into());
+    /// The address comes from the resolver (forwarding headers count only from trusted proxies).
+    pub fn from_request(req: &HttpRequest, resolver: &ClientIpResolver) -> Self {
+        let ip = resolver.resolve(req.peer_addr(), req.headers()).to_string();
         let ua: String = req
             .headers()
             .get(header::USER_AGENT)

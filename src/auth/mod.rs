@@ -1,6 +1,10 @@
 pub mod bearer;
+pub mod captcha;
 pub mod client;
+pub mod client_ip;
+pub mod credentials;
 pub mod jwt;
 pub mod password;
+pub mod rate_limit;
 pub mod sessions;
 pub mod user;

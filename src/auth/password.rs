@@ -2,8 +2,9 @@
 //! flagged for rehash. Every hash runs on the blocking pool behind a semaphore, never on an
 //! actix worker, and a missing user is verified against a dummy hash so timing does not tell.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
@@ -30,6 +31,8 @@ pub struct PasswordHasherPool {
     dummy: Arc<String>,
     waiting: Arc<AtomicUsize>,
     verified: Arc<AtomicUsize>,
+    /// Moving average of one verification, in microseconds.
+    typical_micros: Arc<AtomicU64>,
 }
 
 impl PasswordHasherPool {
@@ -39,6 +42,7 @@ impl PasswordHasherPool {
             dummy: Arc::new(String::new()),
             waiting: Arc::default(),
             verified: Arc::default(),
+            typical_micros: Arc::default(),
         };
         let dummy = pool.hash(uuid::Uuid::new_v4().to_string()).await?;
         Ok(Self {
@@ -50,6 +54,12 @@ impl PasswordHasherPool {
     /// Hashes waiting for a permit right now.
     pub fn queue_depth(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// How long a verification usually takes: answers that skip hashing (a locked account) wait
+    /// this long so they cannot be told apart by time.
+    pub fn typical_verify(&self) -> Duration {
+        Duration::from_micros(self.typical_micros.load(Ordering::Relaxed))
     }
 
     /// Verifications done since start (a test and metrics hook).
@@ -78,7 +88,9 @@ impl PasswordHasherPool {
     }
 
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
+        let typical = self.typical_micros.clone();
         self.blocking(move || {
+            let _timing = Timing(Instant::now(), typical);
             let salt = SaltString::generate(&mut OsRng);
             Argon2::default()
                 .hash_password(password.as_bytes(), &salt)
@@ -98,8 +110,10 @@ impl PasswordHasherPool {
         let real = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy.as_str().to_owned());
         self.verified.fetch_add(1, Ordering::Relaxed);
+        let typical = self.typical_micros.clone();
         let (ok, needs_rehash) = self
             .blocking(move || {
+                let _timing = Timing(Instant::now(), typical);
                 if hash.starts_with("$2") {
                     (
                         bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false),
@@ -121,6 +135,22 @@ impl PasswordHasherPool {
             ok: ok && real,
             needs_rehash: ok && real && needs_rehash,
         })
+    }
+}
+
+/// On drop, folds the elapsed time into the moving average (weight 1/8).
+struct Timing(Instant, Arc<AtomicU64>);
+
+impl Drop for Timing {
+    fn drop(&mut self) {
+        let sample = self.0.elapsed().as_micros().min(u128::from(u32::MAX)) as u64;
+        let old = self.1.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            sample
+        } else {
+            old - old / 8 + sample / 8
+        };
+        self.1.store(new, Ordering::Relaxed);
     }
 }
 

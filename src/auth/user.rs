@@ -66,17 +66,32 @@ impl AuthUser {
 
 /// The authenticated caller, put in the request by the bearer validator. Taking it as an argument
 /// is what makes a handler require a bearer token in the OpenAPI spec.
+///
+/// The spec declares the bearer token as an OAuth2 password flow against the Swagger login, so
+/// the Swagger UI's Authorize dialog logs in directly (development); every client, the Swagger UI
+/// included, then sends `Authorization: Bearer <access_token>`. (OpenAPI 2 has no bearer scheme.)
 #[derive(Debug, Clone, Apiv2Security)]
 #[openapi(
-    apiKey,
+    oauth2,
     alias = "bearer",
-    in = "header",
-    name = "Authorization",
-    description = "An access token: `Authorization: Bearer <token>`"
+    token_url = "/api/v1/auth/login/swagger",
+    flow = "password",
+    description = "Access token, sent as `Authorization: Bearer <access_token>`. The password flow uses POST /api/v1/auth/login/swagger (development only); other clients log in with POST /api/v1/auth/login."
 )]
 pub struct CurrentUser {
     pub user: Arc<AuthUser>,
     pub sid: Arc<str>,
+}
+
+impl CurrentUser {
+    /// Authorisation, at the top of handlers that need it.
+    pub fn require_superuser(&self) -> Result<(), ApiError> {
+        if self.user.is_superuser {
+            Ok(())
+        } else {
+            Err(ApiError::new(kind::INSUFFICIENT_SCOPE))
+        }
+    }
 }
 
 impl FromRequest for CurrentUser {

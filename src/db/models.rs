@@ -58,6 +58,26 @@ pub struct NewUser {
     pub updated_at: NaiveDateTime,
 }
 
+/// One login attempt as stored and listed.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, paperclip::actix::Apiv2Schema)]
+#[diesel(table_name = login_logs)]
+pub struct LoginLogRow {
+    pub id: i64,
+    pub user_id: Option<i64>,
+    pub username: String,
+    pub success: bool,
+    /// success, bad_password, unknown_user, disabled, locked, captcha_invalid, rate_limited
+    pub reason: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub os: Option<String>,
+    pub browser: Option<String>,
+    pub device: Option<String>,
+    /// password or swagger
+    pub method: String,
+    pub created_at: NaiveDateTime,
+}
+
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = login_logs)]
 pub struct NewLoginLog {

@@ -2,23 +2,85 @@
 
 pub mod auth;
 pub mod health;
+pub mod logs;
 mod respond;
 pub mod users;
 
+use actix_web::{
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
+    middleware::{from_fn, Next},
+    web::Data,
+};
 use paperclip::actix::web;
 
 pub use respond::ApiOk;
 
 use crate::auth::bearer::require_bearer;
+use crate::auth::rate_limit::{limiter, Limits};
+use crate::login_log::{entry, Reason};
+use crate::startup::AppState;
+
+/// Puts rate-limited login attempts in the login log (the limiter answers before the handler,
+/// so the body, and with it the username, is never read).
+async fn log_rate_limited(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let method = if req.path().ends_with("/swagger") {
+        "swagger"
+    } else {
+        "password"
+    };
+    let res = next.call(req).await?;
+    if res.status() == actix_web::http::StatusCode::TOO_MANY_REQUESTS {
+        if let Some(state) = res.request().app_data::<Data<AppState>>() {
+            let client = state.client_info(res.request());
+            state.login_log.record(entry(
+                "",
+                None,
+                Reason::RateLimited,
+                method,
+                &client,
+                state.clock.naive(),
+            ));
+        }
+    }
+    Ok(res)
+}
 
 /// Registers the API. Protected resources are wrapped in the bearer middleware one by one, so a
 /// public route is public because it says so here, not because a list forgot it.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: bool) {
+    let mut api = web::scope("/api/v1")
+        // public, rate limited
+        .service(
+            web::resource("/auth/captcha")
+                .wrap(limiter(&limits.captcha))
+                .route(web::get().to(auth::captcha::captcha)),
+        )
+        .service(
+            web::resource("/auth/login")
+                .wrap(limiter(&limits.login))
+                .wrap(from_fn(log_rate_limited))
+                .route(web::post().to(auth::login::login)),
+        )
+        .service(
+            web::resource("/auth/refresh")
+                .wrap(limiter(&limits.refresh))
+                .route(web::post().to(auth::refresh::refresh)),
+        );
+    if swagger_login {
+        api = api.service(
+            web::resource("/auth/login/swagger")
+                .wrap(limiter(&limits.login))
+                .wrap(from_fn(log_rate_limited))
+                .route(web::post().to(auth::swagger::swagger_login)),
+        );
+    }
     cfg.service(
-        web::scope("/api/v1")
+        api
             // public
-            .service(web::resource("/auth/login").route(web::post().to(auth::login::login)))
-            .service(web::resource("/auth/refresh").route(web::post().to(auth::refresh::refresh)))
             .service(web::resource("/auth/logout").route(web::post().to(auth::logout::logout)))
             // bearer
             .service(
@@ -50,6 +112,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/sys/users/me/password")
                     .wrap(require_bearer())
                     .route(web::put().to(users::change_password)),
+            )
+            .service(
+                web::resource("/logs/login")
+                    .wrap(require_bearer())
+                    .route(web::get().to(logs::login_logs)),
             ),
     )
     .service(web::resource("/health/live").route(web::get().to(health::live)))

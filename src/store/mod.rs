@@ -95,6 +95,46 @@ pub enum RotateOutcome {
     },
 }
 
+/// The answer to "may this login attempt hash a password?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    Allowed,
+    /// Refused until this Unix time, without hashing.
+    Locked {
+        until: i64,
+    },
+}
+
+/// The counters an attempt touches: the account, and the account from this client address.
+#[derive(Debug, Clone)]
+pub struct AttemptKeys {
+    pub account: String,
+    pub pair: String,
+}
+
+impl AttemptKeys {
+    /// Long or odd usernames are hashed so keys stay short and printable.
+    pub fn new(username: &str, ip: &str) -> Self {
+        let account = if username.len() <= 64 && username.chars().all(|c| c.is_ascii_graphic()) {
+            username.to_owned()
+        } else {
+            format!("h:{}", &crate::auth::sessions::digest(username)[..32])
+        };
+        Self {
+            pair: format!("{account}|{ip}"),
+            account,
+        }
+    }
+}
+
+/// Lock length after the n-th lock (1-based): base, doubling, capped.
+pub fn lock_seconds(n: u32, l: &crate::config::LockoutSettings) -> i64 {
+    let factor = 1i64
+        .checked_shl(n.saturating_sub(1).min(32))
+        .unwrap_or(i64::MAX);
+    l.base_seconds.saturating_mul(factor).min(l.max_seconds)
+}
+
 /// A cache invalidation, sent to every node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invalidation {
@@ -204,6 +244,41 @@ impl Store {
 
     pub async fn drop_cached_user(&self, uid: i64) -> Result<(), StoreError> {
         dispatch!(self, s => s.drop_cached_user(uid).await)
+    }
+
+    pub async fn put_captcha(
+        &self,
+        uuid: &str,
+        answer: &str,
+        ttl: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.put_captcha(uuid, answer, ttl, now).await)
+    }
+
+    /// Returns and deletes the expected answer: a captcha is checked at most once.
+    pub async fn take_captcha(&self, uuid: &str, now: i64) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.take_captcha(uuid, now).await)
+    }
+
+    /// Reads an answer without using it up (operators, tests).
+    pub async fn peek_captcha(&self, uuid: &str, now: i64) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.peek_captcha(uuid, now).await)
+    }
+
+    /// Reserves one login attempt, atomically, before any password is hashed.
+    pub async fn login_attempt(
+        &self,
+        keys: &AttemptKeys,
+        now: i64,
+        lockout: &crate::config::LockoutSettings,
+    ) -> Result<Attempt, StoreError> {
+        dispatch!(self, s => s.login_attempt(keys, now, lockout).await)
+    }
+
+    /// A successful login clears the counters and the backoff.
+    pub async fn login_succeeded(&self, keys: &AttemptKeys) -> Result<(), StoreError> {
+        dispatch!(self, s => s.login_succeeded(keys).await)
     }
 
     /// Tells the other nodes (none in memory mode; the local cache is told directly).

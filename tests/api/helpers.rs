@@ -12,7 +12,7 @@ use portcullis::config::Settings;
 use portcullis::db::Db;
 use portcullis::domain::PasswordPolicy;
 use portcullis::repo::Repo;
-use portcullis::startup::Application;
+use portcullis::startup::{AppState, Application};
 use reqwest::{Client, Response};
 use serde_json::{json, Value};
 
@@ -30,6 +30,7 @@ pub struct TestApp {
     pub settings: Settings,
     pub clock: Arc<OffsetClock>,
     pub repo: Repo,
+    pub state: actix_web::web::Data<AppState>,
     /// Keeps the SQLite file's folder alive for the test.
     _dir: Arc<tempfile::TempDir>,
 }
@@ -47,6 +48,16 @@ pub async fn test_settings() -> (Settings, Arc<tempfile::TempDir>) {
     s.data.dir = dir.path().to_owned();
     s.jwt.secret = format!("test-secret-{}", uuid::Uuid::new_v4().simple());
     s.password.max_parallel_hashes = 4;
+    // Most tests log in without a captcha and many times from one address; the tests of those
+    // defences switch them back on.
+    s.captcha.enabled = false;
+    for limit in [
+        &mut s.rate_limit.captcha,
+        &mut s.rate_limit.login,
+        &mut s.rate_limit.refresh,
+    ] {
+        limit.burst = 100_000;
+    }
     if production_mode() {
         let name = format!("portcullis_test_{}", uuid::Uuid::new_v4().simple());
         let mut conn = AsyncPgConnection::establish(PG_ADMIN_URL)
@@ -77,6 +88,7 @@ pub async fn spawn_with(settings: Settings, dir: Arc<tempfile::TempDir>) -> Test
         .await
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
     actix_web::rt::spawn(app.run_until_stopped());
     let db = Db::connect(&settings.database_kind(), 2)
         .await
@@ -92,6 +104,7 @@ pub async fn spawn_with(settings: Settings, dir: Arc<tempfile::TempDir>) -> Test
         settings,
         clock,
         repo: Repo::new(db),
+        state,
         _dir: dir,
     };
     if test.settings.uses_redis() {

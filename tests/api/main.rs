@@ -1,6 +1,7 @@
 mod cli;
 mod flow;
 mod helpers;
+mod login_defence;
 mod login_input;
 mod nodes;
 mod openapi;

@@ -3,12 +3,15 @@ use chrono::{DateTime, Utc};
 use paperclip::actix::{api_v2_operation, web::Json, Apiv2Schema};
 use serde::{Deserialize, Serialize};
 
+use super::captcha::fresh;
 use super::refresh_cookie;
 use crate::actors::cache::load_user_from_db;
-use crate::auth::client::ClientInfo;
+use crate::auth::captcha;
+use crate::auth::credentials;
 use crate::auth::sessions::TokenPair;
 use crate::auth::user::AuthUser;
 use crate::error::{kind, ApiError};
+use crate::login_log::{entry, Method, Reason};
 use crate::routes::ApiOk;
 use crate::startup::AppState;
 
@@ -16,9 +19,9 @@ use crate::startup::AppState;
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
-    /// Captcha id from `GET /auth/captcha` (checked once captcha login is enabled).
+    /// Captcha id from `GET /auth/captcha` (required while `captcha.enabled`).
     pub uuid: Option<String>,
-    /// The captcha answer.
+    /// The characters in the captcha image (case does not matter).
     pub captcha: Option<String>,
 }
 
@@ -47,12 +50,24 @@ impl LoginData {
     }
 }
 
-/// Longest username or password looked at; anything longer cannot match.
-const MAX_CREDENTIAL: usize = 1024;
+/// Uses up the captcha (right or wrong, it is gone after this) and compares the answer.
+async fn captcha_passes(
+    state: &AppState,
+    uuid: Option<&str>,
+    answer: Option<&str>,
+) -> Result<bool, ApiError> {
+    let (Some(uuid), Some(answer)) = (uuid.filter(|u| u.len() <= 64), answer) else {
+        return Ok(false);
+    };
+    let expected = state.store.take_captcha(uuid, state.clock.unix()).await?;
+    Ok(expected.is_some_and(|e| captcha::matches(&e, answer)))
+}
 
-/// Log in with username and password.
+/// Log in with username, password and (when enabled) the captcha.
 ///
-/// Unknown user, wrong password and disabled account give the same answer in the same time.
+/// Order: rate limit, captcha (used up at this first check), then the credentials with one
+/// uniform answer for an unknown user, a wrong password, a locked or a disabled account. A
+/// captcha failure is 400 with business code 40001 and a fresh captcha in `data`.
 #[api_v2_operation(tags(auth))]
 #[tracing::instrument(skip_all, fields(username = %body.username))]
 pub async fn login(
@@ -61,59 +76,37 @@ pub async fn login(
     body: Json<LoginRequest>,
 ) -> Result<ApiOk<LoginData>, ApiError> {
     let LoginRequest {
-        username, password, ..
+        username,
+        password,
+        uuid,
+        captcha,
     } = body.into_inner();
-    let client = ClientInfo::from_request(&req);
-    let user = if username.len() <= MAX_CREDENTIAL {
-        let name = username.clone();
-        state
-            .repo
-            .run(move |r| async move { r.user_by_username(&name).await })
-            .await
-            .map_err(ApiError::unavailable)?
-    } else {
-        None
-    };
-    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let password = if password.len() <= MAX_CREDENTIAL {
-        password
-    } else {
-        String::new()
-    };
-    let verified = state
-        .hasher
-        .verify(password.clone(), stored)
-        .await
-        .map_err(ApiError::internal)?;
-    let Some(user) = user.filter(|u| verified.ok && u.is_enabled()) else {
-        tracing::info!(ip = %client.ip, "login refused");
-        return Err(ApiError::new(kind::INVALID_CREDENTIALS));
-    };
-    let now = state.clock.naive();
-    let uid = user.id;
-    if verified.needs_rehash {
-        let hash = state
-            .hasher
-            .hash(password)
-            .await
-            .map_err(ApiError::internal)?;
-        state
-            .repo
-            .run(move |r| async move { r.set_password_hash(uid, &hash, None, now).await })
-            .await
-            .map_err(ApiError::unavailable)?;
-        tracing::info!(uid, "rehashed a bcrypt password to Argon2id");
+    let client = state.client_info(&req);
+    if state.settings.captcha.enabled
+        && !captcha_passes(&state, uuid.as_deref(), captcha.as_deref()).await?
+    {
+        state.login_log.record(entry(
+            &username,
+            None,
+            Reason::CaptchaInvalid,
+            Method::Password.as_str(),
+            &client,
+            state.clock.naive(),
+        ));
+        let retry = serde_json::to_value(fresh(&state).await?).map_err(ApiError::internal)?;
+        return Err(ApiError::new(kind::CAPTCHA_INVALID).with_data(retry));
     }
-    state
-        .repo
-        .run(move |r| async move { r.touch_last_login(uid, now).await })
-        .await
-        .map_err(ApiError::unavailable)?;
+    let user = credentials::check(&state, &client, &username, password, Method::Password).await?;
     let tokens = state
         .sessions
-        .start(uid, user.multi_login, &client, "password")
+        .start(
+            user.id,
+            user.multi_login,
+            &client,
+            Method::Password.as_str(),
+        )
         .await?;
-    let profile = load_user_from_db(&state.repo, uid)
+    let profile = load_user_from_db(&state.repo, user.id)
         .await
         .map_err(ApiError::unavailable)?
         .ok_or_else(|| ApiError::new(kind::INVALID_CREDENTIALS))?;

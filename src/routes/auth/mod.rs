@@ -1,7 +1,9 @@
+pub mod captcha;
 pub mod login;
 pub mod logout;
 pub mod refresh;
 pub mod sessions;
+pub mod swagger;
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 
