@@ -22,6 +22,16 @@ else
   runner=(cargo test --no-fail-fast)
 fi
 
+# The OAuth2 tests run a real OpenID Connect provider (the npm package oidc-provider).
+if [ ! -d tests/oidc/node_modules/oidc-provider ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "test.sh: the OAuth2 tests need Node.js and npm (Debian: apt-get install nodejs npm)" >&2
+    exit 1
+  fi
+  echo "==> installing the test OpenID Connect provider (npm ci --prefix tests/oidc)"
+  npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+fi
+
 services_up() {
   (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null
 }

@@ -60,6 +60,7 @@ pub struct Settings {
     pub swagger_login: SwaggerLoginSettings,
     pub rate_limit: RateLimitSettings,
     pub lockout: LockoutSettings,
+    pub oauth2: OAuth2Settings,
     pub bootstrap: BootstrapSettings,
 }
 
@@ -170,6 +171,7 @@ pub struct RateLimitSettings {
     pub captcha: RouteLimit,
     pub login: RouteLimit,
     pub refresh: RouteLimit,
+    pub oauth2_callback: RouteLimit,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -179,6 +181,53 @@ pub struct LockoutSettings {
     pub account_threshold: u32,
     pub base_seconds: i64,
     pub max_seconds: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2Settings {
+    pub frontend_login_url: String,
+    pub frontend_error_url: String,
+    pub frontend_bind_url: String,
+    pub allowed_redirects: Vec<String>,
+    pub state_ttl_seconds: i64,
+    pub code_ttl_seconds: i64,
+    pub link_by_verified_email: bool,
+    pub default_roles: Vec<String>,
+    pub providers: std::collections::BTreeMap<String, ProviderSettings>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    Github,
+    Google,
+    Oidc,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    pub kind: ProviderKind,
+    pub client_id: String,
+    pub client_secret: String,
+    pub redirect_uri: String,
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub auth_url: Option<String>,
+    #[serde(default)]
+    pub token_url: Option<String>,
+    #[serde(default)]
+    pub userinfo_url: Option<String>,
+    #[serde(default)]
+    pub emails_url: Option<String>,
+}
+
+fn is_absolute_url(s: &str) -> bool {
+    s.starts_with("https://") || s.starts_with("http://")
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -320,6 +369,7 @@ impl Settings {
             ("captcha", self.rate_limit.captcha),
             ("login", self.rate_limit.login),
             ("refresh", self.rate_limit.refresh),
+            ("oauth2_callback", self.rate_limit.oauth2_callback),
         ] {
             if l.burst == 0 || l.period_seconds == 0 {
                 problems.push(format!(
@@ -343,6 +393,50 @@ impl Settings {
                 "lockout thresholds must be at least 1 and lockout.max_seconds at least lockout.base_seconds"
                     .into(),
             );
+        }
+        let o = &self.oauth2;
+        for (key, url) in [
+            ("frontend_login_url", &o.frontend_login_url),
+            ("frontend_error_url", &o.frontend_error_url),
+            ("frontend_bind_url", &o.frontend_bind_url),
+        ] {
+            if !is_absolute_url(url) {
+                problems.push(format!("oauth2.{key} must be an absolute http(s) URL"));
+            }
+        }
+        if o.state_ttl_seconds <= 0 || o.code_ttl_seconds <= 0 {
+            problems.push(
+                "oauth2.state_ttl_seconds and oauth2.code_ttl_seconds must be positive".into(),
+            );
+        }
+        for (name, p) in &o.providers {
+            let env = format!(
+                "PORTCULLIS__OAUTH2__PROVIDERS__{}",
+                name.to_ascii_uppercase()
+            );
+            let name_ok = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+                && !["me", "exchange"].contains(&name.as_str());
+            if !name_ok {
+                problems.push(format!(
+                    "oauth2.providers.{name}: names are lower-case letters, digits, `-` and `_`, and not `me` or `exchange`"
+                ));
+            }
+            if p.client_id.is_empty() || p.client_secret.is_empty() {
+                problems.push(format!(
+                    "oauth2.providers.{name} needs client_id and client_secret ({env}__CLIENT_ID, {env}__CLIENT_SECRET)"
+                ));
+            }
+            if !is_absolute_url(&p.redirect_uri) {
+                problems.push(format!("oauth2.providers.{name}.redirect_uri must be an absolute URL ({env}__REDIRECT_URI)"));
+            }
+            if p.kind == ProviderKind::Oidc && !p.issuer.as_deref().is_some_and(is_absolute_url) {
+                problems.push(format!(
+                    "oauth2.providers.{name} is an oidc provider and needs issuer ({env}__ISSUER)"
+                ));
+            }
         }
         if self.password.max_parallel_hashes == 0 {
             problems.push("password.max_parallel_hashes must be at least 1".into());

@@ -71,6 +71,10 @@ pub mod kind {
         SESSION_NOT_FOUND = 404, 404, "session_not_found", "Session not found", "会话不存在", Challenge::None;
         CAPTCHA_INVALID = 400, 40001, "captcha_invalid", "Captcha is wrong or expired, please enter the new one", "验证码错误或已过期，请重新输入", Challenge::None;
         RATE_LIMITED = 429, 429, "rate_limited", "Too many requests, please try again later", "请求过于频繁，请稍后重试", Challenge::None;
+        INVALID_REDIRECT = 400, 400, "invalid_redirect", "redirect_to is not an allowed address", "redirect_to 不在允许的地址中", Challenge::None;
+        INVALID_LOGIN_CODE = 400, 400, "invalid_login_code", "The login code is invalid, used or expired", "登录码无效、已使用或已过期", Challenge::None;
+        LAST_LOGIN_METHOD = 400, 400, "last_login_method", "This is the account's last way to log in; set a password or bind another provider first", "这是账号最后的登录方式，请先设置密码或绑定其他账号", Challenge::None;
+        PROVIDER_UNAVAILABLE = 502, 502, "provider_unavailable", "The login provider could not be reached", "无法连接第三方登录服务", Challenge::None;
         STORE_UNAVAILABLE = 503, 503, "service_unavailable", "Service temporarily unavailable", "服务暂时不可用", Challenge::None;
         INTERNAL = 500, 500, "internal_error", "Internal server error", "服务器内部错误", Challenge::None;
     }
@@ -273,6 +277,7 @@ fn kind_for_status(status: StatusCode) -> &'static ErrorKind {
         429 => kind::RATE_LIMITED,
         415 => kind::UNSUPPORTED_MEDIA_TYPE,
         400..=499 => kind::INVALID_BODY,
+        502 => kind::PROVIDER_UNAVAILABLE,
         503 => kind::STORE_UNAVAILABLE,
         _ => kind::INTERNAL,
     }

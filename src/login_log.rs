@@ -21,6 +21,7 @@ pub enum Reason {
     Locked,
     CaptchaInvalid,
     RateLimited,
+    OAuthFailed,
 }
 
 impl Reason {
@@ -33,6 +34,7 @@ impl Reason {
             Self::Locked => "locked",
             Self::CaptchaInvalid => "captcha_invalid",
             Self::RateLimited => "rate_limited",
+            Self::OAuthFailed => "oauth2_failed",
         }
     }
 }

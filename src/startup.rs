@@ -26,6 +26,7 @@ use crate::db::Db;
 use crate::domain::PasswordPolicy;
 use crate::error::{body_error, envelope, kind, ApiError};
 use crate::login_log::LoginLog;
+use crate::oauth2::Providers;
 use crate::repo::Repo;
 use crate::routes;
 use crate::store::{RedisStore, Store};
@@ -45,6 +46,7 @@ pub struct AppState {
     pub clock: SharedClock,
     pub client_ip: ClientIpResolver,
     pub login_log: LoginLog,
+    pub providers: Arc<Providers>,
 }
 
 impl AppState {
@@ -211,6 +213,10 @@ impl Application {
         let client_ip = ClientIpResolver::new(&settings.rate_limit.trusted_proxies);
         let limits = Limits::new(&settings.rate_limit, &client_ip).map_err(anyhow::Error::msg)?;
         let login_log = LoginLog::start(repo.clone());
+        let providers = Arc::new(Providers::new(
+            &settings.oauth2,
+            settings.jwt.leeway_seconds as i64,
+        )?);
         let swagger_login = settings.swagger_login.enabled;
         let workers = match settings.server.workers {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -228,6 +234,7 @@ impl Application {
             clock,
             client_ip,
             login_log,
+            providers,
         });
         let shared = state.clone();
         let server = HttpServer::new(move || app(shared.clone(), &limits, swagger_login))

@@ -63,6 +63,7 @@ pub struct Limits {
     /// Shared by the JSON login and the Swagger login: one budget for both.
     pub login: Config,
     pub refresh: Config,
+    pub oauth2_callback: Config,
 }
 
 type Config = GovernorConfig<ClientKey, NoOpMiddleware<QuantaInstant>>;
@@ -86,6 +87,7 @@ impl Limits {
             captcha: config("captcha", settings.captcha, &key)?,
             login: config("login", settings.login, &key)?,
             refresh: config("refresh", settings.refresh, &key)?,
+            oauth2_callback: config("oauth2_callback", settings.oauth2_callback, &key)?,
         })
     }
 }

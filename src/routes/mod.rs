@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod health;
 pub mod logs;
+pub mod oauth2;
 mod respond;
 pub mod users;
 
@@ -117,6 +118,31 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
                 web::resource("/logs/login")
                     .wrap(require_bearer())
                     .route(web::get().to(logs::login_logs)),
+            )
+            // social login; fixed paths before `/oauth2/{provider}`
+            .service(
+                web::resource("/oauth2/exchange").route(web::post().to(oauth2::flow::exchange)),
+            )
+            .service(
+                web::resource("/oauth2/me/bindings")
+                    .wrap(require_bearer())
+                    .route(web::get().to(oauth2::bindings::list)),
+            )
+            .service(
+                web::resource("/oauth2/me/bindings/{provider}")
+                    .wrap(require_bearer())
+                    .route(web::delete().to(oauth2::bindings::unbind)),
+            )
+            .service(web::resource("/oauth2/{provider}").route(web::get().to(oauth2::flow::start)))
+            .service(
+                web::resource("/oauth2/{provider}/callback")
+                    .wrap(limiter(&limits.oauth2_callback))
+                    .route(web::get().to(oauth2::flow::callback)),
+            )
+            .service(
+                web::resource("/oauth2/{provider}/bind")
+                    .wrap(require_bearer())
+                    .route(web::get().to(oauth2::flow::bind_start)),
             ),
     )
     .service(web::resource("/health/live").route(web::get().to(health::live)))

@@ -14,6 +14,8 @@ use crate::error::{Envelope, Lang};
 pub struct ApiOk<T> {
     data: T,
     cookies: Vec<Cookie<'static>>,
+    /// Answer `302 Found` to this address instead of the envelope (browser-driven flows).
+    redirect: Option<String>,
 }
 
 impl<T> ApiOk<T> {
@@ -21,7 +23,13 @@ impl<T> ApiOk<T> {
         Self {
             data,
             cookies: Vec::new(),
+            redirect: None,
         }
+    }
+
+    pub fn redirect_to(mut self, url: String) -> Self {
+        self.redirect = Some(url);
+        self
     }
 
     pub fn cookie(mut self, c: Cookie<'static>) -> Self {
@@ -38,9 +46,17 @@ impl<T: Serialize> Responder for ApiOk<T> {
             Lang::En => "Success",
             Lang::Zh => "请求成功",
         };
-        let mut res = HttpResponse::Ok();
+        let mut res = match &self.redirect {
+            Some(_) => HttpResponse::Found(),
+            None => HttpResponse::Ok(),
+        };
         for c in self.cookies {
             res.cookie(c);
+        }
+        if let Some(url) = self.redirect {
+            return res
+                .insert_header((actix_web::http::header::LOCATION, url))
+                .finish();
         }
         res.json(Envelope {
             code: 200,

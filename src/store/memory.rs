@@ -17,7 +17,7 @@ struct Inner {
     /// uid -> session ids, oldest first.
     by_user: HashMap<i64, Vec<String>>,
     users: HashMap<i64, (String, i64)>,
-    /// Short-lived strings (captcha answers), with their expiry.
+    /// Single-use values (captcha answers, OAuth2 states and codes), with their expiry.
     values: HashMap<String, (String, i64)>,
     /// Counters and lock ends, with their expiry.
     numbers: HashMap<String, (i64, i64)>,
@@ -203,10 +203,11 @@ impl MemoryStore {
         Ok(())
     }
 
-    pub async fn put_captcha(
+    pub async fn put_once(
         &self,
-        uuid: &str,
-        answer: &str,
+        ns: &str,
+        id: &str,
+        value: &str,
         ttl: i64,
         now: i64,
     ) -> Result<(), StoreError> {
@@ -214,24 +215,34 @@ impl MemoryStore {
         inner.sweep(now);
         inner
             .values
-            .insert(format!("captcha:{uuid}"), (answer.to_owned(), now + ttl));
+            .insert(format!("{ns}:{id}"), (value.to_owned(), now + ttl));
         Ok(())
     }
 
-    pub async fn take_captcha(&self, uuid: &str, now: i64) -> Result<Option<String>, StoreError> {
+    pub async fn take_once(
+        &self,
+        ns: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
         let mut inner = self.lock()?;
         Ok(inner
             .values
-            .remove(&format!("captcha:{uuid}"))
+            .remove(&format!("{ns}:{id}"))
             .filter(|(_, exp)| *exp > now)
             .map(|(v, _)| v))
     }
 
-    pub async fn peek_captcha(&self, uuid: &str, now: i64) -> Result<Option<String>, StoreError> {
+    pub async fn peek_once(
+        &self,
+        ns: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
         let inner = self.lock()?;
         Ok(inner
             .values
-            .get(&format!("captcha:{uuid}"))
+            .get(&format!("{ns}:{id}"))
             .filter(|(_, exp)| *exp > now)
             .map(|(v, _)| v.clone()))
     }

@@ -95,6 +95,24 @@ pub enum RotateOutcome {
     },
 }
 
+/// Namespaces of single-use values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Once {
+    Captcha,
+    OAuthState,
+    LoginCode,
+}
+
+impl Once {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Captcha => "captcha",
+            Self::OAuthState => "oauth2:state",
+            Self::LoginCode => "oauth2:code",
+        }
+    }
+}
+
 /// The answer to "may this login attempt hash a password?".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attempt {
@@ -246,24 +264,37 @@ impl Store {
         dispatch!(self, s => s.drop_cached_user(uid).await)
     }
 
-    pub async fn put_captcha(
+    /// Keeps a short-lived value under `{namespace}:{id}` (a captcha answer, an OAuth2 state,
+    /// a one-time login code).
+    pub async fn put_once(
         &self,
-        uuid: &str,
-        answer: &str,
+        ns: Once,
+        id: &str,
+        value: &str,
         ttl: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.put_captcha(uuid, answer, ttl, now).await)
+        dispatch!(self, s => s.put_once(ns.as_str(), id, value, ttl, now).await)
     }
 
-    /// Returns and deletes the expected answer: a captcha is checked at most once.
-    pub async fn take_captcha(&self, uuid: &str, now: i64) -> Result<Option<String>, StoreError> {
-        dispatch!(self, s => s.take_captcha(uuid, now).await)
+    /// Returns and deletes the value: each can be used at most once, right or wrong.
+    pub async fn take_once(
+        &self,
+        ns: Once,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.take_once(ns.as_str(), id, now).await)
     }
 
-    /// Reads an answer without using it up (operators, tests).
-    pub async fn peek_captcha(&self, uuid: &str, now: i64) -> Result<Option<String>, StoreError> {
-        dispatch!(self, s => s.peek_captcha(uuid, now).await)
+    /// Reads a value without using it up (operators, tests).
+    pub async fn peek_once(
+        &self,
+        ns: Once,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.peek_once(ns.as_str(), id, now).await)
     }
 
     /// Reserves one login attempt, atomically, before any password is hashed.

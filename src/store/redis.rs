@@ -329,39 +329,50 @@ impl RedisStore {
         Ok(())
     }
 
-    fn captcha_key(&self, uuid: &str) -> String {
-        format!("{}:captcha:{uuid}", self.prefix)
+    fn once_key(&self, ns: &str, id: &str) -> String {
+        format!("{}:{ns}:{id}", self.prefix)
     }
 
-    /// Stored as `{expires_at}:{answer}`: Redis expires the key, and the caller's clock decides
-    /// too, so the store and the in-process store agree on what "expired" means.
-    pub async fn put_captcha(
+    /// Stored as `{expires_at}:{value}`: Redis expires the key, and the caller's clock decides
+    /// too, so both stores agree on what "expired" means.
+    pub async fn put_once(
         &self,
-        uuid: &str,
-        answer: &str,
+        ns: &str,
+        id: &str,
+        value: &str,
         ttl: i64,
         now: i64,
     ) -> Result<(), StoreError> {
         let mut conn = self.pool.get().await?;
-        let value = format!("{}:{answer}", now + ttl);
+        let stamped = format!("{}:{value}", now + ttl);
         let _: () = conn
-            .set_ex(self.captcha_key(uuid), value, ttl.max(1) as u64)
+            .set_ex(self.once_key(ns, id), stamped, ttl.max(1) as u64)
             .await?;
         Ok(())
     }
 
-    pub async fn take_captcha(&self, uuid: &str, now: i64) -> Result<Option<String>, StoreError> {
+    pub async fn take_once(
+        &self,
+        ns: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
         let mut conn = self.pool.get().await?;
         let raw: Option<String> = redis::cmd("GETDEL")
-            .arg(self.captcha_key(uuid))
+            .arg(self.once_key(ns, id))
             .query_async(&mut conn)
             .await?;
         Ok(raw.and_then(|r| unexpired(&r, now)))
     }
 
-    pub async fn peek_captcha(&self, uuid: &str, now: i64) -> Result<Option<String>, StoreError> {
+    pub async fn peek_once(
+        &self,
+        ns: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
         let mut conn = self.pool.get().await?;
-        let raw: Option<String> = conn.get(self.captcha_key(uuid)).await?;
+        let raw: Option<String> = conn.get(self.once_key(ns, id)).await?;
         Ok(raw.and_then(|r| unexpired(&r, now)))
     }
 

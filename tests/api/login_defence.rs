@@ -28,7 +28,11 @@ impl TestApp {
         let answer = self
             .state
             .store
-            .peek_captcha(&uuid, self.state.clock.unix())
+            .peek_once(
+                portcullis::store::Once::Captcha,
+                &uuid,
+                self.state.clock.unix(),
+            )
             .await
             .unwrap()
             .expect("answer in the store");

@@ -4,6 +4,8 @@ mod helpers;
 mod login_defence;
 mod login_input;
 mod nodes;
+mod oauth2;
+mod oidc;
 mod openapi;
 mod refresh;
 mod sessions;

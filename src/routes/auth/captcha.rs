@@ -6,6 +6,7 @@ use crate::auth::captcha;
 use crate::error::ApiError;
 use crate::routes::ApiOk;
 use crate::startup::AppState;
+use crate::store::Once;
 
 #[derive(Debug, Clone, Serialize, Apiv2Schema)]
 pub struct CaptchaData {
@@ -30,7 +31,7 @@ pub async fn fresh(state: &AppState) -> Result<CaptchaData, ApiError> {
     let ttl = state.settings.captcha.ttl_seconds;
     state
         .store
-        .put_captcha(&uuid, &image.answer, ttl, state.clock.unix())
+        .put_once(Once::Captcha, &uuid, &image.answer, ttl, state.clock.unix())
         .await?;
     Ok(CaptchaData {
         is_enabled: state.settings.captcha.enabled,

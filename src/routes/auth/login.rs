@@ -14,6 +14,7 @@ use crate::error::{kind, ApiError};
 use crate::login_log::{entry, Method, Reason};
 use crate::routes::ApiOk;
 use crate::startup::AppState;
+use crate::store::Once;
 
 #[derive(Deserialize, Apiv2Schema)]
 pub struct LoginRequest {
@@ -59,7 +60,10 @@ async fn captcha_passes(
     let (Some(uuid), Some(answer)) = (uuid.filter(|u| u.len() <= 64), answer) else {
         return Ok(false);
     };
-    let expected = state.store.take_captcha(uuid, state.clock.unix()).await?;
+    let expected = state
+        .store
+        .take_once(Once::Captcha, uuid, state.clock.unix())
+        .await?;
     Ok(expected.is_some_and(|e| captcha::matches(&e, answer)))
 }
 
