@@ -61,7 +61,15 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub lockout: LockoutSettings,
     pub oauth2: OAuth2Settings,
+    pub metrics: MetricsSettings,
     pub bootstrap: BootstrapSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    pub allowed: Vec<String>,
 }
 
 fn default_profile() -> Profile {
@@ -377,10 +385,15 @@ impl Settings {
                 ));
             }
         }
-        for cidr in &self.rate_limit.trusted_proxies {
+        for cidr in self
+            .rate_limit
+            .trusted_proxies
+            .iter()
+            .chain(&self.metrics.allowed)
+        {
             if crate::auth::client_ip::parse_cidr(cidr).is_none() {
                 problems.push(format!(
-                    "rate_limit.trusted_proxies entry `{cidr}` is not an address or CIDR (e.g. 10.0.0.0/8)"
+                    "rate_limit.trusted_proxies / metrics.allowed entry `{cidr}` is not an address or CIDR (e.g. 10.0.0.0/8)"
                 ));
             }
         }

@@ -14,6 +14,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod login_log;
+pub mod metrics;
 pub mod oauth2;
 pub mod repo;
 pub mod routes;

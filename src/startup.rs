@@ -26,6 +26,7 @@ use crate::db::Db;
 use crate::domain::PasswordPolicy;
 use crate::error::{body_error, envelope, kind, ApiError};
 use crate::login_log::LoginLog;
+use crate::metrics::Metrics;
 use crate::oauth2::Providers;
 use crate::repo::Repo;
 use crate::routes;
@@ -47,6 +48,9 @@ pub struct AppState {
     pub client_ip: ClientIpResolver,
     pub login_log: LoginLog,
     pub providers: Arc<Providers>,
+    pub metrics: Metrics,
+    /// Peers allowed to read `/metrics` (empty: the route is off).
+    pub metrics_allowed: Vec<ipnet::IpNet>,
 }
 
 impl AppState {
@@ -186,7 +190,11 @@ impl Application {
 
         let repo_backend = repo.db().backend_name();
         let repo = RepoHandle::start(repo);
-        let jwt = Arc::new(JwtKeys::new(&settings.jwt, &secret));
+        let jwt = Arc::new(JwtKeys::new(
+            &settings.jwt,
+            &secret,
+            settings.cache.max_sessions,
+        ));
         let tombstone = settings.jwt.access_ttl_seconds + settings.jwt.leeway_seconds as i64;
         let cache = CacheHandle::start(
             &settings.cache,
@@ -218,6 +226,16 @@ impl Application {
             settings.jwt.leeway_seconds as i64,
         )?);
         let swagger_login = settings.swagger_login.enabled;
+        let metrics_allowed = if settings.metrics.enabled {
+            settings
+                .metrics
+                .allowed
+                .iter()
+                .filter_map(|c| crate::auth::client_ip::parse_cidr(c))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let workers = match settings.server.workers {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
@@ -235,6 +253,8 @@ impl Application {
             client_ip,
             login_log,
             providers,
+            metrics: Metrics::default(),
+            metrics_allowed,
         });
         let shared = state.clone();
         let server = HttpServer::new(move || app(shared.clone(), &limits, swagger_login))
@@ -264,6 +284,27 @@ impl Application {
     pub fn into_server(self) -> Server {
         self.server
     }
+}
+
+/// `GET /metrics`: Prometheus text, for allowed peers only (the socket address, never a header).
+async fn metrics(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    let peer = req.peer_addr().map(|a| a.ip());
+    let allowed = peer.is_some_and(|ip| {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        state.metrics_allowed.iter().any(|net| net.contains(&ip))
+    });
+    if !allowed {
+        return Err(ApiError::new(kind::NOT_FOUND));
+    }
+    Ok(actix_web::HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render(&state)))
 }
 
 fn spec() -> DefaultApiRaw {
@@ -316,8 +357,10 @@ pub fn app(
         .with_swagger_ui_at("/docs")
         .configure(|cfg| routes::configure(cfg, limits, swagger_login))
         .build()
+        .route("/metrics", web::get().to(metrics))
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::new(kind::NOT_FOUND))
         }))
         .wrap(from_fn(envelope))
+        .wrap(from_fn(crate::metrics::record))
 }

@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 use quick_cache::sync::Cache;
 
 use super::repo::RepoHandle;
-use crate::auth::user::AuthUser;
+use crate::auth::user::{AuthUser, CachedUser};
 use crate::clock::SharedClock;
 use crate::config::CacheSettings;
 use crate::db::DbError;
@@ -44,13 +44,22 @@ pub enum AuthFailure {
 
 /// The shared half: what validators read without a message.
 pub struct AuthCache {
-    users: Cache<i64, (Arc<AuthUser>, i64)>,
+    users: Cache<i64, (Arc<CachedUser>, i64)>,
     sessions: Cache<String, SessionState>,
     /// Bumped by every invalidation; a read-through that saw another epoch does not fill the map.
     epoch: AtomicU64,
     link_up: AtomicBool,
     ttl: i64,
     tombstone_ttl: i64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// Counters for `/metrics`.
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub entries: u64,
 }
 
 impl AuthCache {
@@ -62,11 +71,18 @@ impl AuthCache {
             link_up: AtomicBool::new(link_up),
             ttl: settings.ttl_seconds,
             tombstone_ttl,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
     /// `Some` when memory can answer for this session and user.
-    fn lookup(&self, sid: &str, uid: i64, now: i64) -> Option<Result<Arc<AuthUser>, AuthFailure>> {
+    fn lookup(
+        &self,
+        sid: &str,
+        uid: i64,
+        now: i64,
+    ) -> Option<Result<Arc<CachedUser>, AuthFailure>> {
         if !self.link_up.load(Ordering::Acquire) {
             return None;
         }
@@ -189,11 +205,11 @@ struct Resolve {
 }
 
 impl Message for Resolve {
-    type Result = Result<Arc<AuthUser>, AuthFailure>;
+    type Result = Result<Arc<CachedUser>, AuthFailure>;
 }
 
 impl Handler<Resolve> for CacheActor {
-    type Result = ResponseFuture<Result<Arc<AuthUser>, AuthFailure>>;
+    type Result = ResponseFuture<Result<Arc<CachedUser>, AuthFailure>>;
 
     fn handle(&mut self, msg: Resolve, _: &mut Self::Context) -> Self::Result {
         let shared = self.shared.clone();
@@ -247,9 +263,9 @@ async fn load_user(
     uid: i64,
     now: i64,
     ttl: i64,
-) -> Result<Option<Arc<AuthUser>>, AuthFailure> {
+) -> Result<Option<Arc<CachedUser>>, AuthFailure> {
     if let Some(json) = store.cached_user(uid).await? {
-        match serde_json::from_str::<AuthUser>(&json) {
+        match CachedUser::from_json(json) {
             Ok(user) => return Ok(Some(Arc::new(user))),
             Err(e) => tracing::warn!(uid, error = %e, "dropping unreadable cached user"),
         }
@@ -257,10 +273,13 @@ async fn load_user(
     let Some(user) = load_user_from_db(repo, uid).await? else {
         return Ok(None);
     };
-    if let Ok(json) = serde_json::to_string(&user) {
-        store.put_cached_user(uid, &json, ttl, now).await?;
-    }
-    Ok(Some(Arc::new(user)))
+    let cached = CachedUser::new(user).map_err(|e| {
+        AuthFailure::Store(StoreError::Corrupt(format!("user does not serialize: {e}")))
+    })?;
+    store
+        .put_cached_user(uid, cached.json.get(), ttl, now)
+        .await?;
+    Ok(Some(Arc::new(cached)))
 }
 
 pub async fn load_user_from_db(repo: &RepoHandle, uid: i64) -> Result<Option<AuthUser>, DbError> {
@@ -315,16 +334,26 @@ impl CacheHandle {
         self.shared.link_up()
     }
 
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.shared.hits.load(Ordering::Relaxed),
+            misses: self.shared.misses.load(Ordering::Relaxed),
+            entries: (self.shared.users.len() + self.shared.sessions.len()) as u64,
+        }
+    }
+
     /// The user behind a verified token's session, from memory when possible.
     pub async fn authenticate(
         &self,
         sid: &str,
         uid: i64,
         now: i64,
-    ) -> Result<Arc<AuthUser>, AuthFailure> {
+    ) -> Result<Arc<CachedUser>, AuthFailure> {
         if let Some(answer) = self.shared.lookup(sid, uid, now) {
+            self.shared.hits.fetch_add(1, Ordering::Relaxed);
             return answer;
         }
+        self.shared.misses.fetch_add(1, Ordering::Relaxed);
         self.addr
             .send(Resolve {
                 sid: sid.to_owned(),

@@ -7,11 +7,10 @@
 //! bare body, while the contract wants case-insensitive schemes and the envelope.
 
 use std::future::{ready, Ready};
-use std::sync::Arc;
 
 use actix_web::{
     dev::{Payload, ServiceRequest},
-    http::header,
+    http::header::{self, HeaderMap},
     web, FromRequest, HttpMessage, HttpRequest,
 };
 use actix_web_httpauth::middleware::HttpAuthentication;
@@ -19,16 +18,17 @@ use actix_web_httpauth::middleware::HttpAuthentication;
 use super::user::CurrentUser;
 use crate::actors::AuthFailure;
 use crate::error::{kind, ApiError};
+use crate::metrics::AuthOutcome;
 use crate::startup::AppState;
 
 /// Our tokens are a few hundred bytes; longer ones are refused before any decoding.
 const MAX_TOKEN_BYTES: usize = 4096;
 
-/// What the `Authorization` header holds; extraction never fails so the validator decides.
-pub enum BearerCredentials {
+/// What the `Authorization` header holds, borrowed from the request.
+pub enum BearerCredentials<'a> {
     Missing,
     Malformed,
-    Token(String),
+    Token(&'a str),
 }
 
 /// RFC 6750 b64token: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
@@ -40,9 +40,9 @@ fn is_b64token(t: &str) -> bool {
         })
 }
 
-impl BearerCredentials {
-    pub fn parse(req: &HttpRequest) -> Self {
-        let mut values = req.headers().get_all(header::AUTHORIZATION);
+impl<'a> BearerCredentials<'a> {
+    pub fn parse(headers: &'a HeaderMap) -> Self {
+        let mut values = headers.get_all(header::AUTHORIZATION);
         let Some(value) = values.next() else {
             return Self::Missing;
         };
@@ -60,75 +60,89 @@ impl BearerCredentials {
         }
         let token = token.trim();
         if is_b64token(token) {
-            Self::Token(token.to_owned())
+            Self::Token(token)
         } else {
             Self::Malformed
         }
     }
 }
 
-impl FromRequest for BearerCredentials {
+/// The extractor `HttpAuthentication` wants; the validator reads the header itself, borrowed,
+/// so a request costs no copy of its token.
+pub struct BearerHeader;
+
+impl FromRequest for BearerHeader {
     type Error = actix_web::Error;
     type Future = Ready<Result<Self, actix_web::Error>>;
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Ok(Self::parse(req)))
+    fn from_request(_: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(Self))
     }
 }
 
 pub async fn validator(
     req: ServiceRequest,
-    credentials: BearerCredentials,
+    _: BearerHeader,
 ) -> Result<ServiceRequest, (actix_web::Error, ServiceRequest)> {
-    match authenticate(&req, credentials).await {
+    let result = authenticate(&req).await;
+    if let Some(state) = req.app_data::<web::Data<AppState>>() {
+        state.metrics.auth(match &result {
+            Ok(_) => AuthOutcome::Ok,
+            Err((_, why)) => *why,
+        });
+    }
+    match result {
         Ok(current) => {
             req.extensions_mut().insert(current);
             Ok(req)
         }
-        Err(e) => Err((e.into(), req)),
+        Err((e, _)) => Err((e.into(), req)),
     }
 }
 
-async fn authenticate(
-    req: &ServiceRequest,
-    credentials: BearerCredentials,
-) -> Result<CurrentUser, ApiError> {
-    let token = match credentials {
-        BearerCredentials::Missing => return Err(ApiError::new(kind::UNAUTHORIZED)),
-        BearerCredentials::Malformed => return Err(ApiError::new(kind::MALFORMED_AUTHORIZATION)),
+async fn authenticate(req: &ServiceRequest) -> Result<CurrentUser, (ApiError, AuthOutcome)> {
+    let fail = |kind, why| (ApiError::new(kind), why);
+    let token = match BearerCredentials::parse(req.headers()) {
+        BearerCredentials::Missing => return Err(fail(kind::UNAUTHORIZED, AuthOutcome::Missing)),
+        BearerCredentials::Malformed => {
+            return Err(fail(kind::MALFORMED_AUTHORIZATION, AuthOutcome::Malformed))
+        }
         BearerCredentials::Token(t) if t.len() <= MAX_TOKEN_BYTES => t,
-        BearerCredentials::Token(_) => return Err(ApiError::new(kind::INVALID_TOKEN)),
+        BearerCredentials::Token(_) => {
+            return Err(fail(kind::INVALID_TOKEN, AuthOutcome::InvalidToken))
+        }
     };
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::internal("AppState missing"))?;
-    let now = state.clock.unix();
-    let claims = state.jwt.verify(&token, now).map_err(|why| {
-        tracing::debug!(reason = why.as_str(), "access token refused");
-        ApiError::new(kind::INVALID_TOKEN)
+    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| {
+        (
+            ApiError::internal("AppState missing"),
+            AuthOutcome::BackendError,
+        )
     })?;
-    let uid = claims
-        .user_id()
-        .ok_or_else(|| ApiError::new(kind::INVALID_TOKEN))?;
-    match state.cache.authenticate(&claims.sid, uid, now).await {
+    let now = state.clock.unix();
+    let token = state.jwt.verify_cached(token, now).map_err(|why| {
+        tracing::debug!(reason = why.as_str(), "access token refused");
+        fail(kind::INVALID_TOKEN, AuthOutcome::InvalidToken)
+    })?;
+    match state.cache.authenticate(&token.sid, token.uid, now).await {
         Ok(user) => Ok(CurrentUser {
             user,
-            sid: Arc::from(claims.sid),
+            sid: token.sid,
         }),
-        Err(AuthFailure::SessionEnded | AuthFailure::UserUnavailable) => {
-            Err(ApiError::new(kind::INVALID_TOKEN))
+        Err(AuthFailure::SessionEnded) => Err(fail(kind::INVALID_TOKEN, AuthOutcome::SessionEnded)),
+        Err(AuthFailure::UserUnavailable) => {
+            Err(fail(kind::INVALID_TOKEN, AuthOutcome::UserUnavailable))
         }
-        Err(AuthFailure::Store(e)) => Err(ApiError::unavailable(e)),
-        Err(AuthFailure::Db(e)) => Err(ApiError::unavailable(e)),
+        Err(AuthFailure::Store(e)) => Err((ApiError::unavailable(e), AuthOutcome::BackendError)),
+        Err(AuthFailure::Db(e)) => Err((ApiError::unavailable(e), AuthOutcome::BackendError)),
     }
 }
 
 /// The middleware every protected resource is wrapped in.
 pub type BearerMiddleware = HttpAuthentication<
-    BearerCredentials,
+    BearerHeader,
     fn(
         ServiceRequest,
-        BearerCredentials,
+        BearerHeader,
     ) -> futures_util::future::LocalBoxFuture<
         'static,
         Result<ServiceRequest, (actix_web::Error, ServiceRequest)>,
@@ -149,7 +163,8 @@ mod tests {
         if let Some(v) = value {
             req = req.insert_header((header::AUTHORIZATION, v));
         }
-        match BearerCredentials::parse(&req.to_http_request()) {
+        let req = req.to_http_request();
+        match BearerCredentials::parse(req.headers()) {
             BearerCredentials::Missing => "missing",
             BearerCredentials::Malformed => "malformed",
             BearerCredentials::Token(_) => "token",

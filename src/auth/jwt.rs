@@ -49,6 +49,17 @@ impl TokenRejection {
     }
 }
 
+/// What a verified access token said, kept by its exact text so the next request with the same
+/// token skips base64, JSON and HMAC. A hit means these very bytes verified before; expiry is
+/// still checked against the clock, and the session is still checked by the caller.
+#[derive(Clone)]
+pub struct VerifiedToken {
+    pub uid: i64,
+    pub sid: std::sync::Arc<str>,
+    nbf: i64,
+    exp: i64,
+}
+
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
@@ -58,11 +69,13 @@ pub struct JwtKeys {
     audience: String,
     ttl: i64,
     leeway: i64,
+    verified: quick_cache::sync::Cache<String, VerifiedToken>,
 }
 
 impl JwtKeys {
-    /// `secret` is the resolved HS256 secret (configured or generated).
-    pub fn new(settings: &JwtSettings, secret: &[u8]) -> Self {
+    /// `secret` is the resolved HS256 secret (configured or generated); `remembered` bounds the
+    /// verified-token cache (entries).
+    pub fn new(settings: &JwtSettings, secret: &[u8], remembered: usize) -> Self {
         let algorithm = match settings.algorithm {
             JwtAlgorithm::HS256 | JwtAlgorithm::EdDSA => Algorithm::HS256,
         };
@@ -85,7 +98,30 @@ impl JwtKeys {
             audience: settings.audience.clone(),
             ttl: settings.access_ttl_seconds,
             leeway: settings.leeway_seconds as i64,
+            verified: quick_cache::sync::Cache::new(remembered.max(1)),
         }
+    }
+
+    /// `verify`, remembering the answer for the token's lifetime.
+    pub fn verify_cached(&self, token: &str, now: i64) -> Result<VerifiedToken, TokenRejection> {
+        if let Some(v) = self.verified.get(token) {
+            if now > v.exp.saturating_add(self.leeway) {
+                return Err(TokenRejection::Expired);
+            }
+            if now.saturating_add(self.leeway) < v.nbf {
+                return Err(TokenRejection::NotYetValid);
+            }
+            return Ok(v);
+        }
+        let c = self.verify(token, now)?;
+        let v = VerifiedToken {
+            uid: c.user_id().ok_or(TokenRejection::BadSubject)?,
+            sid: std::sync::Arc::from(c.sid),
+            nbf: c.nbf.max(c.iat),
+            exp: c.exp,
+        };
+        self.verified.insert(token.to_owned(), v.clone());
+        Ok(v)
     }
 
     pub fn access_ttl(&self) -> i64 {
@@ -138,7 +174,29 @@ mod tests {
     use crate::config::Settings;
 
     fn keys() -> JwtKeys {
-        JwtKeys::new(&Settings::defaults().jwt, &[7u8; 32])
+        JwtKeys::new(&Settings::defaults().jwt, &[7u8; 32], 16)
+    }
+
+    #[test]
+    fn remembered_tokens_still_expire() {
+        let k = keys();
+        let (t, exp) = k.issue(5, "s", 1_000).unwrap();
+        assert_eq!(k.verify_cached(&t, 1_000).unwrap().uid, 5);
+        assert_eq!(k.verify_cached(&t, 1_001).unwrap().sid.as_ref(), "s");
+        assert!(matches!(
+            k.verify_cached(&t, exp + 31),
+            Err(TokenRejection::Expired)
+        ));
+        assert!(matches!(
+            k.verify_cached(&t, 1_000 - 31),
+            Err(TokenRejection::NotYetValid)
+        ));
+        let mut forged = t.clone();
+        forged.push('x');
+        assert!(
+            k.verify_cached(&forged, 1_000).is_err(),
+            "only the exact bytes are remembered"
+        );
     }
 
     #[test]
@@ -164,7 +222,7 @@ mod tests {
     #[test]
     fn another_secret_is_refused() {
         let (t, _) = keys().issue(5, "s", 1_000).unwrap();
-        let other = JwtKeys::new(&Settings::defaults().jwt, &[8u8; 32]);
+        let other = JwtKeys::new(&Settings::defaults().jwt, &[8u8; 32], 16);
         assert_eq!(other.verify(&t, 1_000), Err(TokenRejection::Malformed));
     }
 }

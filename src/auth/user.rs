@@ -35,6 +35,36 @@ pub struct AuthUser {
     pub permissions: Vec<String>,
 }
 
+/// A decoded user as the cache holds it: the struct for checks, and its JSON, serialized once,
+/// for answers that return the user (`/me` writes it out without serializing again).
+#[derive(Debug)]
+pub struct CachedUser {
+    pub user: AuthUser,
+    pub json: Box<serde_json::value::RawValue>,
+}
+
+impl CachedUser {
+    pub fn new(user: AuthUser) -> Result<Self, serde_json::Error> {
+        let json = serde_json::value::to_raw_value(&user)?;
+        Ok(Self { user, json })
+    }
+
+    /// From the store's shared copy (already JSON).
+    pub fn from_json(json: String) -> Result<Self, serde_json::Error> {
+        let user = serde_json::from_str(&json)?;
+        let json = serde_json::value::RawValue::from_string(json)?;
+        Ok(Self { user, json })
+    }
+}
+
+impl std::ops::Deref for CachedUser {
+    type Target = AuthUser;
+
+    fn deref(&self) -> &AuthUser {
+        &self.user
+    }
+}
+
 impl AuthUser {
     pub fn from_row(u: &User, roles: Vec<String>, permissions: Vec<String>) -> Self {
         Self {
@@ -79,7 +109,7 @@ impl AuthUser {
     description = "Access token, sent as `Authorization: Bearer <access_token>`. The password flow uses POST /api/v1/auth/login/swagger (development only); other clients log in with POST /api/v1/auth/login."
 )]
 pub struct CurrentUser {
-    pub user: Arc<AuthUser>,
+    pub user: Arc<CachedUser>,
     pub sid: Arc<str>,
 }
 

@@ -15,7 +15,7 @@ use actix_web::{
 };
 use paperclip::actix::web;
 
-pub use respond::ApiOk;
+pub use respond::{ApiOk, Prejsoned};
 
 use crate::auth::bearer::require_bearer;
 use crate::auth::rate_limit::{limiter, Limits};

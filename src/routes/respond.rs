@@ -11,6 +11,41 @@ use serde::Serialize;
 
 use crate::error::{Envelope, Lang};
 
+/// A cached user written out as the JSON it was serialized to once, documented as `T`.
+pub struct Prejsoned<T> {
+    user: std::sync::Arc<crate::auth::user::CachedUser>,
+    _shape: std::marker::PhantomData<T>,
+}
+
+impl<T> Prejsoned<T> {
+    pub fn new(user: std::sync::Arc<crate::auth::user::CachedUser>) -> Self {
+        Self {
+            user,
+            _shape: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T> Serialize for Prejsoned<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.user.json.serialize(s)
+    }
+}
+
+impl<T: Apiv2Schema> Apiv2Schema for Prejsoned<T> {
+    fn name() -> Option<String> {
+        T::name()
+    }
+
+    fn description() -> &'static str {
+        T::description()
+    }
+
+    fn raw_schema() -> DefaultSchemaRaw {
+        T::raw_schema()
+    }
+}
+
 pub struct ApiOk<T> {
     data: T,
     cookies: Vec<Cookie<'static>>,

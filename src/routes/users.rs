@@ -4,14 +4,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::user::{AuthUser, CurrentUser};
 use crate::error::{kind, ApiError};
-use crate::routes::ApiOk;
+use crate::routes::{ApiOk, Prejsoned};
 use crate::startup::AppState;
 use crate::store::Invalidation;
 
 /// The current user.
 #[api_v2_operation(tags(users))]
-pub async fn me(me: CurrentUser) -> Result<ApiOk<AuthUser>, ApiError> {
-    Ok(ApiOk::new(AuthUser::clone(&me.user)))
+pub async fn me(me: CurrentUser) -> Result<ApiOk<Prejsoned<AuthUser>>, ApiError> {
+    Ok(ApiOk::new(Prejsoned::new(me.user)))
 }
 
 #[derive(Deserialize, Apiv2Schema)]

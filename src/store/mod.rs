@@ -11,6 +11,17 @@ use serde::{Deserialize, Serialize};
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 
+/// Failed store calls since start, for `/metrics`. Counted where the errors are made.
+static ERRORS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn errors() -> u64 {
+    ERRORS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn count_error() {
+    ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store unavailable: {0}")]

@@ -15,12 +15,14 @@ pub struct RedisStore {
 
 impl From<deadpool_redis::PoolError> for StoreError {
     fn from(e: deadpool_redis::PoolError) -> Self {
+        super::count_error();
         Self::Unavailable(e.to_string())
     }
 }
 
 impl From<redis::RedisError> for StoreError {
     fn from(e: redis::RedisError) -> Self {
+        super::count_error();
         Self::Unavailable(e.to_string())
     }
 }

@@ -3,6 +3,7 @@ mod flow;
 mod helpers;
 mod login_defence;
 mod login_input;
+mod metrics;
 mod nodes;
 mod oauth2;
 mod oidc;

@@ -24,10 +24,10 @@ pub async fn logout(
     body: Option<Json<RefreshRequest>>,
 ) -> Result<ApiOk<Ended>, ApiError> {
     let now = state.clock.unix();
-    let from_bearer = match BearerCredentials::parse(&req) {
+    let from_bearer = match BearerCredentials::parse(req.headers()) {
         BearerCredentials::Token(t) => state
             .jwt
-            .verify(&t, now)
+            .verify(t, now)
             .ok()
             .and_then(|c| Some((c.user_id()?, c.sid))),
         _ => None,

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Benchmarks the request path side by side, in one run, and prints a table.
+#
+#   scripts/bench.sh [embedded|production] [seconds per case]     (defaults: embedded 10)
+#
+# Builds release, starts the server (embedded: SQLite + in-process store; production:
+# PostgreSQL + Redis on 127.0.0.1), seeds a user, and drives load with wrk from a second process
+# on loopback, 64 connections. Cases, each run twice, interleaved: GET /health/live (no auth),
+# GET /api/v1/sys/users/me with a valid token, with a bad signature, with a revoked session, and
+# password login at low concurrency. Then: /me while 8 clients log in continuously, RSS over a
+# 60 s run, and (production) how fast a logout on one node is refused on a second node.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-embedded}
+secs=${2:-10}
+port=18080
+port_b=18081
+conns=64
+
+case "$mode" in embedded|production) ;; *) echo "usage: $0 [embedded|production] [seconds]" >&2; exit 2 ;; esac
+
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "bench.sh: installing wrk (Debian package)" >&2
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+
+echo "==> building release" >&2
+cargo build --release --quiet --bin portcullis --example revocation_latency
+bin=target/release/portcullis
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+export RUST_LOG=warn
+export PORTCULLIS_CONFIG_DIR=/nonexistent
+export PORTCULLIS__DATA__DIR="$work"
+export PORTCULLIS__JWT__SECRET="bench-secret-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export PORTCULLIS__BOOTSTRAP__CREATE_ADMIN=false
+export PORTCULLIS__CAPTCHA__ENABLED=false
+export PORTCULLIS__SESSION__MAX_SESSIONS_PER_USER=0
+for route in LOGIN REFRESH CAPTCHA; do export "PORTCULLIS__RATE_LIMIT__${route}__BURST=100000000"; done
+export PORTCULLIS__LOCKOUT__THRESHOLD=100000000 PORTCULLIS__LOCKOUT__ACCOUNT_THRESHOLD=100000000
+if [ "$mode" = production ]; then
+  bash scripts/services.sh
+  db=portcullis_bench
+  psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $db" >/dev/null
+  psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $db" >/dev/null
+  export PORTCULLIS__DATABASE__URL="postgres://postgres@127.0.0.1:5432/$db"
+  export PORTCULLIS__REDIS__URL="redis://127.0.0.1:6379/0"
+  export PORTCULLIS__REDIS__KEY_PREFIX="bench$$"
+fi
+
+password=bench-password-1
+echo "$password" | "$bin" user create --username bench --password-stdin >/dev/null
+
+start_node() { # port -> pid
+  PORTCULLIS__SERVER__PORT=$1 "$bin" serve >"$work/node-$1.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$1/health/ready" >/dev/null && { echo "$pid"; return; }
+    sleep 0.1
+  done
+  echo "bench.sh: server on port $1 did not start; see its log:" >&2; cat "$work/node-$1.log" >&2; exit 1
+}
+server=$(start_node $port); pids+=("$server")
+base="http://127.0.0.1:$port"
+sleep 0.5 # production: let the node subscribe to invalidations
+
+login() {
+  curl -sf "$base/api/v1/auth/login" -H 'content-type: application/json' \
+    -d "{\"username\":\"bench\",\"password\":\"$password\"}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["access_token"])'
+}
+token=$(login)
+bad="${token%?}$( [ "${token: -1}" = A ] && echo B || echo A )"
+revoked=$(login)
+curl -sf -X POST "$base/api/v1/auth/logout" -H "Authorization: Bearer $revoked" >/dev/null
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/api/v1/sys/users/me" -H "Authorization: Bearer $token")" = 200 ]
+
+cat >"$work/login.lua" <<LUA
+wrk.method = "POST"
+wrk.body   = '{"username":"bench","password":"$password"}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+
+redis_calls() {
+  [ "$mode" = production ] || { echo 0; return; }
+  redis-cli -h 127.0.0.1 INFO commandstats | awk -F'[:=,]' '/^cmdstat_/ {s += $3} END {print s+0}'
+}
+rss_kb() { ps -o rss= -p "$server" | tr -d ' '; }
+
+# run NAME CONNECTIONS PATH [wrk args...] -> appends "name rps p50 p99 requests" to results
+results="$work/results"
+run() {
+  local name=$1 c=$2 path=$3; shift 3
+  local before after out
+  before=$(redis_calls)
+  out=$(wrk -t2 -c"$c" -d"${secs}s" --latency "$@" "$base$path")
+  after=$(redis_calls)
+  local rps p50 p99 reqs
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '/^ +50%/ {print $2}' <<<"$out")
+  p99=$(awk '/^ +99%/ {print $2}' <<<"$out")
+  reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+  echo "$name $rps $p50 $p99 $reqs $((after - before)) $(rss_kb)" >>"$results"
+  echo "  $name: $rps req/s, p50 $p50, p99 $p99" >&2
+}
+
+echo "==> $mode mode, $conns connections, ${secs}s per case, each case twice (interleaved)" >&2
+for round in 1 2; do
+  run live $conns /health/live
+  run me $conns /api/v1/sys/users/me -H "Authorization: Bearer $token"
+  run bad_signature $conns /api/v1/sys/users/me -H "Authorization: Bearer $bad"
+  run revoked $conns /api/v1/sys/users/me -H "Authorization: Bearer $revoked"
+  run login 4 /api/v1/auth/login -s "$work/login.lua"
+done
+
+echo "==> /me while 8 clients log in continuously" >&2
+wrk -t1 -c8 -d"$((secs + 2))s" -s "$work/login.lua" "$base/api/v1/auth/login" >/dev/null &
+loader=$!
+sleep 1
+run me_under_logins $conns /api/v1/sys/users/me -H "Authorization: Bearer $token"
+wait "$loader" || true
+
+echo "==> RSS over a 60 s /me run" >&2
+rss_samples=$(rss_kb)
+wrk -t2 -c$conns -d60s "$base/api/v1/sys/users/me" -H "Authorization: Bearer $token" >/dev/null &
+soak=$!
+for _ in 1 2 3 4 5 6; do sleep 10; rss_samples="$rss_samples $(rss_kb)"; done
+wait "$soak" || true
+
+revocation="(production mode only)"
+if [ "$mode" = production ]; then
+  echo "==> revocation latency between two nodes" >&2
+  node_b=$(start_node $port_b); pids+=("$node_b")
+  sleep 0.5
+  revocation=$(target/release/examples/revocation_latency "$base" "http://127.0.0.1:$port_b" bench "$password" 200)
+fi
+
+python3 - "$results" "$mode" "$secs" "$rss_samples" "$revocation" <<'PY'
+import sys
+path, mode, secs, rss, revocation = sys.argv[1:6]
+def ms(v):
+    v = v.strip()
+    for unit, f in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
+        if v.endswith(unit) and (unit != "s" or not v.endswith(("us", "ms"))):
+            return float(v[: -len(unit)]) * f
+    return float(v)
+rows = {}
+for line in open(path):
+    name, rps, p50, p99, reqs, calls, rss_kb = line.split()
+    rows.setdefault(name, []).append((float(rps), ms(p50), ms(p99), int(reqs), int(calls), int(rss_kb)))
+live = sum(r[0] for r in rows["live"]) / len(rows["live"])
+print(f"\nPortcullis, {mode} mode, wrk -t2 -c64 (login: -c4), {secs}s per run, both processes on this machine\n")
+print("| case | runs | requests/s | p50 ms | p99 ms | vs /health/live | store calls per request |")
+print("|---|---|---|---|---|---|---|")
+for name in ["live", "me", "bad_signature", "revoked", "login", "me_under_logins"]:
+    runs = rows.get(name, [])
+    if not runs:
+        continue
+    rps = sum(r[0] for r in runs) / len(runs)
+    p50 = sum(r[1] for r in runs) / len(runs)
+    p99 = sum(r[2] for r in runs) / len(runs)
+    calls = sum(r[4] for r in runs) / max(1, sum(r[3] for r in runs))
+    each = " / ".join(f"{r[0]:.0f}" for r in runs)
+    store = f"{calls:.4f}" if mode == "production" else "n/a (in-process)"
+    print(f"| {name} | {each} | {rps:.0f} | {p50:.2f} | {p99:.2f} | {rps / live:.2f} | {store} |")
+me_p99 = sum(r[2] for r in rows["me"]) / len(rows["me"])
+if "me_under_logins" in rows:
+    print(f"\n/me p99 with 8 clients logging in: {rows['me_under_logins'][0][2]:.2f} ms vs {me_p99:.2f} ms without ({rows['me_under_logins'][0][2] / me_p99:.2f}x)")
+samples = [int(x) for x in rss.split()]
+print(f"RSS every 10 s over a 60 s /me run (MiB): {' '.join(f'{s / 1024:.1f}' for s in samples)}")
+print(f"Revocation: {revocation}")
+PY
