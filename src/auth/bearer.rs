@@ -31,13 +31,23 @@ pub enum BearerCredentials<'a> {
     Token(&'a str),
 }
 
-/// RFC 6750 b64token: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
-fn is_b64token(t: &str) -> bool {
-    let body = t.trim_end_matches('=');
-    !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+/// The b64token alphabet of RFC 6750: `ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/"`.
+/// A table: this check runs over every byte of every token on every request.
+const B64TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        c += 1;
+    }
+    t
+};
+
+/// `1*b64token-char *"="`. Only ASCII passes, so the bytes are valid UTF-8 afterwards.
+fn is_b64token(t: &[u8]) -> bool {
+    let body_len = t.len() - t.iter().rev().take_while(|b| **b == b'=').count();
+    body_len > 0 && t[..body_len].iter().all(|b| B64TOKEN[*b as usize])
 }
 
 impl<'a> BearerCredentials<'a> {
@@ -49,20 +59,23 @@ impl<'a> BearerCredentials<'a> {
         if values.next().is_some() {
             return Self::Malformed;
         }
-        let Ok(value) = value.to_str() else {
-            return Self::Malformed;
+        let value = value.as_bytes().trim_ascii();
+        let (scheme, token) = match value.iter().position(|b| *b == b' ') {
+            Some(i) => (&value[..i], value[i + 1..].trim_ascii()),
+            None => (value, &[][..]),
         };
-        let value = value.trim();
-        let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-        if !scheme.eq_ignore_ascii_case("bearer") {
+        if !scheme.eq_ignore_ascii_case(b"bearer") {
             // Another scheme is "no bearer credentials" (RFC 6750 §3.1): a plain challenge.
-            return Self::Missing;
+            // Bytes that are not even text are a malformed header, whatever the scheme.
+            return if value.is_ascii() {
+                Self::Missing
+            } else {
+                Self::Malformed
+            };
         }
-        let token = token.trim();
-        if is_b64token(token) {
-            Self::Token(token)
-        } else {
-            Self::Malformed
+        match std::str::from_utf8(token) {
+            Ok(token) if is_b64token(token.as_bytes()) => Self::Token(token),
+            _ => Self::Malformed,
         }
     }
 }

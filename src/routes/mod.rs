@@ -54,6 +54,12 @@ async fn log_rate_limited(
 /// public route is public because it says so here, not because a list forgot it.
 pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: bool) {
     let mut api = web::scope("/api/v1")
+        // the hot path first: routes are matched in order
+        .service(
+            web::resource("/sys/users/me")
+                .wrap(require_bearer())
+                .route(web::get().to(users::me)),
+        )
         // public, rate limited
         .service(
             web::resource("/auth/captcha")
@@ -103,11 +109,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
                 web::resource("/auth/codes")
                     .wrap(require_bearer())
                     .route(web::get().to(auth::sessions::codes)),
-            )
-            .service(
-                web::resource("/sys/users/me")
-                    .wrap(require_bearer())
-                    .route(web::get().to(users::me)),
             )
             .service(
                 web::resource("/sys/users/me/password")

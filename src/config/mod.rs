@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+mod validate;
+
+const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 const ENV_PREFIX: &str = "PORTCULLIS";
 /// Smallest accepted HS256 secret: 256 bits.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -234,10 +236,6 @@ pub struct ProviderSettings {
     pub emails_url: Option<String>,
 }
 
-fn is_absolute_url(s: &str) -> bool {
-    s.starts_with("https://") || s.starts_with("http://")
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BootstrapSettings {
@@ -310,184 +308,6 @@ impl Settings {
 
     pub fn uses_redis(&self) -> bool {
         !self.redis.url.trim().is_empty()
-    }
-
-    /// Every problem at once, each naming the key, its variable and the fix.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let mut problems = Vec::new();
-        let db = self.database.url.trim();
-        if !(db.is_empty()
-            || db.starts_with("sqlite://")
-            || db.starts_with("postgres://")
-            || db.starts_with("postgresql://"))
-        {
-            problems.push(format!(
-                "database.url `{db}` is not a sqlite:// or postgres:// URL; \
-                 set PORTCULLIS__DATABASE__URL, e.g. postgres://postgres@127.0.0.1:5432/portcullis"
-            ));
-        }
-        let redis = self.redis.url.trim();
-        if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
-            problems.push(format!(
-                "redis.url `{redis}` is not a redis:// URL; set PORTCULLIS__REDIS__URL, e.g. redis://127.0.0.1:6379/0"
-            ));
-        }
-        if self.jwt.algorithm == JwtAlgorithm::EdDSA {
-            problems.push(
-                "jwt.algorithm EdDSA is reserved but not implemented yet; \
-                 set PORTCULLIS__JWT__ALGORITHM=HS256"
-                    .into(),
-            );
-        }
-        if !self.jwt.secret.is_empty() && self.jwt.secret.len() < MIN_SECRET_BYTES {
-            problems.push(format!(
-                "jwt.secret is {} bytes; it needs at least {MIN_SECRET_BYTES}. \
-                 Set PORTCULLIS__JWT__SECRET to e.g. the output of `openssl rand -base64 48`",
-                self.jwt.secret.len()
-            ));
-        }
-        if self.jwt.access_ttl_seconds <= 0 || self.session.refresh_ttl_seconds <= 0 {
-            problems.push(
-                "jwt.access_ttl_seconds and session.refresh_ttl_seconds must be positive".into(),
-            );
-        }
-        if self.session.absolute_ttl_seconds < self.session.refresh_ttl_seconds {
-            problems.push(
-                "session.absolute_ttl_seconds must be at least session.refresh_ttl_seconds".into(),
-            );
-        }
-        if self.password.min_length < 8 || self.password.max_length < self.password.min_length {
-            problems.push(
-                "password.min_length must be at least 8 and not above password.max_length".into(),
-            );
-        }
-        if !(1..=8).contains(&self.captcha.length)
-            || self.captcha.noise > 2
-            || self.captcha.ttl_seconds <= 0
-        {
-            problems.push(
-                "captcha.length must be 1 to 8, captcha.noise 0 to 2 and captcha.ttl_seconds positive"
-                    .into(),
-            );
-        }
-        if !(40..=800).contains(&self.captcha.width) || !(20..=400).contains(&self.captcha.height) {
-            problems.push("captcha.width must be 40 to 800 and captcha.height 20 to 400".into());
-        }
-        for (name, l) in [
-            ("captcha", self.rate_limit.captcha),
-            ("login", self.rate_limit.login),
-            ("refresh", self.rate_limit.refresh),
-            ("oauth2_callback", self.rate_limit.oauth2_callback),
-        ] {
-            if l.burst == 0 || l.period_seconds == 0 {
-                problems.push(format!(
-                    "rate_limit.{name} needs burst and period_seconds above 0"
-                ));
-            }
-        }
-        for cidr in self
-            .rate_limit
-            .trusted_proxies
-            .iter()
-            .chain(&self.metrics.allowed)
-        {
-            if crate::auth::client_ip::parse_cidr(cidr).is_none() {
-                problems.push(format!(
-                    "rate_limit.trusted_proxies / metrics.allowed entry `{cidr}` is not an address or CIDR (e.g. 10.0.0.0/8)"
-                ));
-            }
-        }
-        if self.lockout.threshold == 0
-            || self.lockout.account_threshold == 0
-            || self.lockout.base_seconds <= 0
-            || self.lockout.max_seconds < self.lockout.base_seconds
-        {
-            problems.push(
-                "lockout thresholds must be at least 1 and lockout.max_seconds at least lockout.base_seconds"
-                    .into(),
-            );
-        }
-        let o = &self.oauth2;
-        for (key, url) in [
-            ("frontend_login_url", &o.frontend_login_url),
-            ("frontend_error_url", &o.frontend_error_url),
-            ("frontend_bind_url", &o.frontend_bind_url),
-        ] {
-            if !is_absolute_url(url) {
-                problems.push(format!("oauth2.{key} must be an absolute http(s) URL"));
-            }
-        }
-        if o.state_ttl_seconds <= 0 || o.code_ttl_seconds <= 0 {
-            problems.push(
-                "oauth2.state_ttl_seconds and oauth2.code_ttl_seconds must be positive".into(),
-            );
-        }
-        for (name, p) in &o.providers {
-            let env = format!(
-                "PORTCULLIS__OAUTH2__PROVIDERS__{}",
-                name.to_ascii_uppercase()
-            );
-            let name_ok = !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-                && !["me", "exchange"].contains(&name.as_str());
-            if !name_ok {
-                problems.push(format!(
-                    "oauth2.providers.{name}: names are lower-case letters, digits, `-` and `_`, and not `me` or `exchange`"
-                ));
-            }
-            if p.client_id.is_empty() || p.client_secret.is_empty() {
-                problems.push(format!(
-                    "oauth2.providers.{name} needs client_id and client_secret ({env}__CLIENT_ID, {env}__CLIENT_SECRET)"
-                ));
-            }
-            if !is_absolute_url(&p.redirect_uri) {
-                problems.push(format!("oauth2.providers.{name}.redirect_uri must be an absolute URL ({env}__REDIRECT_URI)"));
-            }
-            if p.kind == ProviderKind::Oidc && !p.issuer.as_deref().is_some_and(is_absolute_url) {
-                problems.push(format!(
-                    "oauth2.providers.{name} is an oidc provider and needs issuer ({env}__ISSUER)"
-                ));
-            }
-        }
-        if self.password.max_parallel_hashes == 0 {
-            problems.push("password.max_parallel_hashes must be at least 1".into());
-        }
-        if self.profile == Profile::Production {
-            if self.jwt.secret.is_empty() {
-                problems.push(format!(
-                    "jwt.secret is missing; production never generates one. Set PORTCULLIS__JWT__SECRET \
-                     to at least {MIN_SECRET_BYTES} random bytes, e.g. `openssl rand -base64 48`"
-                ));
-            }
-            if !self.uses_redis() {
-                problems.push(
-                    "redis.url is empty, so sessions would live in this process only and other nodes \
-                     could not see a logout. Set PORTCULLIS__REDIS__URL, e.g. redis://127.0.0.1:6379/0"
-                        .into(),
-                );
-            }
-            if self.swagger_login.enabled {
-                problems.push(
-                    "swagger_login.enabled is on; the Swagger password login skips the captcha and is \
-                     for development. Set PORTCULLIS__SWAGGER_LOGIN__ENABLED=false"
-                        .into(),
-                );
-            }
-            if self.bootstrap.create_admin {
-                problems.push(
-                    "bootstrap.create_admin is on; production creates no accounts by itself. \
-                     Set PORTCULLIS__BOOTSTRAP__CREATE_ADMIN=false and use `portcullis user create`"
-                        .into(),
-                );
-            }
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError::Invalid(problems))
-        }
     }
 }
 
