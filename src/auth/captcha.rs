@@ -25,7 +25,13 @@ pub fn draw(settings: &CaptchaSettings) -> Option<CaptchaImage> {
     let chars: Vec<char> = c
         .supported_chars()
         .into_iter()
-        .filter(|ch| ch.is_ascii_alphanumeric() && !AMBIGUOUS.contains(ch))
+        // Answers compare case-insensitively, so a letter is out if either case is ambiguous.
+        .filter(|ch| {
+            ch.is_ascii_alphanumeric()
+                && !AMBIGUOUS.contains(ch)
+                && !AMBIGUOUS.contains(&ch.to_ascii_lowercase())
+                && !AMBIGUOUS.contains(&ch.to_ascii_uppercase())
+        })
         .collect();
     c.set_chars(&chars).add_chars(settings.length);
     match settings.noise {
@@ -63,9 +69,16 @@ mod tests {
     #[test]
     fn draws_a_png_with_the_configured_length() {
         let settings = Settings::defaults().captcha;
+        for _ in 0..50 {
+            let img = draw(&settings).expect("png");
+            assert_eq!(img.answer.chars().count(), settings.length as usize);
+            assert!(
+                img.answer.chars().all(|c| !AMBIGUOUS.contains(&c)),
+                "{}",
+                img.answer
+            );
+        }
         let img = draw(&settings).expect("png");
-        assert_eq!(img.answer.chars().count(), settings.length as usize);
-        assert!(img.answer.chars().all(|c| !AMBIGUOUS.contains(&c)));
         let png = STANDARD.decode(&img.png_base64).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     }
