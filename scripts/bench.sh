@@ -6,8 +6,9 @@
 # Builds release, starts the server (embedded: SQLite + in-process store; production:
 # PostgreSQL + Redis on 127.0.0.1), seeds a user, and drives load with wrk from a second process
 # on loopback, 64 connections. Cases, each run twice, interleaved: GET /health/live (no auth),
-# GET /api/v1/sys/users/me with a valid token, with a bad signature, with a revoked session, and
-# password login at low concurrency. Then: /me while 8 clients log in continuously, RSS over a
+# GET /api/v1/sys/users/me with a valid token, GET /api/v1/auth/codes (the same authentication
+# with a tiny body), /me with a bad signature, with a revoked session, and password login at low
+# concurrency. Then: /me while 8 clients log in continuously, RSS over a
 # 60 s run, and (production) how fast a logout on one node is refused on a second node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -113,6 +114,7 @@ echo "==> $mode mode, $conns connections, ${secs}s per case, each case twice (in
 for round in 1 2; do
   run live $conns /health/live
   run me $conns /api/v1/sys/users/me -H "Authorization: Bearer $token"
+  run codes $conns /api/v1/auth/codes -H "Authorization: Bearer $token"
   run bad_signature $conns /api/v1/sys/users/me -H "Authorization: Bearer $bad"
   run revoked $conns /api/v1/sys/users/me -H "Authorization: Bearer $revoked"
   run login 4 /api/v1/auth/login -s "$work/login.lua"
@@ -157,7 +159,7 @@ live = sum(r[0] for r in rows["live"]) / len(rows["live"])
 print(f"\nPortcullis, {mode} mode, wrk -t2 -c64 (login: -c4), {secs}s per run, both processes on this machine\n")
 print("| case | runs | requests/s | p50 ms | p99 ms | vs /health/live | store calls per request |")
 print("|---|---|---|---|---|---|---|")
-for name in ["live", "me", "bad_signature", "revoked", "login", "me_under_logins"]:
+for name in ["live", "me", "codes", "bad_signature", "revoked", "login", "me_under_logins"]:
     runs = rows.get(name, [])
     if not runs:
         continue

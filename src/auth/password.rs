@@ -1,6 +1,7 @@
 //! Password hashing: Argon2id for new hashes, bcrypt (`$2b$`, as fba stores them) accepted and
-//! flagged for rehash. Every hash runs on the blocking pool behind a semaphore, never on an
-//! actix worker, and a missing user is verified against a dummy hash so timing does not tell.
+//! flagged for rehash. Every hash runs on a few dedicated threads of lower CPU priority, never on
+//! an actix worker, so logins cannot starve authenticated requests; a missing user is verified
+//! against a dummy hash so timing does not tell.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -10,7 +11,10 @@ use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
-use tokio::sync::Semaphore;
+use std::sync::mpsc;
+use std::sync::Mutex;
+
+type Job = Box<dyn FnOnce() + Send>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
@@ -27,7 +31,7 @@ pub struct Verified {
 
 #[derive(Clone)]
 pub struct PasswordHasherPool {
-    permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
     dummy: Arc<String>,
     waiting: Arc<AtomicUsize>,
     verified: Arc<AtomicUsize>,
@@ -36,9 +40,36 @@ pub struct PasswordHasherPool {
 }
 
 impl PasswordHasherPool {
-    pub async fn new(max_parallel: usize) -> Result<Self, HashError> {
+    /// `threads` hashing threads (0: half the cores, at least one).
+    pub async fn new(threads: usize) -> Result<Self, HashError> {
+        let threads = match threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+            n => n,
+        };
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("portcullis-hash-{i}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let job = match queue.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return, // the pool is gone
+                        }
+                    }
+                })
+                .map_err(|e| HashError::Failed(format!("cannot start a hashing thread: {e}")))?;
+        }
         let pool = Self {
-            permits: Arc::new(Semaphore::new(max_parallel.max(1))),
+            jobs,
             dummy: Arc::new(String::new()),
             waiting: Arc::default(),
             verified: Arc::default(),
@@ -51,7 +82,7 @@ impl PasswordHasherPool {
         })
     }
 
-    /// Hashes waiting for a permit right now.
+    /// Hashes waiting for a hashing thread right now.
     pub fn queue_depth(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)
     }
@@ -71,20 +102,21 @@ impl PasswordHasherPool {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        self.waiting.fetch_add(1, Ordering::Relaxed);
-        let permit = self.permits.clone().acquire_owned().await;
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
-        let permit = permit.map_err(|e| HashError::Failed(e.to_string()))?;
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let waiting = self.waiting.clone();
         let span = tracing::Span::current();
-        let out = actix_web::rt::task::spawn_blocking(move || {
+        waiting.fetch_add(1, Ordering::Relaxed);
+        let job: Job = Box::new(move || {
+            waiting.fetch_sub(1, Ordering::Relaxed);
             let _enter = span.enter();
-            let out = work();
-            drop(permit);
-            out
-        })
-        .await
-        .map_err(|e| HashError::Failed(e.to_string()))?;
-        Ok(out)
+            let _ = done.send(work());
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| HashError::Failed("hashing threads are gone".into()))?;
+        answer
+            .await
+            .map_err(|_| HashError::Failed("a hashing thread dropped its job".into()))
     }
 
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
@@ -135,6 +167,16 @@ impl PasswordHasherPool {
             ok: ok && real,
             needs_rehash: ok && real && needs_rehash,
         })
+    }
+}
+
+/// Hashing threads yield to request handling: nice 10 (Linux sets it per thread).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on the calling thread's id only changes its scheduling priority.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
     }
 }
 

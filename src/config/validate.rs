@@ -147,8 +147,8 @@ impl Settings {
                 ));
             }
         }
-        if self.password.max_parallel_hashes == 0 {
-            problems.push("password.max_parallel_hashes must be at least 1".into());
+        if self.password.max_parallel_hashes > 64 {
+            problems.push("password.max_parallel_hashes must be 0 (half the cores) to 64".into());
         }
         if self.profile == Profile::Production {
             if self.jwt.secret.is_empty() {

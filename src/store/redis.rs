@@ -37,9 +37,13 @@ fn corrupt(e: serde_json::Error) -> StoreError {
 }
 
 /// KEYS: session, user index. ARGV: sid, record json, ttl, score, single(0/1), max, session key
-/// prefix, index ttl. Returns the ended session ids.
+/// prefix, index ttl. Returns the ended session ids. With no policy to apply (multi-login, no
+/// cap) the index is not walked: a login stays O(1) however many sessions the user has.
 const CREATE: &str = r#"
-local members = redis.call('ZRANGE', KEYS[2], 0, -1)
+local members = {}
+if ARGV[5] == '1' or tonumber(ARGV[6]) > 0 then
+  members = redis.call('ZRANGE', KEYS[2], 0, -1)
+end
 local live, ended = {}, {}
 for _, m in ipairs(members) do
   local k = ARGV[7] .. m

@@ -134,25 +134,9 @@ async fn chinese_messages_for_chinese_clients() {
 #[actix_web::test]
 async fn health_and_unknown_paths() {
     let app = spawn_app().await;
-    let live: Value = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let live: Value = app.get_json("/health/live").await;
     assert_eq!(live["data"]["status"], "ok");
-    let ready: Value = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready: Value = app.get_json("/health/ready").await;
     let expected = if production_mode() {
         ("postgres", "redis")
     } else {

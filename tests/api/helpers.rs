@@ -145,6 +145,17 @@ impl TestApp {
     }
 
     pub async fn create_user_with(&self, username: &str, password: &str, superuser: bool) -> i64 {
+        self.create_user_full(username, password, None, superuser)
+            .await
+    }
+
+    pub async fn create_user_full(
+        &self,
+        username: &str,
+        password: &str,
+        email: Option<&str>,
+        superuser: bool,
+    ) -> i64 {
         let hasher = PasswordHasherPool::new(1).await.unwrap();
         let clock: SharedClock = self.clock.clone();
         admin::create_user(
@@ -154,7 +165,7 @@ impl TestApp {
             UserSpec {
                 username: username.into(),
                 password: password.into(),
-                email: None,
+                email: email.map(Into::into),
                 nickname: None,
                 superuser,
             },
@@ -181,6 +192,18 @@ impl TestApp {
             .await;
         assert_eq!(res.status(), 200, "login of {username} failed");
         res.json::<Value>().await.unwrap()["data"].clone()
+    }
+
+    /// GET without credentials, answer parsed as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     pub async fn get_auth(&self, path: &str, token: &str) -> Response {

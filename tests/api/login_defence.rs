@@ -88,15 +88,7 @@ async fn assert_captcha_refused(res: reqwest::Response) {
 #[actix_web::test]
 async fn the_captcha_endpoint_serves_a_png() {
     let app = captcha_app().await;
-    let body: Value = app
-        .client
-        .get(app.url("/api/v1/auth/captcha"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.get_json("/api/v1/auth/captcha").await;
     let d = &body["data"];
     assert_eq!(d["is_enabled"], true);
     assert_eq!(d["image_type"], "png");
@@ -480,15 +472,7 @@ async fn every_kind_of_attempt_is_in_the_login_log() {
 async fn the_swagger_login_follows_the_specs_password_flow() {
     let app = captcha_app().await;
     app.create_user("zoe").await;
-    let spec: Value = app
-        .client
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec: Value = app.get_json("/api/v1/openapi.json").await;
     let scheme = &spec["securityDefinitions"]["bearer"];
     assert_eq!(scheme["type"], "oauth2");
     assert_eq!(scheme["flow"], "password");

@@ -345,32 +345,11 @@ async fn an_unverified_email_never_links_to_an_existing_account() {
         json!({"id": 77, "login": "takeover", "name": "Taker", "email": "victim@example.com"});
     // GitHub says nothing verified: the profile email is only a claim.
     let (app, _server) = github_app(user, json!([]), true).await;
-    let victim = app.create_user("victim").await;
-    app.repo.user_by_id(victim).await.unwrap().unwrap();
-    let victim_row = app.repo.user_by_username("victim").await.unwrap().unwrap();
-    assert!(victim_row.email.is_none());
-    // give the victim that email
-    let hasher = portcullis::auth::password::PasswordHasherPool::new(1)
-        .await
-        .unwrap();
-    let clock: portcullis::clock::SharedClock = app.clock.clone();
-    portcullis::admin::create_user(
-        &app.repo,
-        &hasher,
-        &clock,
-        portcullis::admin::UserSpec {
-            username: "victim2".into(),
-            password: PASSWORD.into(),
-            email: Some("victim@example.com".into()),
-            nickname: None,
-            superuser: false,
-        },
-        portcullis::domain::PasswordPolicy { min: 8, max: 128 },
-    )
-    .await
-    .unwrap();
+    let victim = app
+        .create_user_full("victim", PASSWORD, Some("victim@example.com"), false)
+        .await;
     let data = app.oauth_login("github").await;
-    assert_ne!(data["user"]["username"], "victim2");
+    assert_ne!(data["user"]["id"], victim);
     assert_eq!(data["user"]["username"], "takeover");
     assert!(
         data["user"]["email"].is_null(),
@@ -384,28 +363,12 @@ async fn a_verified_email_links_only_when_configured() {
     let emails = json!([{"email": "owner@example.com", "primary": true, "verified": true}]);
     for (link, expect_link) in [(false, false), (true, true)] {
         let (app, _server) = github_app(user.clone(), emails.clone(), link).await;
-        let hasher = portcullis::auth::password::PasswordHasherPool::new(1)
-            .await
-            .unwrap();
-        let clock: portcullis::clock::SharedClock = app.clock.clone();
-        let owner = portcullis::admin::create_user(
-            &app.repo,
-            &hasher,
-            &clock,
-            portcullis::admin::UserSpec {
-                username: "owner".into(),
-                password: PASSWORD.into(),
-                email: Some("owner@example.com".into()),
-                nickname: None,
-                superuser: false,
-            },
-            portcullis::domain::PasswordPolicy { min: 8, max: 128 },
-        )
-        .await
-        .unwrap();
+        let owner = app
+            .create_user_full("owner", PASSWORD, Some("owner@example.com"), false)
+            .await;
         let data = app.oauth_login("github").await;
         assert_eq!(
-            data["user"]["id"] == owner.id,
+            data["user"]["id"] == owner,
             expect_link,
             "link_by_verified_email = {link}: {data}"
         );

@@ -8,15 +8,7 @@ use crate::helpers::*;
 #[actix_web::test]
 async fn committed_spec_matches_the_generated_one() {
     let app = spawn_app().await;
-    let spec: Value = app
-        .client
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec: Value = app.get_json("/api/v1/openapi.json").await;
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
     let generated = serde_json::to_string_pretty(&spec).unwrap() + "\n";
     if std::env::var("UPDATE_OPENAPI").is_ok() {
