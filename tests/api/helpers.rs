@@ -121,19 +121,13 @@ impl TestApp {
     /// The node answers from memory only once it listens to invalidations; wait for that so
     /// tests measure the steady state.
     async fn wait_for_invalidation_link(&self) {
-        for _ in 0..100 {
-            if self
-                .client
-                .get(self.url("/health/ready"))
-                .send()
-                .await
-                .is_ok()
-            {
-                break;
+        for _ in 0..200 {
+            if self.state.cache.link_up() {
+                return;
             }
-            actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        panic!("the invalidation link did not come up within 2 s");
     }
 
     pub fn secret(&self) -> &[u8] {
