@@ -83,52 +83,33 @@ async fn the_login_sets_the_refresh_cookie_and_the_cookie_alone_refreshes() {
         assert!(cookie.contains(attr), "{cookie} lacks {attr}");
     }
     // The client's cookie store sends it back; no body needed.
-    let res = app
-        .client
-        .post(app.url("/api/v1/auth/refresh"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/api/v1/auth/refresh").await;
     assert_eq!(res.status(), 200);
     // Logging out by cookie ends the session and clears the cookie.
-    let res = app
-        .client
-        .post(app.url("/api/v1/auth/logout"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/api/v1/auth/logout").await;
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["data"]["ended"], 1);
-    let res = app
-        .client
-        .post(app.url("/api/v1/auth/refresh"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/api/v1/auth/refresh").await;
     assert_error(res, 400, "refresh_token_missing").await;
 }
 
 #[actix_web::test]
 async fn chinese_messages_for_chinese_clients() {
     let app = spawn_app().await;
-    let res = app
-        .client
-        .get(app.url("/api/v1/sys/users/me"))
-        .header("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.8")
-        .send()
-        .await
-        .unwrap();
-    let body = assert_error(res, 401, "unauthorized").await;
-    assert_eq!(body["msg"], "请先登录");
-    let res = app
-        .client
-        .get(app.url("/api/v1/sys/users/me"))
-        .header("Accept-Language", "en-US")
-        .send()
-        .await
-        .unwrap();
-    let body = assert_error(res, 401, "unauthorized").await;
-    assert_eq!(body["msg"], "Authentication required");
+    for (accept, msg) in [
+        ("zh-CN,zh;q=0.9,en;q=0.8", "请先登录"),
+        ("en-US", "Authentication required"),
+    ] {
+        let res = app
+            .client
+            .get(app.url("/api/v1/sys/users/me"))
+            .header("Accept-Language", accept)
+            .send()
+            .await
+            .unwrap();
+        let body = assert_error(res, 401, "unauthorized").await;
+        assert_eq!(body["msg"], msg);
+    }
 }
 
 #[actix_web::test]

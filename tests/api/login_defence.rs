@@ -56,11 +56,8 @@ impl TestApp {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let body: Value = self
-                .get_auth("/api/v1/logs/login?size=200", admin_token)
-                .await
-                .json()
-                .await
-                .unwrap();
+                .get_auth_json("/api/v1/logs/login?size=200", admin_token)
+                .await;
             let items = body["data"]["items"]
                 .as_array()
                 .cloned()

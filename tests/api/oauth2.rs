@@ -386,12 +386,7 @@ async fn binding_attaches_to_the_logged_in_user_and_unbinding_keeps_a_way_in() {
         .oauth_callback("github", &[("code", "c"), ("state", &state)])
         .await;
     assert_eq!(landing, format!("{FRONTEND_BIND}?bound=github"));
-    let list: Value = app
-        .get_auth("/api/v1/oauth2/me/bindings", &t)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_auth_json("/api/v1/oauth2/me/bindings", &t).await;
     assert_eq!(list["data"][0]["provider"], "github");
     assert_eq!(list["data"][0]["provider_user_id"], "90");
     // Logging in with that identity is now this user.

@@ -54,12 +54,7 @@ async fn sessions_are_listed_ended_one_by_one_and_all_at_once() {
     let c = token(&app.login("mia", PASSWORD).await, "access_token");
     let other = token(&app.login("ned", PASSWORD).await, "access_token");
 
-    let list: Value = app
-        .get_auth("/api/v1/auth/sessions", &a)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_auth_json("/api/v1/auth/sessions", &a).await;
     let sessions = list["data"].as_array().unwrap();
     assert_eq!(sessions.len(), 3);
     assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
@@ -163,12 +158,7 @@ async fn codes_come_from_the_roles_permissions() {
         .unwrap();
 
     let t = token(&app.login("pat", PASSWORD).await, "access_token");
-    let codes: Value = app
-        .get_auth("/api/v1/auth/codes", &t)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let codes: Value = app.get_auth_json("/api/v1/auth/codes", &t).await;
     assert_eq!(codes["data"], json!(["log:login:list", "sys:user:list"]));
     let me: Value = app.me(&t).await.json().await.unwrap();
     assert_eq!(me["data"]["roles"], json!(["auditor"]));
@@ -176,12 +166,7 @@ async fn codes_come_from_the_roles_permissions() {
     let root = app.create_user_with("root", PASSWORD, true).await;
     assert!(root > 0);
     let t = token(&app.login("root", PASSWORD).await, "access_token");
-    let codes: Value = app
-        .get_auth("/api/v1/auth/codes", &t)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let codes: Value = app.get_auth_json("/api/v1/auth/codes", &t).await;
     assert_eq!(
         codes["data"],
         json!(["log:login:list", "sys:user:edit", "sys:user:list"])
