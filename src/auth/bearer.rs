@@ -97,13 +97,14 @@ pub async fn validator(
     req: ServiceRequest,
     _: BearerHeader,
 ) -> Result<ServiceRequest, (actix_web::Error, ServiceRequest)> {
-    let result = authenticate(&req).await;
-    if let Some(state) = req.app_data::<web::Data<AppState>>() {
-        state.metrics.auth(match &result {
-            Ok(_) => AuthOutcome::Ok,
-            Err((_, why)) => *why,
-        });
-    }
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Err((ApiError::internal("AppState missing").into(), req));
+    };
+    let result = authenticate(&req, &state).await;
+    state.metrics.auth(match &result {
+        Ok(_) => AuthOutcome::Ok,
+        Err((_, why)) => *why,
+    });
     match result {
         Ok(current) => {
             req.extensions_mut().insert(current);
@@ -113,7 +114,10 @@ pub async fn validator(
     }
 }
 
-async fn authenticate(req: &ServiceRequest) -> Result<CurrentUser, (ApiError, AuthOutcome)> {
+async fn authenticate(
+    req: &ServiceRequest,
+    state: &AppState,
+) -> Result<CurrentUser, (ApiError, AuthOutcome)> {
     let fail = |kind, why| (ApiError::new(kind), why);
     let token = match BearerCredentials::parse(req.headers()) {
         BearerCredentials::Missing => return Err(fail(kind::UNAUTHORIZED, AuthOutcome::Missing)),
@@ -125,12 +129,6 @@ async fn authenticate(req: &ServiceRequest) -> Result<CurrentUser, (ApiError, Au
             return Err(fail(kind::INVALID_TOKEN, AuthOutcome::InvalidToken))
         }
     };
-    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| {
-        (
-            ApiError::internal("AppState missing"),
-            AuthOutcome::BackendError,
-        )
-    })?;
     let now = state.clock.unix();
     let token = state.jwt.verify_cached(token, now).map_err(|why| {
         tracing::debug!(reason = why.as_str(), "access token refused");
