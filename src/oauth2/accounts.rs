@@ -67,6 +67,18 @@ fn db(e: DbError) -> OAuthError {
     OAuthError::Internal
 }
 
+/// The user this identity is bound to, if any.
+async fn owner(
+    repo: &RepoHandle,
+    provider: &str,
+    identity: &Identity,
+) -> Result<Option<User>, OAuthError> {
+    let (p, pid) = (provider.to_owned(), identity.provider_user_id.clone());
+    repo.run(move |r| async move { r.user_by_social(&p, &pid).await })
+        .await
+        .map_err(db)
+}
+
 /// The user this identity logs in as (found, linked or created). Disabled users are refused.
 pub async fn login(
     repo: &RepoHandle,
@@ -75,12 +87,7 @@ pub async fn login(
     identity: &Identity,
     now: NaiveDateTime,
 ) -> Result<User, OAuthError> {
-    let (p, pid) = (provider.to_owned(), identity.provider_user_id.clone());
-    let known = repo
-        .run(move |r| async move { r.user_by_social(&p, &pid).await })
-        .await
-        .map_err(db)?;
-    let user = match known {
+    let user = match owner(repo, provider, identity).await? {
         Some(u) => u,
         None => match link_by_email(repo, settings, provider, identity, now).await? {
             Some(u) => u,
@@ -190,12 +197,7 @@ async fn create(
             Ok(user) => return Ok(user),
             Err(e) if e.is_unique_violation() => {
                 // Another callback for the same identity may have won the race.
-                let (p, pid) = (provider.to_owned(), identity.provider_user_id.clone());
-                if let Some(u) = repo
-                    .run(move |r| async move { r.user_by_social(&p, &pid).await })
-                    .await
-                    .map_err(db)?
-                {
+                if let Some(u) = owner(repo, provider, identity).await? {
                     return Ok(u);
                 }
             }
@@ -214,12 +216,7 @@ pub async fn bind(
     identity: &Identity,
     now: NaiveDateTime,
 ) -> Result<(), OAuthError> {
-    let (p, pid) = (provider.to_owned(), identity.provider_user_id.clone());
-    if let Some(owner) = repo
-        .run(move |r| async move { r.user_by_social(&p, &pid).await })
-        .await
-        .map_err(db)?
-    {
+    if let Some(owner) = owner(repo, provider, identity).await? {
         return Err(if owner.id == user_id {
             OAuthError::AlreadyBound
         } else {
