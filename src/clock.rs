@@ -27,6 +27,15 @@ impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
     }
+
+    /// Every authenticated request asks this: seconds straight from the system clock, without
+    /// building a calendar date first.
+    #[allow(clippy::disallowed_methods)]
+    fn unix(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or_else(|e| -(e.duration().as_secs() as i64), |d| d.as_secs() as i64)
+    }
 }
 
 /// Real time plus an offset that tests move forward.

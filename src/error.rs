@@ -181,13 +181,14 @@ impl ApiError {
         if let Some(t) = trace_id {
             res.insert_header(("x-trace-id", t));
         }
-        res.json(Envelope {
+        Envelope {
             code: self.kind.code,
-            msg: self.message(lang),
+            msg: self.message(lang).into(),
             data: self.data.as_ref(),
             error: Some(self.kind.slug),
             trace_id,
-        })
+        }
+        .respond(&mut res)
     }
 }
 
@@ -211,12 +212,25 @@ impl ResponseError for ApiError {
 #[derive(Debug, Serialize)]
 pub struct Envelope<'a, T: Serialize> {
     pub code: u32,
-    pub msg: String,
+    pub msg: std::borrow::Cow<'a, str>,
     pub data: Option<&'a T>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<&'a str>,
+}
+
+impl<T: Serialize> Envelope<'_, T> {
+    /// The envelope as the JSON body of `res`. Written into a buffer sized for a typical
+    /// answer, so a user or a token pair is serialized without growing it.
+    pub fn respond(&self, res: &mut actix_web::HttpResponseBuilder) -> HttpResponse {
+        let mut body = Vec::with_capacity(512);
+        match serde_json::to_writer(&mut body, self) {
+            Ok(()) => res.content_type(header::ContentType::json()).body(body),
+            Err(e) => ApiError::internal(format_args!("cannot serialize a response: {e}"))
+                .error_response(),
+        }
+    }
 }
 
 /// Middleware: gives every `ApiError` (and every bare framework error such as 404 or a body

@@ -342,17 +342,21 @@ impl CacheHandle {
         }
     }
 
-    /// The user behind a verified token's session, from memory when possible.
-    pub async fn authenticate(
+    /// The user behind a verified token's session, when memory can answer: no message, no
+    /// await. `None` means ask `resolve`.
+    pub fn cached(
         &self,
         sid: &str,
         uid: i64,
         now: i64,
-    ) -> Result<Arc<CachedUser>, AuthFailure> {
-        if let Some(answer) = self.shared.lookup(sid, uid, now) {
-            self.shared.hits.fetch_add(1, Ordering::Relaxed);
-            return answer;
-        }
+    ) -> Option<Result<Arc<CachedUser>, AuthFailure>> {
+        let answer = self.shared.lookup(sid, uid, now)?;
+        self.shared.hits.fetch_add(1, Ordering::Relaxed);
+        Some(answer)
+    }
+
+    /// The same read through the cache actor (store, then database), which fills memory.
+    pub async fn resolve(&self, sid: &str, uid: i64) -> Result<Arc<CachedUser>, AuthFailure> {
         self.shared.misses.fetch_add(1, Ordering::Relaxed);
         self.addr
             .send(Resolve {

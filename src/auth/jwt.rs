@@ -69,7 +69,7 @@ pub struct JwtKeys {
     audience: String,
     ttl: i64,
     leeway: i64,
-    verified: quick_cache::sync::Cache<String, VerifiedToken>,
+    verified: quick_cache::sync::Cache<Box<[u8]>, VerifiedToken>,
 }
 
 impl JwtKeys {
@@ -102,16 +102,27 @@ impl JwtKeys {
         }
     }
 
+    /// What memory holds for exactly these bytes: `None` when they were never verified here
+    /// (or have been forgotten). Expiry is checked against `now` either way.
+    pub fn remembered(
+        &self,
+        token: &[u8],
+        now: i64,
+    ) -> Option<Result<VerifiedToken, TokenRejection>> {
+        let v = self.verified.get(token)?;
+        Some(if now > v.exp.saturating_add(self.leeway) {
+            Err(TokenRejection::Expired)
+        } else if now.saturating_add(self.leeway) < v.nbf {
+            Err(TokenRejection::NotYetValid)
+        } else {
+            Ok(v)
+        })
+    }
+
     /// `verify`, remembering the answer for the token's lifetime.
     pub fn verify_cached(&self, token: &str, now: i64) -> Result<VerifiedToken, TokenRejection> {
-        if let Some(v) = self.verified.get(token) {
-            if now > v.exp.saturating_add(self.leeway) {
-                return Err(TokenRejection::Expired);
-            }
-            if now.saturating_add(self.leeway) < v.nbf {
-                return Err(TokenRejection::NotYetValid);
-            }
-            return Ok(v);
+        if let Some(answer) = self.remembered(token.as_bytes(), now) {
+            return answer;
         }
         let c = self.verify(token, now)?;
         let v = VerifiedToken {
@@ -120,7 +131,7 @@ impl JwtKeys {
             nbf: c.nbf.max(c.iat),
             exp: c.exp,
         };
-        self.verified.insert(token.to_owned(), v.clone());
+        self.verified.insert(token.as_bytes().into(), v.clone());
         Ok(v)
     }
 

@@ -53,13 +53,14 @@ async fn log_rate_limited(
 /// Registers the API. Protected resources are wrapped in the bearer middleware one by one, so a
 /// public route is public because it says so here, not because a list forgot it.
 pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: bool) {
+    // The hot path first, and outside the scope: routes are matched in order, and a resource at
+    // the top needs one router instead of two.
+    cfg.service(
+        web::resource("/api/v1/sys/users/me")
+            .wrap(require_bearer())
+            .route(web::get().to(users::me)),
+    );
     let mut api = web::scope("/api/v1")
-        // the hot path first: routes are matched in order
-        .service(
-            web::resource("/sys/users/me")
-                .wrap(require_bearer())
-                .route(web::get().to(users::me)),
-        )
         // public, rate limited
         .service(
             web::resource("/auth/captcha")

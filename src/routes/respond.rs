@@ -93,13 +93,14 @@ impl<T: Serialize> Responder for ApiOk<T> {
                 .insert_header((actix_web::http::header::LOCATION, url))
                 .finish();
         }
-        res.json(Envelope {
+        Envelope {
             code: 200,
-            msg: msg.to_owned(),
+            msg: msg.into(),
             data: Some(&self.data),
             error: None,
             trace_id: None,
-        })
+        }
+        .respond(&mut res)
     }
 }
 
