@@ -87,6 +87,14 @@ pub enum Lang {
 }
 
 impl Lang {
+    /// `msg` of a successful answer.
+    pub fn success(self) -> &'static str {
+        match self {
+            Self::En => "Success",
+            Self::Zh => "请求成功",
+        }
+    }
+
     /// The first language the client lists decides; anything Chinese gets Chinese.
     pub fn from_request(req: &HttpRequest) -> Self {
         let first = req
@@ -220,13 +228,30 @@ pub struct Envelope<'a, T: Serialize> {
     pub trace_id: Option<&'a str>,
 }
 
-impl<T: Serialize> Envelope<'_, T> {
-    /// The envelope as the JSON body of `res`. Written into a buffer sized for a typical
-    /// answer, so a user or a token pair is serialized without growing it.
-    pub fn respond(&self, res: &mut actix_web::HttpResponseBuilder) -> HttpResponse {
+impl<'a, T: Serialize> Envelope<'a, T> {
+    /// `{code: 200, msg, data}`.
+    pub fn success(lang: Lang, data: &'a T) -> Self {
+        Envelope {
+            code: 200,
+            msg: lang.success().into(),
+            data: Some(data),
+            error: None,
+            trace_id: None,
+        }
+    }
+
+    /// The envelope as JSON, written into a buffer sized for a typical answer, so a user or a
+    /// token pair is serialized without growing it.
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
         let mut body = Vec::with_capacity(512);
-        match serde_json::to_writer(&mut body, self) {
-            Ok(()) => res.content_type(header::ContentType::json()).body(body),
+        serde_json::to_writer(&mut body, self)?;
+        Ok(body)
+    }
+
+    /// The envelope as the JSON body of `res`.
+    pub fn respond(&self, res: &mut actix_web::HttpResponseBuilder) -> HttpResponse {
+        match self.to_json() {
+            Ok(body) => res.content_type(header::ContentType::json()).body(body),
             Err(e) => ApiError::internal(format_args!("cannot serialize a response: {e}"))
                 .error_response(),
         }

@@ -3,13 +3,13 @@
 use std::future::{ready, Ready};
 use std::sync::Arc;
 
-use actix_web::{dev::Payload, FromRequest, HttpMessage, HttpRequest};
+use actix_web::{dev::Payload, web::Bytes, FromRequest, HttpMessage, HttpRequest};
 use chrono::NaiveDateTime;
 use paperclip::actix::{Apiv2Schema, Apiv2Security};
 use serde::{Deserialize, Serialize};
 
 use crate::db::models::User;
-use crate::error::{kind, ApiError};
+use crate::error::{kind, ApiError, Envelope, Lang};
 
 /// A user as the API shows it: no password hash, plus role names and permission codes.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Apiv2Schema)]
@@ -35,25 +35,35 @@ pub struct AuthUser {
     pub permissions: Vec<String>,
 }
 
-/// A decoded user as the cache holds it: the struct for checks, and its JSON, serialized once,
-/// for answers that return the user (`/me` writes it out without serializing again).
+/// A decoded user as the cache holds it: the struct for checks, its JSON, and the English
+/// success envelope around that JSON, both serialized once (`/me` answers with a reference to
+/// `answer`, serializing nothing).
 #[derive(Debug)]
 pub struct CachedUser {
     pub user: AuthUser,
     pub json: Box<serde_json::value::RawValue>,
+    pub answer: Bytes,
 }
 
 impl CachedUser {
     pub fn new(user: AuthUser) -> Result<Self, serde_json::Error> {
         let json = serde_json::value::to_raw_value(&user)?;
-        Ok(Self { user, json })
+        Self::with_json(user, json)
     }
 
     /// From the store's shared copy (already JSON).
     pub fn from_json(json: String) -> Result<Self, serde_json::Error> {
         let user = serde_json::from_str(&json)?;
         let json = serde_json::value::RawValue::from_string(json)?;
-        Ok(Self { user, json })
+        Self::with_json(user, json)
+    }
+
+    fn with_json(
+        user: AuthUser,
+        json: Box<serde_json::value::RawValue>,
+    ) -> Result<Self, serde_json::Error> {
+        let answer = Envelope::success(Lang::En, &json).to_json()?.into();
+        Ok(Self { user, json, answer })
     }
 }
 

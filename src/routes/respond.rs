@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{body::BoxBody, cookie::Cookie, web::Json, HttpRequest, HttpResponse, Responder};
+use actix_web::{
+    body::BoxBody, cookie::Cookie, http::header::ContentType, web::Json, HttpRequest, HttpResponse,
+    Responder,
+};
 use paperclip::actix::OperationModifier;
 use paperclip::v2::models::{DataType, DefaultOperationRaw, DefaultSchemaRaw, Either, Response};
 use paperclip::v2::schema::Apiv2Schema;
@@ -11,7 +14,8 @@ use serde::Serialize;
 
 use crate::error::{Envelope, Lang};
 
-/// A cached user written out as the JSON it was serialized to once, documented as `T`.
+/// A cached user's success envelope, rendered when the user was cached (English; other
+/// languages are rendered here from the cached JSON). Documented as `ApiOk<T>`.
 pub struct Prejsoned<T> {
     user: std::sync::Arc<crate::auth::user::CachedUser>,
     _shape: std::marker::PhantomData<T>,
@@ -26,23 +30,32 @@ impl<T> Prejsoned<T> {
     }
 }
 
-impl<T> Serialize for Prejsoned<T> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.user.json.serialize(s)
+impl<T> Responder for Prejsoned<T> {
+    type Body = BoxBody;
+
+    fn respond_to(self, req: &HttpRequest) -> HttpResponse {
+        match Lang::from_request(req) {
+            Lang::En => HttpResponse::Ok()
+                .content_type(ContentType::json())
+                .body(self.user.answer.clone()),
+            lang => Envelope::success(lang, &self.user.json).respond(&mut HttpResponse::Ok()),
+        }
     }
 }
 
 impl<T: Apiv2Schema> Apiv2Schema for Prejsoned<T> {
-    fn name() -> Option<String> {
-        T::name()
-    }
-
-    fn description() -> &'static str {
-        T::description()
-    }
-
     fn raw_schema() -> DefaultSchemaRaw {
-        T::raw_schema()
+        ApiOk::<T>::raw_schema()
+    }
+}
+
+impl<T: Apiv2Schema> OperationModifier for Prejsoned<T> {
+    fn update_response(op: &mut DefaultOperationRaw) {
+        ApiOk::<T>::update_response(op)
+    }
+
+    fn update_definitions(map: &mut BTreeMap<String, DefaultSchemaRaw>) {
+        ApiOk::<T>::update_definitions(map)
     }
 }
 
@@ -77,10 +90,6 @@ impl<T: Serialize> Responder for ApiOk<T> {
     type Body = BoxBody;
 
     fn respond_to(self, req: &HttpRequest) -> HttpResponse {
-        let msg = match Lang::from_request(req) {
-            Lang::En => "Success",
-            Lang::Zh => "请求成功",
-        };
         let mut res = match &self.redirect {
             Some(_) => HttpResponse::Found(),
             None => HttpResponse::Ok(),
@@ -93,14 +102,7 @@ impl<T: Serialize> Responder for ApiOk<T> {
                 .insert_header((actix_web::http::header::LOCATION, url))
                 .finish();
         }
-        Envelope {
-            code: 200,
-            msg: msg.into(),
-            data: Some(&self.data),
-            error: None,
-            trace_id: None,
-        }
-        .respond(&mut res)
+        Envelope::success(Lang::from_request(req), &self.data).respond(&mut res)
     }
 }
 

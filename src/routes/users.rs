@@ -10,8 +10,8 @@ use crate::store::Invalidation;
 
 /// The current user.
 #[api_v2_operation(tags(users))]
-pub async fn me(me: CurrentUser) -> Result<ApiOk<Prejsoned<AuthUser>>, ApiError> {
-    Ok(ApiOk::new(Prejsoned::new(me.user)))
+pub async fn me(me: CurrentUser) -> Result<Prejsoned<AuthUser>, ApiError> {
+    Ok(Prejsoned::new(me.user))
 }
 
 #[derive(Deserialize, Apiv2Schema)]

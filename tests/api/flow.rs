@@ -113,6 +113,37 @@ async fn chinese_messages_for_chinese_clients() {
 }
 
 #[actix_web::test]
+async fn me_answers_in_the_clients_language_with_the_same_user() {
+    let app = spawn_app().await;
+    app.create_user("dora").await;
+    let data = app.login("dora", PASSWORD).await;
+    let access = token(&data, "access_token");
+    let mut answers = Vec::new();
+    // English twice: the second answer comes from the envelope cached with the user.
+    for accept in ["en-US", "zh-CN,zh;q=0.9", "en-US"] {
+        let res = app
+            .client
+            .get(app.url("/api/v1/sys/users/me"))
+            .bearer_auth(&access)
+            .header("Accept-Language", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "application/json");
+        answers.push(res.json::<Value>().await.unwrap());
+    }
+    assert_eq!(answers[0]["msg"], "Success");
+    assert_eq!(answers[1]["msg"], "请求成功");
+    assert_eq!(answers[2], answers[0]);
+    for answer in &answers {
+        assert_eq!(answer["code"], 200);
+        assert_eq!(answer["data"], data["user"]);
+        assert!(answer.get("error").is_none() && answer.get("trace_id").is_none());
+    }
+}
+
+#[actix_web::test]
 async fn health_and_unknown_paths() {
     let app = spawn_app().await;
     let live: Value = app.get_json("/health/live").await;
