@@ -21,6 +21,7 @@ use crate::auth::user::{AuthUser, CachedUser};
 use crate::clock::SharedClock;
 use crate::config::CacheSettings;
 use crate::db::DbError;
+use crate::metrics::Counter;
 use crate::store::{Invalidation, Store, StoreError};
 
 #[derive(Debug, Clone, Copy)]
@@ -51,8 +52,8 @@ pub struct AuthCache {
     link_up: AtomicBool,
     ttl: i64,
     tombstone_ttl: i64,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    hits: Counter,
+    misses: Counter,
 }
 
 /// Counters for `/metrics`.
@@ -71,8 +72,8 @@ impl AuthCache {
             link_up: AtomicBool::new(link_up),
             ttl: settings.ttl_seconds,
             tombstone_ttl,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            hits: Counter::default(),
+            misses: Counter::default(),
         }
     }
 
@@ -336,8 +337,8 @@ impl CacheHandle {
 
     pub fn stats(&self) -> CacheStats {
         CacheStats {
-            hits: self.shared.hits.load(Ordering::Relaxed),
-            misses: self.shared.misses.load(Ordering::Relaxed),
+            hits: self.shared.hits.get(),
+            misses: self.shared.misses.get(),
             entries: (self.shared.users.len() + self.shared.sessions.len()) as u64,
         }
     }
@@ -351,13 +352,13 @@ impl CacheHandle {
         now: i64,
     ) -> Option<Result<Arc<CachedUser>, AuthFailure>> {
         let answer = self.shared.lookup(sid, uid, now)?;
-        self.shared.hits.fetch_add(1, Ordering::Relaxed);
+        self.shared.hits.incr();
         Some(answer)
     }
 
     /// The same read through the cache actor (store, then database), which fills memory.
     pub async fn resolve(&self, sid: &str, uid: i64) -> Result<Arc<CachedUser>, AuthFailure> {
-        self.shared.misses.fetch_add(1, Ordering::Relaxed);
+        self.shared.misses.incr();
         self.addr
             .send(Resolve {
                 sid: sid.to_owned(),

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use actix_web::{
-    body::BoxBody, cookie::Cookie, http::header::ContentType, web::Json, HttpRequest, HttpResponse,
-    Responder,
+    body::BoxBody, cookie::Cookie, http::header::ContentType, web::Bytes, web::Json, HttpRequest,
+    HttpResponse, Responder,
 };
 use paperclip::actix::OperationModifier;
 use paperclip::v2::models::{DataType, DefaultOperationRaw, DefaultSchemaRaw, Either, Response};
@@ -35,9 +35,11 @@ impl<T> Responder for Prejsoned<T> {
 
     fn respond_to(self, req: &HttpRequest) -> HttpResponse {
         match Lang::from_request(req) {
+            // A copy, not a second reference: the cached bytes' reference count is a cache line
+            // every worker would write to.
             Lang::En => HttpResponse::Ok()
                 .content_type(ContentType::json())
-                .body(self.user.answer.clone()),
+                .body(Bytes::copy_from_slice(&self.user.answer)),
             lang => Envelope::success(lang, &self.user.json).respond(&mut HttpResponse::Ok()),
         }
     }
