@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Counts the CPU instructions the server spends per request, by route, under callgrind.
+#
+#   scripts/instructions.sh [requests per case]     (default 2000)
+#
+# Unlike requests/s on a shared machine, instruction counts repeat from run to run, so a change
+# to the hot path can be judged by a few hundred instructions. Builds release (with line tables),
+# runs one worker under `valgrind --tool=callgrind` in embedded mode, and sends the same number of
+# keep-alive requests for each case, zeroing and dumping the counters around each case. Cases:
+# GET /health/live, the same with a bearer header, GET /api/v1/sys/users/me, GET
+# /api/v1/auth/codes. Per-case profiles stay in the printed directory for callgrind_annotate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+n=${1:-2000}
+port=18090
+
+if ! command -v valgrind >/dev/null 2>&1; then
+  echo "instructions.sh: installing valgrind (Debian package)" >&2
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
+fi
+
+echo "==> building release" >&2
+cargo build --release --quiet --bin portcullis
+bin=$PWD/target/release/portcullis
+
+work=$(mktemp -d)
+export RUST_LOG=warn
+export PORTCULLIS_CONFIG_DIR=/nonexistent
+export PORTCULLIS__DATA__DIR="$work"
+export PORTCULLIS__JWT__SECRET="instructions-secret-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export PORTCULLIS__BOOTSTRAP__CREATE_ADMIN=false
+export PORTCULLIS__CAPTCHA__ENABLED=false
+export PORTCULLIS__SERVER__WORKERS=1
+export PORTCULLIS__SERVER__PORT=$port
+
+password=instructions-password-1
+echo "$password" | "$bin" user create --username bench --password-stdin >/dev/null
+
+valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$bin" serve >"$work/server.log" 2>&1 &
+vg=$!
+trap 'kill $vg 2>/dev/null || true' EXIT
+for _ in $(seq 1 300); do
+  curl -sf "http://127.0.0.1:$port/health/live" >/dev/null && break
+  sleep 0.2
+done
+
+echo "==> $n requests per case under callgrind (a few minutes)" >&2
+python3 - "$port" "$password" "$n" "$vg" "$work" <<'PY'
+import http.client, json, subprocess, sys
+port, password, n, pid, work = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+conn = http.client.HTTPConnection("127.0.0.1", int(port))
+def request(method, path, body=None, headers={}):
+    conn.request(method, path, body=body, headers=headers)
+    res = conn.getresponse()
+    return res.status, res.read()
+status, body = request("POST", "/api/v1/auth/login",
+                       json.dumps({"username": "bench", "password": password}),
+                       {"content-type": "application/json"})
+assert status == 200, body
+bearer = {"Authorization": "Bearer " + json.loads(body)["data"]["access_token"]}
+cases = [("live", "/health/live", {}), ("live_with_bearer_header", "/health/live", bearer),
+         ("me", "/api/v1/sys/users/me", bearer), ("codes", "/api/v1/auth/codes", bearer)]
+for _, path, headers in cases:  # warm: the first request of a session reads through
+    for _ in range(50):
+        request("GET", path, headers=headers)
+totals = {}
+for name, path, headers in cases:
+    subprocess.run(["callgrind_control", "-z", pid], check=True, capture_output=True)
+    for _ in range(n):
+        status, _ = request("GET", path, headers=headers)
+        assert status == 200, (name, status)
+    subprocess.run(["callgrind_control", "-d", name, pid], check=True, capture_output=True)
+print(f"\nInstructions per request (callgrind, one worker, {n} keep-alive requests per case)\n")
+print("| case | instructions per request | vs live |")
+print("|---|---|---|")
+import glob
+for name, _, _ in cases:
+    for path in glob.glob(f"{work}/callgrind.out.*"):
+        text = open(path, errors="replace").read(4096)
+        if f"desc: Trigger: dump {name}\n" in text:
+            total = int(next(l for l in open(path, errors="replace") if l.startswith("summary:")).split()[1])
+            totals[name] = total / n
+            break
+for name, _, _ in cases:
+    print(f"| {name} | {totals[name]:,.0f} | {totals['live'] / totals[name]:.2f} |")
+print(f"\nProfiles: {work}/callgrind.out.* (callgrind_annotate --inclusive=yes FILE)")
+PY
+trap - EXIT
+kill -INT $vg 2>/dev/null || true
+wait $vg 2>/dev/null || true
