@@ -35,12 +35,8 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-export RUST_LOG=warn
-export PORTCULLIS_CONFIG_DIR=/nonexistent
-export PORTCULLIS__DATA__DIR="$work"
-export PORTCULLIS__JWT__SECRET="bench-secret-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export PORTCULLIS__BOOTSTRAP__CREATE_ADMIN=false
-export PORTCULLIS__CAPTCHA__ENABLED=false
+source scripts/bench_env.sh
+bench_env "$work"
 export PORTCULLIS__SESSION__MAX_SESSIONS_PER_USER=0
 for route in LOGIN REFRESH CAPTCHA; do export "PORTCULLIS__RATE_LIMIT__${route}__BURST=100000000"; done
 export PORTCULLIS__LOCKOUT__THRESHOLD=100000000 PORTCULLIS__LOCKOUT__ACCOUNT_THRESHOLD=100000000
@@ -54,7 +50,7 @@ if [ "$mode" = production ]; then
   export PORTCULLIS__REDIS__KEY_PREFIX="bench$$"
 fi
 
-password=bench-password-1
+password=$BENCH_PASSWORD
 echo "$password" | "$bin" user create --username bench --password-stdin >/dev/null
 
 start_node() { # port -> pid

@@ -25,16 +25,12 @@ cargo build --release --quiet --bin portcullis
 bin=$PWD/target/release/portcullis
 
 work=$(mktemp -d)
-export RUST_LOG=warn
-export PORTCULLIS_CONFIG_DIR=/nonexistent
-export PORTCULLIS__DATA__DIR="$work"
-export PORTCULLIS__JWT__SECRET="instructions-secret-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export PORTCULLIS__BOOTSTRAP__CREATE_ADMIN=false
-export PORTCULLIS__CAPTCHA__ENABLED=false
+source scripts/bench_env.sh
+bench_env "$work"
 export PORTCULLIS__SERVER__WORKERS=1
 export PORTCULLIS__SERVER__PORT=$port
 
-password=instructions-password-1
+password=$BENCH_PASSWORD
 echo "$password" | "$bin" user create --username bench --password-stdin >/dev/null
 
 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$bin" serve >"$work/server.log" 2>&1 &

@@ -193,7 +193,7 @@ fn authenticate(req: &ServiceRequest, state: &AppState, now: i64) -> Step {
         Some(answer) => answer,
         None => match BearerCredentials::check(presented) {
             BearerCredentials::Token(t) if t.len() <= MAX_TOKEN_BYTES => {
-                state.jwt.verify_cached(t, now)
+                state.jwt.verify_and_remember(t, now)
             }
             BearerCredentials::Token(_) => {
                 return fail(kind::INVALID_TOKEN, AuthOutcome::InvalidToken)

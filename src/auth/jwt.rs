@@ -119,11 +119,18 @@ impl JwtKeys {
         })
     }
 
-    /// `verify`, remembering the answer for the token's lifetime.
+    /// `remembered`, else `verify_and_remember`.
     pub fn verify_cached(&self, token: &str, now: i64) -> Result<VerifiedToken, TokenRejection> {
-        if let Some(answer) = self.remembered(token.as_bytes(), now) {
-            return answer;
-        }
+        self.remembered(token.as_bytes(), now)
+            .unwrap_or_else(|| self.verify_and_remember(token, now))
+    }
+
+    /// `verify`, remembering a good answer for the token's lifetime.
+    pub fn verify_and_remember(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<VerifiedToken, TokenRejection> {
         let c = self.verify(token, now)?;
         let v = VerifiedToken {
             uid: c.user_id().ok_or(TokenRejection::BadSubject)?,
