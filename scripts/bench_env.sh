@@ -11,4 +11,5 @@ bench_env() {
   export PORTCULLIS__JWT__SECRET="bench-secret-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   export PORTCULLIS__BOOTSTRAP__CREATE_ADMIN=false
   export PORTCULLIS__CAPTCHA__ENABLED=false
+  export PORTCULLIS__METRICS__LISTEN=127.0.0.1:0
 }

@@ -8,14 +8,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::admin::{self, AdminError, UserSpec};
-use crate::auth::password::PasswordHasherPool;
-use crate::clock::{SharedClock, SystemClock};
+use crate::admin::{self, Admin, AdminError, UserSpec};
+use crate::clock::SystemClock;
 use crate::config::{Profile, Settings};
-use crate::domain::PasswordPolicy;
-use crate::repo::Repo;
-use crate::startup::{connect_backends, Application};
-use crate::store::Store;
+use crate::startup::Application;
 
 #[derive(Parser)]
 #[command(
@@ -112,33 +108,8 @@ pub fn load_settings(cli: &Cli) -> anyhow::Result<Settings> {
     Ok(settings)
 }
 
-struct Tools {
-    repo: Repo,
-    store: Store,
-    hasher: PasswordHasherPool,
-    clock: SharedClock,
-    policy: PasswordPolicy,
-}
-
-async fn tools(settings: &Settings) -> anyhow::Result<Tools> {
-    let (db, store) = connect_backends(settings).await?;
-    if !store.is_shared() {
-        eprintln!(
-            "note: embedded mode keeps sessions inside the server process; a running server sees \
-             account changes when its cached copy expires (cache.ttl_seconds = {}s)",
-            settings.cache.ttl_seconds
-        );
-    }
-    Ok(Tools {
-        repo: Repo::new(db),
-        store,
-        hasher: PasswordHasherPool::new(settings.password.max_parallel_hashes).await?,
-        clock: Arc::new(SystemClock),
-        policy: PasswordPolicy {
-            min: settings.password.min_length,
-            max: settings.password.max_length,
-        },
-    })
+async fn admin(settings: &Settings) -> anyhow::Result<Admin> {
+    crate::startup::admin(settings, Arc::new(SystemClock)).await
 }
 
 fn read_password() -> anyhow::Result<String> {
@@ -157,7 +128,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = load_settings(&cli)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let app = Application::build(settings.clone(), Arc::new(SystemClock)).await?;
+            let app = Application::builder(settings.clone()).build().await?;
             tracing::info!(
                 profile = settings.profile.name(),
                 address = %format!("{}:{}", settings.server.host, app.port()),
@@ -193,8 +164,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User(cmd) => user(cmd, &settings).await?,
         Command::Sessions(SessionsCommand::Revoke { username }) => {
-            let t = tools(&settings).await?;
-            let n = admin::revoke_sessions_by_name(&t.repo, &t.store, &username).await?;
+            let n = admin(&settings)
+                .await?
+                .revoke_sessions_by_name(&username)
+                .await?;
             println!("ended {n} session(s) of {username}");
         }
     }
@@ -211,7 +184,6 @@ async fn user(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> {
             password_stdin: _,
         } => {
             let password = read_password()?;
-            let t = tools(settings).await?;
             let spec = UserSpec {
                 username,
                 password,
@@ -219,19 +191,19 @@ async fn user(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> {
                 nickname,
                 superuser,
             };
-            let user = admin::create_user(&t.repo, &t.hasher, &t.clock, spec, t.policy).await?;
+            let user = admin(settings).await?.create_user(spec).await?;
             println!("created user {} (id {})", user.username, user.id);
         }
         UserCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            let t = tools(settings).await?;
+            let a = admin(settings).await?;
             let (rows, mut errors) = admin::parse_import(&text);
             let total = rows.len() + errors.len();
             let (mut created, mut existing) = (0, 0);
             for (i, (line, spec)) in rows.into_iter().enumerate() {
                 let name = spec.username.clone();
-                match admin::create_user(&t.repo, &t.hasher, &t.clock, spec, t.policy).await {
+                match a.create_user(spec).await {
                     Ok(_) => created += 1,
                     Err(AdminError::Taken(_)) => {
                         existing += 1;
@@ -265,21 +237,18 @@ async fn user(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> {
         }
         UserCommand::SetPassword { username, .. } => {
             let password = read_password()?;
-            let t = tools(settings).await?;
-            let n = admin::set_password(
-                &t.repo, &t.store, &t.hasher, &t.clock, &username, password, t.policy,
-            )
-            .await?;
+            let n = admin(settings)
+                .await?
+                .set_password(&username, password)
+                .await?;
             println!("password of {username} changed; ended {n} session(s)");
         }
         UserCommand::Disable { username } => {
-            let t = tools(settings).await?;
-            let n = admin::set_enabled(&t.repo, &t.store, &t.clock, &username, false).await?;
+            let n = admin(settings).await?.set_enabled(&username, false).await?;
             println!("disabled {username}; ended {n} session(s)");
         }
         UserCommand::Enable { username } => {
-            let t = tools(settings).await?;
-            admin::set_enabled(&t.repo, &t.store, &t.clock, &username, true).await?;
+            admin(settings).await?.set_enabled(&username, true).await?;
             println!("enabled {username}");
         }
     }

@@ -1,8 +1,19 @@
 //! Portcullis: an authentication server on actix-web.
 //!
-//! Request path: `HttpAuthentication` (auth::bearer) verifies the JWT, then the cache actor
-//! (actors::cache) answers for the session and the decoded user from memory, reading through the
-//! hot store (store) and the repository actor (actors::repo, over diesel-async) on a miss.
+//! The house has floors, and imports only point down (`tests/layers.rs` checks it):
+//!
+//! | layer | modules |
+//! |---|---|
+//! | leaf | `clock`, `config`, `crypto`, `domain`, `error`, `metrics`, `telemetry` |
+//! | persistence | `db`, `repo` (queries), `store` (the hot store) |
+//! | actors | `actors` (the repository actor owning the pool, the cache actor) |
+//! | services | `auth`, `oauth2`, `login_log`, `admin` |
+//! | web | `web` (middleware, extractors, routes) |
+//! | composition roots | `startup`, `cli` |
+//!
+//! Request path: `HttpAuthentication` (`web::bearer`) asks the gate (`auth::gate`), which
+//! verifies the JWT and takes the session and the decoded user from the cache actor's memory,
+//! reading through the hot store and the repository actor on a miss.
 
 pub mod actors;
 pub mod admin;
@@ -10,6 +21,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;
@@ -17,7 +29,7 @@ pub mod login_log;
 pub mod metrics;
 pub mod oauth2;
 pub mod repo;
-pub mod routes;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod web;

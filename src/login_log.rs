@@ -1,15 +1,19 @@
-//! The login log: every attempt, written off the response path. Entries go through an unbounded
-//! channel to one writer task that inserts them in batches through the repository actor; a
-//! failed insert is retried, and an entry that still cannot be written is logged in full at
-//! error level — never dropped silently.
+//! The login log: every attempt, written off the response path by one writer task, in batches
+//! (one transaction each) through the repository actor. The channel to it is bounded: when it
+//! is full, an entry is logged in full at error level instead of growing memory. Refusals by
+//! the rate limiter are counted per (address, method, minute) and stored as one row with their
+//! number, so a flood of refused requests writes one row a minute, not one a request.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
+use chrono::NaiveDateTime;
 use tokio::sync::mpsc;
 
-use crate::actors::RepoHandle;
-use crate::auth::client::ClientInfo;
+use crate::actors::repo::{RecordLogins, RepoHandle};
+use crate::clock::SharedClock;
 use crate::db::models::NewLoginLog;
+use crate::domain::ClientInfo;
 
 /// Why an attempt ended as it did. Stored as the slug.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,14 +60,22 @@ impl Method {
 }
 
 const MAX_USERNAME_LOGGED: usize = 128;
+/// Entries waiting for the writer, at most.
+const CAPACITY: usize = 10_000;
+const BATCH: usize = 256;
+const RETRIES: [Duration; 3] = [
+    Duration::from_millis(100),
+    Duration::from_secs(1),
+    Duration::from_secs(5),
+];
 
-pub fn entry(
+fn entry(
     username: &str,
     user_id: Option<i64>,
     reason: Reason,
     method: &str,
     client: &ClientInfo,
-    at: chrono::NaiveDateTime,
+    at: NaiveDateTime,
 ) -> NewLoginLog {
     NewLoginLog {
         user_id,
@@ -77,47 +89,90 @@ pub fn entry(
         device: client.device.clone(),
         method: method.to_owned(),
         created_at: at,
+        attempts: 1,
     }
 }
 
 #[derive(Clone)]
 pub struct LoginLog {
-    tx: mpsc::UnboundedSender<NewLoginLog>,
+    tx: mpsc::Sender<NewLoginLog>,
 }
-
-const BATCH: usize = 256;
-const RETRIES: [Duration; 3] = [
-    Duration::from_millis(100),
-    Duration::from_secs(1),
-    Duration::from_secs(5),
-];
 
 impl LoginLog {
     /// Starts the writer on the current arbiter.
-    pub fn start(repo: RepoHandle) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<NewLoginLog>();
-        actix_web::rt::spawn(async move {
-            let mut batch = Vec::with_capacity(BATCH);
-            while rx.recv_many(&mut batch, BATCH).await > 0 {
-                write(&repo, std::mem::take(&mut batch)).await;
-            }
-        });
+    pub fn start(repo: RepoHandle, clock: SharedClock) -> Self {
+        let (tx, rx) = mpsc::channel::<NewLoginLog>(CAPACITY);
+        actix_web::rt::spawn(writer(repo, rx, clock));
         Self { tx }
     }
 
-    pub fn record(&self, entry: NewLoginLog) {
-        if let Err(e) = self.tx.send(entry) {
-            tracing::error!(target: "login_log", entry = ?e.0, "login log writer is gone; entry not stored");
+    pub fn record(
+        &self,
+        username: &str,
+        user_id: Option<i64>,
+        reason: Reason,
+        method: &str,
+        client: &ClientInfo,
+        at: NaiveDateTime,
+    ) {
+        let e = entry(username, user_id, reason, method, client, at);
+        if let Err(e) = self.tx.try_send(e) {
+            let entry = match e {
+                mpsc::error::TrySendError::Full(e) | mpsc::error::TrySendError::Closed(e) => e,
+            };
+            tracing::error!(target: "login_log", ?entry, "login log writer is behind or gone; entry not stored");
+        }
+    }
+}
+
+async fn writer(repo: RepoHandle, mut rx: mpsc::Receiver<NewLoginLog>, clock: SharedClock) {
+    let mut batch = Vec::with_capacity(BATCH);
+    // Rate-limited refusals of the current minute, by (address, method).
+    let mut refused: HashMap<(String, String, i64), NewLoginLog> = HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            n = rx.recv_many(&mut batch, BATCH) => {
+                if n == 0 {
+                    let rest: Vec<_> = refused.drain().map(|(_, v)| v).collect();
+                    write(&repo, rest).await;
+                    return;
+                }
+                let mut rows = Vec::with_capacity(batch.len());
+                for e in batch.drain(..) {
+                    if e.reason == Reason::RateLimited.as_str() {
+                        let minute = e.created_at.and_utc().timestamp() / 60;
+                        refused
+                            .entry((e.ip.clone(), e.method.clone(), minute))
+                            .and_modify(|r| r.attempts += 1)
+                            .or_insert(e);
+                    } else {
+                        rows.push(e);
+                    }
+                }
+                write(&repo, rows).await;
+            }
+            _ = tick.tick() => {
+                // A minute's count is final once the minute is over.
+                let minute = clock.unix() / 60;
+                let done: Vec<_> = refused.keys().filter(|k| k.2 < minute).cloned().collect();
+                let rows: Vec<_> = done.iter().filter_map(|k| refused.remove(k)).collect();
+                write(&repo, rows).await;
+            }
         }
     }
 }
 
 async fn write(repo: &RepoHandle, batch: Vec<NewLoginLog>) {
+    if batch.is_empty() {
+        return;
+    }
     for (attempt, pause) in std::iter::once(Duration::ZERO).chain(RETRIES).enumerate() {
         actix_web::rt::time::sleep(pause).await;
-        let rows = batch.clone();
         match repo
-            .run(move |r| async move { r.insert_login_logs(rows).await })
+            .send(RecordLogins {
+                rows: batch.clone(),
+            })
             .await
         {
             Ok(()) => return,
@@ -127,6 +182,6 @@ async fn write(repo: &RepoHandle, batch: Vec<NewLoginLog>) {
         }
     }
     for entry in batch {
-        tracing::error!(target: "login_log", entry = ?entry, "login log entry could not be stored");
+        tracing::error!(target: "login_log", ?entry, "login log entry could not be stored");
     }
 }

@@ -1,376 +1,261 @@
-//! Prometheus metrics, kept with atomics so recording costs a few nanoseconds: requests and
-//! latency by route and status, bearer outcomes by reason, cache hits and misses, store errors,
-//! and the password-hash queue. `GET /metrics` renders them in the text format.
-//!
-//! Every worker records every request, so nothing here is one shared cache line: counters and
-//! request histograms are striped by thread, each stripe on its own line, and summed when read.
+//! Prometheus metrics, with `prometheus-client`: requests and latency by route, method and
+//! status; bearer outcomes; cache hits, misses and size; store errors; the password-hash queue.
+//! Each part of the server records into the handle it was given; `render` writes the
+//! OpenMetrics text. Every label set is bounded: routes are matched patterns (one value for
+//! anything unmatched) and unknown HTTP methods share one value.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use actix_web::{
-    body::MessageBody,
-    dev::{ServiceRequest, ServiceResponse},
-    http::Method,
-    middleware::Next,
-    web::Data,
-};
-
-use crate::startup::AppState;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Upper bounds (seconds) of the latency buckets.
 const BUCKETS: [f64; 12] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
 ];
 
-/// Stripes per metric: more than the workers of a typical node, so threads rarely share one.
-const STRIPES: usize = 16;
+/// The route label of a request no route matched.
+pub const UNMATCHED: &str = "unmatched";
 
-/// Keeps `T` on cache lines of its own (128 bytes: adjacent-line prefetching pairs lines).
-#[derive(Default)]
-#[repr(align(128))]
-struct Padded<T>(T);
-
-/// This thread's stripe, handed out round-robin on first use.
-fn stripe() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
-    }
-    STRIPE.with(|s| *s)
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub method: &'static str,
+    pub status: u16,
 }
 
-/// A counter each thread increments on its own cache line.
-#[derive(Default)]
-pub struct Counter {
-    stripes: [Padded<AtomicU64>; STRIPES],
+/// The method label: the standard methods by name, anything else as `OTHER`.
+pub fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN.into_iter().find(|m| *m == method).unwrap_or("OTHER")
 }
 
-impl Counter {
-    pub fn incr(&self) {
-        self.stripes[stripe()].0.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn get(&self) -> u64 {
-        self.stripes
-            .iter()
-            .map(|s| s.0.load(Ordering::Relaxed))
-            .sum()
-    }
-}
-
-#[derive(Default)]
-struct Histogram {
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
-}
-
-impl Histogram {
-    fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
-            self.buckets[i].fetch_add(1, Ordering::Relaxed);
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros
-            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
-    }
-}
-
-/// One route's histogram summed over the stripes, for rendering.
-#[derive(Default)]
-struct Summed {
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum_micros: u64,
-}
-
-impl Summed {
-    fn add(&mut self, h: &Histogram) {
-        for (sum, b) in self.buckets.iter_mut().zip(&h.buckets) {
-            *sum += b.load(Ordering::Relaxed);
-        }
-        self.count += h.count.load(Ordering::Relaxed);
-        self.sum_micros += h.sum_micros.load(Ordering::Relaxed);
-    }
-}
-
-/// Why the bearer validator let a request through or not.
-#[derive(Debug, Clone, Copy)]
+/// Why the bearer check let a request through or not.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
 pub enum AuthOutcome {
-    Ok,
-    Missing,
-    Malformed,
-    InvalidToken,
-    SessionEnded,
-    UserUnavailable,
-    BackendError,
+    ok,
+    missing,
+    malformed,
+    invalid_token,
+    session_ended,
+    user_unavailable,
+    insufficient_scope,
+    backend_error,
 }
 
-const OUTCOMES: [&str; 7] = [
-    "ok",
-    "missing",
-    "malformed",
-    "invalid_token",
-    "session_ended",
-    "user_unavailable",
-    "backend_error",
-];
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: AuthOutcome,
+}
 
-type ByMethodAndStatus = HashMap<(Method, u16), Arc<Histogram>>;
+type Requests = Family<RequestLabels, Histogram, fn() -> Histogram>;
 
-/// route pattern -> (method, status) -> latency histogram. Looked up by `&str` and a cheap
-/// `Method` clone, so a request that has been seen before allocates nothing here.
-type Requests = HashMap<String, ByMethodAndStatus>;
+fn latency() -> Histogram {
+    Histogram::new(BUCKETS)
+}
 
-#[derive(Default)]
+/// A cheap handle; clones record into the same metrics.
+#[derive(Clone)]
 pub struct Metrics {
-    /// One map per stripe: a thread's lock and histograms are its own but when rendering.
-    requests: [Padded<RwLock<Requests>>; STRIPES],
-    auth: [Counter; OUTCOMES.len()],
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    requests: Requests,
+    auth: Family<OutcomeLabels, Counter>,
+    pub cache_hits: Counter,
+    pub cache_misses: Counter,
+    pub cache_entries: Gauge,
+    pub invalidation_link_up: Gauge,
+    pub store_errors: Counter,
+    pub hash_queue_depth: Gauge,
+    pub hash_verifications: Counter,
+    pub hash_refused: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("portcullis");
+        let requests: Requests = Family::new_with_constructor(latency);
+        registry.register(
+            "http_request_duration_seconds",
+            "Request latency by route, method and status",
+            requests.clone(),
+        );
+        let auth = Family::<OutcomeLabels, Counter>::default();
+        registry.register("auth", "Bearer validations by outcome", auth.clone());
+        let inner = Inner {
+            requests,
+            auth,
+            cache_hits: Counter::default(),
+            cache_misses: Counter::default(),
+            cache_entries: Gauge::default(),
+            invalidation_link_up: Gauge::default(),
+            store_errors: Counter::default(),
+            hash_queue_depth: Gauge::default(),
+            hash_verifications: Counter::default(),
+            hash_refused: Counter::default(),
+            registry,
+        };
+        let mut inner = inner;
+        let r = &mut inner.registry;
+        r.register(
+            "cache_hits",
+            "Bearer validations answered from memory",
+            inner.cache_hits.clone(),
+        );
+        r.register(
+            "cache_misses",
+            "Bearer validations that read through to the store",
+            inner.cache_misses.clone(),
+        );
+        r.register(
+            "cache_entries",
+            "Cached users and sessions",
+            inner.cache_entries.clone(),
+        );
+        r.register(
+            "invalidation_link_up",
+            "1 while this node hears every invalidation",
+            inner.invalidation_link_up.clone(),
+        );
+        r.register(
+            "store_errors",
+            "Failed calls to the hot store",
+            inner.store_errors.clone(),
+        );
+        r.register(
+            "password_hash_queue_depth",
+            "Password hashes waiting for a hashing thread",
+            inner.hash_queue_depth.clone(),
+        );
+        r.register(
+            "password_verifications",
+            "Password verifications",
+            inner.hash_verifications.clone(),
+        );
+        r.register(
+            "password_hash_refused",
+            "Hashes refused because the queue was full (answered 503)",
+            inner.hash_refused.clone(),
+        );
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
 }
 
 impl Metrics {
+    pub fn request(&self, route: Option<&str>, method: &str, status: u16, seconds: f64) {
+        let labels = RequestLabels {
+            route: route.unwrap_or(UNMATCHED).to_owned(),
+            method: method_label(method),
+            status,
+        };
+        self.inner.requests.get_or_create(&labels).observe(seconds);
+    }
+
     pub fn auth(&self, outcome: AuthOutcome) {
-        self.auth[outcome as usize].incr();
+        self.inner
+            .auth
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
-    fn observe(&self, route: &str, method: &Method, status: u16, d: Duration) {
-        let key = (method.clone(), status);
-        let requests = &self.requests[stripe()].0;
-        let hit = requests
-            .read()
-            .ok()
-            .and_then(|m| m.get(route).and_then(|by| by.get(&key)).cloned());
-        let h = match hit {
-            Some(h) => h,
-            None => {
-                let Ok(mut m) = requests.write() else {
-                    return;
-                };
-                m.entry(route.to_owned())
-                    .or_default()
-                    .entry(key)
-                    .or_default()
-                    .clone()
-            }
-        };
-        h.observe(d);
+    pub fn cache_hit(&self) {
+        self.inner.cache_hits.inc();
     }
 
-    /// The request histograms, summed over the stripes.
-    fn write_requests(&self, out: &mut String) {
-        let mut rows: BTreeMap<(String, String, u16), Summed> = BTreeMap::new();
-        for stripe in &self.requests {
-            let Ok(m) = stripe.0.read() else { continue };
-            for (route, by) in m.iter() {
-                for ((method, status), h) in by {
-                    let row = rows
-                        .entry((route.clone(), method.to_string(), *status))
-                        .or_default();
-                    row.add(h);
-                }
-            }
-        }
-        for ((route, method, status), summed) in rows {
-            let Summed {
-                buckets,
-                count,
-                sum_micros,
-            } = summed;
-            let labels = format!("route=\"{route}\",method=\"{method}\",status=\"{status}\"");
-            let mut cumulative = 0;
-            for (le, n) in BUCKETS.iter().zip(buckets) {
-                cumulative += n;
-                let _ = writeln!(out, "portcullis_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}");
-            }
-            let _ = writeln!(
-                out,
-                "portcullis_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}"
-            );
-            let sum = sum_micros as f64 / 1e6;
-            let _ = writeln!(
-                out,
-                "portcullis_http_request_duration_seconds_sum{{{labels}}} {sum}"
-            );
-            let _ = writeln!(
-                out,
-                "portcullis_http_request_duration_seconds_count{{{labels}}} {count}"
-            );
-        }
+    pub fn cache_miss(&self) {
+        self.inner.cache_misses.inc();
     }
 
-    pub fn render(&self, state: &AppState) -> String {
-        let mut out = String::with_capacity(4096);
-        out.push_str("# HELP portcullis_http_request_duration_seconds Request latency by route, method and status.\n");
-        out.push_str("# TYPE portcullis_http_request_duration_seconds histogram\n");
-        self.write_requests(&mut out);
-        out.push_str("# HELP portcullis_auth_total Bearer validations by outcome.\n# TYPE portcullis_auth_total counter\n");
-        for (i, name) in OUTCOMES.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "portcullis_auth_total{{outcome=\"{name}\"}} {}",
-                self.auth[i].get()
-            );
+    pub fn cache_entries(&self, n: u64) {
+        self.inner
+            .cache_entries
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    pub fn link_up(&self, up: bool) {
+        self.inner.invalidation_link_up.set(i64::from(up));
+    }
+
+    pub fn store_error(&self) {
+        self.inner.store_errors.inc();
+    }
+
+    pub fn hash_queued(&self, delta: i64) {
+        self.inner.hash_queue_depth.inc_by(delta);
+    }
+
+    pub fn hash_verified(&self) {
+        self.inner.hash_verifications.inc();
+    }
+
+    pub fn hash_refused(&self) {
+        self.inner.hash_refused.inc();
+    }
+
+    /// Verifications so far (the metrics test and the login timing use it).
+    pub fn verifications(&self) -> u64 {
+        self.inner.hash_verifications.get()
+    }
+
+    /// The OpenMetrics text.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(8192);
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.inner.registry) {
+            tracing::error!(error = %e, "cannot render metrics");
         }
-        let gauge = |out: &mut String, name: &str, kind: &str, help: &str, v: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
-            );
-        };
-        let cache = state.cache.stats();
-        gauge(
-            &mut out,
-            "portcullis_cache_hits_total",
-            "counter",
-            "Bearer validations answered from memory.",
-            cache.hits,
-        );
-        gauge(
-            &mut out,
-            "portcullis_cache_misses_total",
-            "counter",
-            "Bearer validations that read through to the store.",
-            cache.misses,
-        );
-        gauge(
-            &mut out,
-            "portcullis_cache_entries",
-            "gauge",
-            "Cached users and sessions.",
-            cache.entries,
-        );
-        gauge(
-            &mut out,
-            "portcullis_store_errors_total",
-            "counter",
-            "Failed calls to the hot store.",
-            crate::store::errors(),
-        );
-        gauge(
-            &mut out,
-            "portcullis_password_hash_queue_depth",
-            "gauge",
-            "Password hashes waiting for a permit.",
-            state.hasher.queue_depth() as u64,
-        );
-        gauge(
-            &mut out,
-            "portcullis_password_verifications_total",
-            "counter",
-            "Password verifications.",
-            state.hasher.verifications() as u64,
-        );
-        gauge(
-            &mut out,
-            "portcullis_invalidation_link_up",
-            "gauge",
-            "1 while this node hears invalidations (or needs none).",
-            u64::from(state.cache.link_up()),
-        );
         out
     }
-}
-
-/// Middleware: one histogram observation per request, labelled by the matched route pattern
-/// (never the raw path, so ids do not explode the label set).
-pub async fn record(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let start = Instant::now();
-    let res = next.call(req).await?;
-    if let Some(state) = res.request().app_data::<Data<AppState>>() {
-        let route = res.request().match_pattern();
-        state.metrics.observe(
-            route.as_deref().unwrap_or("unmatched"),
-            res.request().method(),
-            res.status().as_u16(),
-            start.elapsed(),
-        );
-    }
-    Ok(res)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn series(text: &str) -> usize {
+        text.lines().filter(|l| !l.starts_with('#')).count()
+    }
+
     #[test]
-    fn stripes_add_up_across_threads() {
-        let metrics = Metrics::default();
-        let counter = Counter::default();
-        std::thread::scope(|s| {
-            for _ in 0..4 {
-                s.spawn(|| {
-                    for _ in 0..10 {
-                        counter.incr();
-                        metrics.observe("/r", &Method::GET, 200, Duration::from_micros(200));
-                    }
-                    metrics.observe("/r", &Method::GET, 401, Duration::from_secs(1));
-                });
-            }
-        });
-        assert_eq!(counter.get(), 40);
-        let mut out = String::new();
-        metrics.write_requests(&mut out);
-        let line = |series: &str| {
-            out.lines()
-                .find(|l| l.starts_with(series))
-                .unwrap_or_else(|| panic!("no {series} in {out}"))
-                .rsplit(' ')
-                .next()
-                .unwrap()
-                .to_owned()
-        };
-        let ok = r#"route="/r",method="GET",status="200""#;
-        let refused = r#"route="/r",method="GET",status="401""#;
-        assert_eq!(
-            line(&format!(
-                "portcullis_http_request_duration_seconds_count{{{ok}}}"
-            )),
-            "40"
+    fn requests_render_as_histograms_and_labels_stay_bounded() {
+        let m = Metrics::default();
+        for _ in 0..40 {
+            m.request(Some("/r"), "GET", 200, 0.0002);
+        }
+        m.request(Some("/r"), "GET", 401, 1.0);
+        let text = m.render();
+        assert!(
+            text.contains(r#"portcullis_http_request_duration_seconds_count{route="/r",method="GET",status="200"} 40"#),
+            "{text}"
         );
+        assert!(text.contains(
+            r#"portcullis_http_request_duration_seconds_bucket{le="0.00025",route="/r",method="GET",status="200"} 40"#
+        ), "{text}");
+        let before = series(&m.render());
+        for i in 0..100 {
+            m.request(None, &format!("M{i}"), 404, 0.001);
+        }
+        let after_first = series(&m.render());
+        for i in 100..1000 {
+            m.request(None, &format!("M{i}"), 404, 0.001);
+        }
         assert_eq!(
-            line(&format!(
-                "portcullis_http_request_duration_seconds_bucket{{{ok},le=\"0.0001\"}}"
-            )),
-            "0"
+            series(&m.render()),
+            after_first,
+            "made-up methods add no series"
         );
-        assert_eq!(
-            line(&format!(
-                "portcullis_http_request_duration_seconds_bucket{{{ok},le=\"0.00025\"}}"
-            )),
-            "40"
-        );
-        assert_eq!(
-            line(&format!(
-                "portcullis_http_request_duration_seconds_sum{{{ok}}}"
-            )),
-            "0.008"
-        );
-        assert_eq!(
-            line(&format!(
-                "portcullis_http_request_duration_seconds_count{{{refused}}}"
-            )),
-            "4"
-        );
-        assert_eq!(
-            line(&format!(
-                "portcullis_http_request_duration_seconds_bucket{{{refused},le=\"0.5\"}}"
-            )),
-            "0"
-        );
-        assert_eq!(
-            line(&format!(
-                "portcullis_http_request_duration_seconds_bucket{{{refused},le=\"2.5\"}}"
-            )),
-            "4"
-        );
+        assert!(after_first > before);
+        assert_eq!(method_label("BREW"), "OTHER");
     }
 }

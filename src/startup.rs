@@ -1,5 +1,7 @@
-//! `Application::build(settings)`: connects the database and the store, starts the actors and
-//! binds the listener (port 0 in tests), returning a server ready to run.
+//! The composition root of the server: `Application::build(settings)` connects the database and
+//! the store, starts the actors and the services, registers each as its own `web::Data`, and
+//! binds the listeners (port 0 in tests), returning a server ready to run. The CLI composes the
+//! same parts through `Backends` and `Services`.
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -8,83 +10,109 @@ use std::sync::Arc;
 
 use actix_web::{dev::Server, middleware::from_fn, web, App, HttpServer};
 use anyhow::Context;
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use paperclip::actix::OpenApiExt;
 use paperclip::v2::models::{DefaultApiRaw, Info};
-use rand::RngCore;
 
-use crate::actors::{CacheHandle, RepoHandle};
-use crate::auth::client::ClientInfo;
+use crate::actors::repo::CountUsers;
+use crate::actors::{CacheHandle, Invalidator, RepoHandle};
+use crate::admin::{Admin, AdminError, UserSpec};
+use crate::auth::captcha::{CaptchaGenerator, Captchas, ImageCaptcha};
 use crate::auth::client_ip::ClientIpResolver;
+use crate::auth::credentials::Authenticator;
+use crate::auth::gate::Gate;
 use crate::auth::jwt::JwtKeys;
-use crate::auth::password::PasswordHasherPool;
-use crate::auth::rate_limit::Limits;
+use crate::auth::lockout::Lockout;
+use crate::auth::password::PasswordHasher;
 use crate::auth::sessions::Sessions;
 use crate::clock::SharedClock;
-use crate::config::{Profile, Settings, MIN_SECRET_BYTES};
-use crate::db::Db;
+use crate::config::{DatabaseKind, Profile, Settings, MIN_SECRET_BYTES};
+use crate::crypto;
+use crate::db::{self, Db};
 use crate::domain::PasswordPolicy;
-use crate::error::{body_error, envelope, kind, ApiError};
+use crate::error::{kind, ApiError};
 use crate::login_log::LoginLog;
 use crate::metrics::Metrics;
 use crate::oauth2::Providers;
 use crate::repo::Repo;
-use crate::routes;
-use crate::store::{RedisStore, Store};
+use crate::store::{EmbeddedStore, RedisStore, Store};
+use crate::web::envelope::{body_error, envelope};
+use crate::web::rate_limit::Limits;
+use crate::web::routes::{self, health::Backend, oauth2::flow::Flow};
 
 /// Largest JSON or form body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-pub struct AppState {
-    pub settings: Arc<Settings>,
+/// The database and the hot store, as configured: migrated and connected.
+pub struct Backends {
+    pub kind: DatabaseKind,
     pub repo: RepoHandle,
-    pub repo_backend: &'static str,
-    pub cache: CacheHandle,
     pub store: Store,
-    pub jwt: Arc<JwtKeys>,
-    pub hasher: PasswordHasherPool,
-    pub sessions: Sessions,
-    pub clock: SharedClock,
-    pub client_ip: ClientIpResolver,
-    pub login_log: LoginLog,
-    pub providers: Arc<Providers>,
-    pub metrics: Metrics,
-    /// Peers allowed to read `/metrics` (empty: the route is off).
-    pub metrics_allowed: Vec<ipnet::IpNet>,
 }
 
-impl AppState {
-    pub fn client_info(&self, req: &actix_web::HttpRequest) -> ClientInfo {
-        ClientInfo::from_request(req, &self.client_ip)
-    }
-
-    pub fn password_policy(&self) -> PasswordPolicy {
-        PasswordPolicy {
-            min: self.settings.password.min_length,
-            max: self.settings.password.max_length,
-        }
-    }
-}
-
-/// The database and the hot store, as configured.
-pub async fn connect_backends(settings: &Settings) -> anyhow::Result<(Db, Store)> {
-    let db = Db::connect(&settings.database_kind(), settings.database.max_connections)
-        .await
-        .with_context(|| "cannot open the database (database.url / PORTCULLIS__DATABASE__URL)")?;
-    let store = if settings.uses_redis() {
-        Store::Redis(
-            RedisStore::connect(
+impl Backends {
+    /// Applies pending migrations, starts the repository actor and connects the store.
+    pub async fn connect(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Self> {
+        let kind = settings.database_kind();
+        let hint = "cannot open the database (database.url / PORTCULLIS__DATABASE__URL)";
+        db::migrate(&kind).await.context(hint)?;
+        let pool = Db::open(&kind, settings.database.max_connections).context(hint)?;
+        let repo = RepoHandle::start(Repo::new(pool));
+        let store = if settings.uses_redis() {
+            let redis = RedisStore::connect(
                 &settings.redis.url,
                 &settings.redis.key_prefix,
                 settings.redis.pool_size,
             )
             .await
-            .with_context(|| "cannot reach Redis (redis.url / PORTCULLIS__REDIS__URL)")?,
-        )
-    } else {
-        Store::memory()
-    };
-    Ok((db, store))
+            .context("cannot reach Redis (redis.url / PORTCULLIS__REDIS__URL)")?;
+            Store::redis(redis, metrics.clone())
+        } else {
+            // Sessions and the invalidation log live in the database, on a small pool of their own.
+            let pool = Db::open(&kind, 4).context(hint)?;
+            Store::embedded(EmbeddedStore::new(pool), metrics.clone())
+        };
+        Ok(Self { kind, repo, store })
+    }
+}
+
+/// User administration as the CLI does it: the same parts as the server, composed the same
+/// way; what it changes reaches running servers through the invalidation log.
+pub async fn admin(settings: &Settings, clock: SharedClock) -> anyhow::Result<Admin> {
+    let metrics = Metrics::default();
+    let backends = Backends::connect(settings, &metrics).await?;
+    let hasher = PasswordHasher::new(
+        settings.password.max_parallel_hashes,
+        settings.password.max_queued_hashes,
+        metrics,
+    )
+    .await?;
+    let invalidator = Invalidator::log_only(backends.store.clone(), clock.clone());
+    let secret = resolve_secret(settings)?;
+    let jwt = Arc::new(JwtKeys::new(&settings.jwt, &secret, 1));
+    let sessions = Sessions::new(
+        backends.store,
+        invalidator.clone(),
+        jwt,
+        backends.repo.clone(),
+        settings.session.clone(),
+        clock.clone(),
+    );
+    Ok(Admin::new(
+        backends.repo,
+        hasher,
+        sessions,
+        invalidator,
+        clock,
+        password_policy(settings),
+    ))
+}
+
+/// The password policy the settings give.
+pub fn password_policy(settings: &Settings) -> PasswordPolicy {
+    PasswordPolicy {
+        min: settings.password.min_length,
+        max: settings.password.max_length,
+    }
 }
 
 /// The configured secret, or in development the one kept in the data folder (made on first use).
@@ -106,9 +134,7 @@ pub fn resolve_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
         );
         return Ok(existing.as_bytes().to_vec());
     }
-    let mut raw = [0u8; 48];
-    rand::rng().fill_bytes(&mut raw);
-    let secret = URL_SAFE_NO_PAD.encode(raw);
+    let secret = crypto::b64(&crypto::random_bytes::<48>());
     write_private(&path, &secret)?;
     tracing::info!(path = %path.display(), "generated a development JWT secret");
     Ok(secret.into_bytes())
@@ -132,33 +158,25 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
 /// Development, empty database: an `admin` superuser with a random password, printed once.
 async fn bootstrap_admin(
     settings: &Settings,
-    repo: &Repo,
-    hasher: &PasswordHasherPool,
-    clock: &SharedClock,
+    repo: &RepoHandle,
+    admin: &Admin,
 ) -> anyhow::Result<()> {
     if settings.profile != Profile::Development || !settings.bootstrap.create_admin {
         return Ok(());
     }
-    if repo.count_users().await? > 0 {
+    if repo.send(CountUsers {}).await? > 0 {
         return Ok(());
     }
-    let mut raw = [0u8; 15];
-    rand::rng().fill_bytes(&mut raw);
-    let password = URL_SAFE_NO_PAD.encode(raw);
-    let created = crate::admin::create_user(
-        repo,
-        hasher,
-        clock,
-        crate::admin::UserSpec {
+    let password = crypto::b64(&crypto::random_bytes::<15>());
+    let created = admin
+        .create_user(UserSpec {
             username: "admin".into(),
             password: password.clone(),
             email: None,
             nickname: Some("Administrator".into()),
             superuser: true,
-        },
-        PasswordPolicy { min: 8, max: 128 },
-    )
-    .await;
+        })
+        .await;
     match created {
         Ok(_) => {
             eprintln!(
@@ -168,28 +186,66 @@ async fn bootstrap_admin(
             Ok(())
         }
         // Another node or process created it first.
-        Err(crate::admin::AdminError::Taken(_)) => Ok(()),
+        Err(AdminError::Taken(_)) => Ok(()),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Builds an `Application`; tests and embedders may give their own clock and captcha drawing.
+pub struct Builder {
+    settings: Settings,
+    clock: SharedClock,
+    captcha: Arc<dyn CaptchaGenerator>,
+}
+
+impl Builder {
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn captcha(mut self, generator: Arc<dyn CaptchaGenerator>) -> Self {
+        self.captcha = generator;
+        self
+    }
+
+    pub async fn build(self) -> anyhow::Result<Application> {
+        Application::assemble(self).await
     }
 }
 
 pub struct Application {
     port: u16,
+    metrics_port: Option<u16>,
     server: Server,
-    state: web::Data<AppState>,
+    metrics_server: Option<actix_web::dev::ServerHandle>,
 }
 
 impl Application {
-    pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+    pub fn builder(settings: Settings) -> Builder {
+        Builder {
+            settings,
+            clock: Arc::new(crate::clock::SystemClock),
+            captcha: Arc::new(ImageCaptcha),
+        }
+    }
+
+    async fn assemble(b: Builder) -> anyhow::Result<Self> {
+        let Builder {
+            settings,
+            clock,
+            captcha,
+        } = b;
         settings.validate()?;
         let secret = resolve_secret(&settings)?;
-        let (db, store) = connect_backends(&settings).await?;
-        let repo = Repo::new(db);
-        let hasher = PasswordHasherPool::new(settings.password.max_parallel_hashes).await?;
-        bootstrap_admin(&settings, &repo, &hasher, &clock).await?;
-
-        let repo_backend = repo.db().backend_name();
-        let repo = RepoHandle::start(repo);
+        let metrics = Metrics::default();
+        let Backends { kind, repo, store } = Backends::connect(&settings, &metrics).await?;
+        let hasher = PasswordHasher::new(
+            settings.password.max_parallel_hashes,
+            settings.password.max_queued_hashes,
+            metrics.clone(),
+        )
+        .await?;
         let jwt = Arc::new(JwtKeys::new(
             &settings.jwt,
             &secret,
@@ -202,14 +258,27 @@ impl Application {
             repo.clone(),
             clock.clone(),
             tombstone,
+            metrics.clone(),
         );
         let sessions = Sessions::new(
             store.clone(),
-            cache.clone(),
+            cache.invalidator(),
             jwt.clone(),
+            repo.clone(),
             settings.session.clone(),
             clock.clone(),
         );
+        let policy = password_policy(&settings);
+        let admin = Admin::new(
+            repo.clone(),
+            hasher.clone(),
+            sessions.clone(),
+            cache.invalidator(),
+            clock.clone(),
+            policy,
+        );
+        bootstrap_admin(&settings, &repo, &admin).await?;
+
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {
                 format!(
@@ -218,93 +287,145 @@ impl Application {
                 )
             })?;
         let port = listener.local_addr()?.port();
-        let client_ip = ClientIpResolver::new(&settings.rate_limit.trusted_proxies);
-        let limits = Limits::new(&settings.rate_limit, &client_ip).map_err(anyhow::Error::msg)?;
-        let login_log = LoginLog::start(repo.clone());
-        let providers = Arc::new(Providers::new(
-            &settings.oauth2,
-            settings.jwt.leeway_seconds as i64,
-        )?);
-        let swagger_login = settings.swagger_login.enabled;
-        let metrics_allowed = if settings.metrics.enabled {
-            settings
-                .metrics
-                .allowed
-                .iter()
-                .filter_map(|c| crate::auth::client_ip::parse_cidr(c))
-                .collect()
-        } else {
-            Vec::new()
+        let r = &settings.rate_limit;
+        let client_ip =
+            ClientIpResolver::new(&r.trusted_proxies, &r.client_ip_header, r.ipv6_prefix);
+        let limits = Limits::new(r, &client_ip).map_err(anyhow::Error::msg)?;
+        limits.prune_every_minute();
+        let login_log = LoginLog::start(repo.clone(), clock.clone());
+        let lockout = Lockout::new(store.clone(), settings.lockout, clock.clone());
+        let flow = Flow {
+            providers: Providers::new(&settings.oauth2, settings.jwt.leeway_seconds as i64)?,
+            settings: settings.oauth2.clone(),
+            store: store.clone(),
+            sessions: sessions.clone(),
+            repo: repo.clone(),
+            login_log: login_log.clone(),
+            clock: clock.clone(),
         };
+        let services = Services {
+            gate: web::Data::new(Gate::new(
+                jwt.clone(),
+                cache.clone(),
+                clock.clone(),
+                metrics.clone(),
+            )),
+            authenticator: web::Data::new(Authenticator::new(
+                repo.clone(),
+                lockout,
+                hasher.clone(),
+                login_log.clone(),
+                clock.clone(),
+            )),
+            captchas: web::Data::new(Captchas::new(
+                store.clone(),
+                settings.captcha.clone(),
+                clock.clone(),
+                captcha,
+            )),
+            sessions: web::Data::new(sessions),
+            jwt: web::Data::from(jwt),
+            cache: web::Data::new(cache),
+            repo: web::Data::new(repo),
+            store: web::Data::new(store),
+            hasher: web::Data::new(hasher),
+            admin: web::Data::new(admin),
+            login_log: web::Data::new(login_log),
+            client_ip: web::Data::new(client_ip),
+            policy: web::Data::new(policy),
+            clock: web::Data::new(clock),
+            metrics: web::Data::new(metrics.clone()),
+            flow: web::Data::new(flow),
+            backend: web::Data::new(Backend(match kind {
+                DatabaseKind::Postgres(_) => "postgres",
+                DatabaseKind::Sqlite(_) => "sqlite",
+            })),
+        };
+        let swagger_login = settings.swagger_login.enabled;
         let workers = match settings.server.workers {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
         };
-        let state = web::Data::new(AppState {
-            settings: Arc::new(settings),
-            repo,
-            repo_backend,
-            cache,
-            store,
-            jwt,
-            hasher,
-            sessions,
-            clock,
-            client_ip,
-            login_log,
-            providers,
-            metrics: Metrics::default(),
-            metrics_allowed,
-        });
-        let shared = state.clone();
-        let server = HttpServer::new(move || app(shared.clone(), &limits, swagger_login))
+        let shutdown = settings.server.shutdown_timeout_seconds;
+        let api = HttpServer::new(move || app(&services, &limits, swagger_login))
             .workers(workers)
+            .shutdown_timeout(shutdown)
             .listen(listener)?
             .run();
+        let (metrics_port, metrics_server) = if settings.metrics.enabled {
+            let listener = TcpListener::bind(&settings.metrics.listen).with_context(|| {
+                format!(
+                    "cannot listen on {} (metrics.listen)",
+                    settings.metrics.listen
+                )
+            })?;
+            let port = listener.local_addr()?.port();
+            let metrics = web::Data::new(metrics);
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(metrics.clone())
+                    .route("/metrics", web::get().to(crate::web::metrics::render))
+            })
+            .workers(1)
+            .listen(listener)?
+            .run();
+            (Some(port), Some(server))
+        } else {
+            (None, None)
+        };
+        let metrics_server = metrics_server.map(|m| {
+            let handle = m.handle();
+            actix_web::rt::spawn(m);
+            handle
+        });
         Ok(Self {
             port,
-            server,
-            state,
+            metrics_port,
+            server: api,
+            metrics_server,
         })
-    }
-
-    /// The running app's state: its store, hasher and clock (tests and tools).
-    pub fn state(&self) -> web::Data<AppState> {
-        self.state.clone()
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+    /// The metrics listener's port, when it is on.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
-    pub fn into_server(self) -> Server {
-        self.server
+    /// Serves until stopped (SIGTERM or SIGINT: in-flight requests finish first, within
+    /// `server.shutdown_timeout_seconds`); the metrics listener stops with it.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        if let Some(m) = self.metrics_server {
+            m.stop(false).await;
+        }
+        result
     }
 }
 
-/// `GET /metrics`: Prometheus text, for allowed peers only (the socket address, never a header).
-async fn metrics(
-    state: web::Data<AppState>,
-    req: actix_web::HttpRequest,
-) -> Result<actix_web::HttpResponse, ApiError> {
-    let peer = req.peer_addr().map(|a| a.ip());
-    let allowed = peer.is_some_and(|ip| {
-        let ip = match ip {
-            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
-        state.metrics_allowed.iter().any(|net| net.contains(&ip))
-    });
-    if !allowed {
-        return Err(ApiError::new(kind::NOT_FOUND));
-    }
-    Ok(actix_web::HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(&state)))
+/// Every service the routes use, each registered as its own `web::Data`.
+#[derive(Clone)]
+struct Services {
+    gate: web::Data<Gate>,
+    authenticator: web::Data<Authenticator>,
+    captchas: web::Data<Captchas>,
+    sessions: web::Data<Sessions>,
+    jwt: web::Data<JwtKeys>,
+    cache: web::Data<CacheHandle>,
+    repo: web::Data<RepoHandle>,
+    store: web::Data<Store>,
+    hasher: web::Data<PasswordHasher>,
+    admin: web::Data<Admin>,
+    login_log: web::Data<LoginLog>,
+    client_ip: web::Data<ClientIpResolver>,
+    policy: web::Data<PasswordPolicy>,
+    clock: web::Data<SharedClock>,
+    metrics: web::Data<Metrics>,
+    flow: web::Data<Flow>,
+    backend: web::Data<Backend>,
 }
 
 fn spec() -> DefaultApiRaw {
@@ -323,9 +444,9 @@ fn spec() -> DefaultApiRaw {
     }
 }
 
-/// The whole app; shared by the server and by in-process tests.
-pub fn app(
-    state: web::Data<AppState>,
+/// The whole API app.
+fn app(
+    s: &Services,
     limits: &Limits,
     swagger_login: bool,
 ) -> App<
@@ -338,7 +459,23 @@ pub fn app(
     >,
 > {
     App::new()
-        .app_data(state)
+        .app_data(s.gate.clone())
+        .app_data(s.authenticator.clone())
+        .app_data(s.captchas.clone())
+        .app_data(s.sessions.clone())
+        .app_data(s.jwt.clone())
+        .app_data(s.cache.clone())
+        .app_data(s.repo.clone())
+        .app_data(s.store.clone())
+        .app_data(s.hasher.clone())
+        .app_data(s.admin.clone())
+        .app_data(s.login_log.clone())
+        .app_data(s.client_ip.clone())
+        .app_data(s.policy.clone())
+        .app_data(s.clock.clone())
+        .app_data(s.metrics.clone())
+        .app_data(s.flow.clone())
+        .app_data(s.backend.clone())
         .app_data(
             web::JsonConfig::default()
                 .limit(BODY_LIMIT)
@@ -357,10 +494,10 @@ pub fn app(
         .with_swagger_ui_at("/docs")
         .configure(|cfg| routes::configure(cfg, limits, swagger_login))
         .build()
-        .route("/metrics", web::get().to(metrics))
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::new(kind::NOT_FOUND))
         }))
         .wrap(from_fn(envelope))
-        .wrap(from_fn(crate::metrics::record))
+        .wrap(from_fn(crate::web::metrics::record))
+        .wrap(tracing_actix_web::TracingLogger::default())
 }

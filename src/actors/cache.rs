@@ -1,28 +1,33 @@
-//! The cache actor: owner of the decoded-user and session-validity cache and of its
-//! invalidation, locally and (production mode) on every node through Redis pub/sub.
+//! The cache actor: owner of the decoded-user and session-validity cache, and of following
+//! the invalidation log.
 //!
-//! Reads on the hot path do not queue behind the actor's mailbox: the validator first looks in
-//! the shared map (`AuthCache`), and only a miss becomes a `Resolve` message, which reads
-//! through the store and the database and fills the map. While the pub/sub link is down the map
-//! is emptied and bypassed, so a node that could miss a revocation never answers from memory.
+//! Reads on the hot path do not queue behind the mailbox: the validator looks in the shared
+//! map (`AuthCache`) first, and only a miss becomes a `Resolve` message, which reads through the
+//! store and the database and fills the map. The actor follows the store's invalidation log
+//! (a Redis stream, or the database's table), applying every entry and passing it on to the
+//! event feed. While the log cannot be read, or has not answered for `SILENT`, the map is
+//! emptied and bypassed: a node that could miss a revocation never answers from memory.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::{
     Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseFuture, WrapFuture,
 };
-use futures_util::StreamExt;
 use quick_cache::sync::Cache;
+use tokio::sync::broadcast;
 
-use super::repo::RepoHandle;
-use crate::auth::user::{AuthUser, CachedUser};
+use super::repo::{LoadAuthUser, RepoHandle};
 use crate::clock::SharedClock;
 use crate::config::CacheSettings;
 use crate::db::DbError;
-use crate::metrics::Counter;
-use crate::store::{Invalidation, Store, StoreError};
+use crate::domain::{CachedUser, EventId, Invalidation};
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError, FEED_BLOCK};
+
+/// A log that has not answered for this long is treated as down.
+pub const SILENT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone, Copy)]
 enum SessionState {
@@ -43,37 +48,40 @@ pub enum AuthFailure {
     Db(#[from] DbError),
 }
 
+/// What the event feed passes on: an entry of the log, or "forget everything" (entries were
+/// lost before they could be read).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeedEvent {
+    Invalidated(EventId, Invalidation),
+    Reset(EventId),
+}
+
 /// The shared half: what validators read without a message.
 pub struct AuthCache {
     users: Cache<i64, (Arc<CachedUser>, i64)>,
     sessions: Cache<String, SessionState>,
-    /// Bumped by every invalidation; a read-through that saw another epoch does not fill the map.
+    /// Bumped by every invalidation. A fill names the epoch it started in and is dropped if an
+    /// invalidation came since; both take `fill_lock`, so no fill lands after an invalidation
+    /// that it did not see.
     epoch: AtomicU64,
+    fill_lock: Mutex<()>,
     link_up: AtomicBool,
     ttl: i64,
     tombstone_ttl: i64,
-    hits: Counter,
-    misses: Counter,
-}
-
-/// Counters for `/metrics`.
-pub struct CacheStats {
-    pub hits: u64,
-    pub misses: u64,
-    pub entries: u64,
+    metrics: Metrics,
 }
 
 impl AuthCache {
-    fn new(settings: &CacheSettings, link_up: bool, tombstone_ttl: i64) -> Self {
+    fn new(settings: &CacheSettings, tombstone_ttl: i64, metrics: Metrics) -> Self {
         Self {
             users: Cache::new(settings.max_users.max(1)),
             sessions: Cache::new(settings.max_sessions.max(1)),
             epoch: AtomicU64::new(0),
-            link_up: AtomicBool::new(link_up),
+            fill_lock: Mutex::new(()),
+            link_up: AtomicBool::new(false),
             ttl: settings.ttl_seconds,
             tombstone_ttl,
-            hits: Counter::default(),
-            misses: Counter::default(),
+            metrics,
         }
     }
 
@@ -104,7 +112,53 @@ impl AuthCache {
         }
     }
 
+    fn begin_fill(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Stores what a read-through found, unless an invalidation came since it began (or the
+    /// link is down). Returns whether it was stored.
+    fn fill(&self, began: u64, fill: Fill) -> bool {
+        let Ok(_guard) = self.fill_lock.lock() else {
+            return false;
+        };
+        if !self.link_up() || self.epoch.load(Ordering::Acquire) != began {
+            return false;
+        }
+        match fill {
+            Fill::Gone { sid, now } => self.sessions.insert(
+                sid,
+                SessionState::Gone {
+                    until: now + self.tombstone_ttl,
+                },
+            ),
+            Fill::Alive {
+                sid,
+                uid,
+                until,
+                user,
+                now,
+            } => {
+                self.users.insert(uid, (user, now));
+                self.sessions.insert(
+                    sid,
+                    SessionState::Alive {
+                        uid,
+                        until,
+                        checked: now,
+                    },
+                );
+            }
+        }
+        self.count_entries();
+        true
+    }
+
     fn apply(&self, inv: &Invalidation, now: i64) {
+        let Ok(_guard) = self.fill_lock.lock() else {
+            self.clear();
+            return;
+        };
         self.epoch.fetch_add(1, Ordering::AcqRel);
         match inv {
             Invalidation::Session(sid) => self.sessions.insert(
@@ -116,13 +170,33 @@ impl AuthCache {
             Invalidation::User(uid) => {
                 self.users.remove(uid);
             }
+            Invalidation::Roles => self.users.clear(),
+            Invalidation::Keys => {}
         }
+        self.count_entries();
     }
 
     fn clear(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.users.clear();
         self.sessions.clear();
+        self.count_entries();
+    }
+
+    fn set_link(&self, up: bool) {
+        if !up {
+            // Anything could be missed from now on: forget, then stop answering from memory.
+            self.link_up.store(false, Ordering::Release);
+            self.clear();
+        } else {
+            self.link_up.store(true, Ordering::Release);
+        }
+        self.metrics.link_up(up);
+    }
+
+    fn count_entries(&self) {
+        self.metrics
+            .cache_entries((self.users.len() + self.sessions.len()) as u64);
     }
 
     pub fn link_up(&self) -> bool {
@@ -130,78 +204,109 @@ impl AuthCache {
     }
 }
 
+enum Fill {
+    Gone {
+        sid: String,
+        now: i64,
+    },
+    Alive {
+        sid: String,
+        uid: i64,
+        until: i64,
+        user: Arc<CachedUser>,
+        now: i64,
+    },
+}
+
 pub struct CacheActor {
     shared: Arc<AuthCache>,
     store: Store,
     repo: RepoHandle,
     clock: SharedClock,
-    ttl: i64,
+    events: broadcast::Sender<FeedEvent>,
 }
 
 impl Actor for CacheActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        if let Store::Redis(redis) = &self.store {
-            let url = redis.url().to_owned();
-            let channel = redis.channel();
-            let shared = self.shared.clone();
-            let clock = self.clock.clone();
-            ctx.spawn(
-                listen(url, channel, shared, clock)
-                    .into_actor(self)
-                    .map(|_, _, _| ()),
-            );
-        }
+        let follow = follow(
+            self.store.clone(),
+            self.shared.clone(),
+            self.clock.clone(),
+            self.events.clone(),
+        );
+        ctx.spawn(follow.into_actor(self).map(|_, _, _| ()));
     }
 }
 
-/// Keeps a subscription to the invalidation channel for as long as the actor lives.
-async fn listen(url: String, channel: String, shared: Arc<AuthCache>, clock: SharedClock) {
+/// Follows the invalidation log for as long as the actor lives.
+async fn follow(
+    store: Store,
+    shared: Arc<AuthCache>,
+    clock: SharedClock,
+    events: broadcast::Sender<FeedEvent>,
+) {
+    let mut last: Option<EventId> = None;
     loop {
-        match subscribe(&url, &channel).await {
-            Ok(mut pubsub) => {
-                // Anything could have been missed while down: start from an empty map.
-                shared.clear();
-                shared.link_up.store(true, Ordering::Release);
-                tracing::info!(channel, "invalidation link up");
-                let mut messages = pubsub.on_message();
-                while let Some(msg) = messages.next().await {
-                    let payload: String = match msg.get_payload() {
-                        Ok(p) => p,
-                        Err(_) => continue,
-                    };
-                    match Invalidation::decode(&payload) {
-                        Some(inv) => shared.apply(&inv, clock.unix()),
-                        None => tracing::warn!(payload, "ignored malformed invalidation"),
-                    }
-                }
-                shared.link_up.store(false, Ordering::Release);
-                shared.clear();
-                tracing::warn!(
-                    channel,
-                    "invalidation link lost; answering from the store until it is back"
-                );
-            }
+        match read_log(&store, &shared, &clock, &events, &mut last).await {
+            Ok(()) => {}
             Err(e) => {
-                shared.link_up.store(false, Ordering::Release);
-                tracing::warn!(error = %e, "invalidation link cannot subscribe");
+                if shared.link_up() {
+                    tracing::warn!(error = %e, "invalidation log lost; answering from the store until it is back");
+                }
+                shared.set_link(false);
             }
         }
         actix_web::rt::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
-async fn subscribe(url: &str, channel: &str) -> Result<redis::aio::PubSub, redis::RedisError> {
-    let client = redis::Client::open(url)?;
-    let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.subscribe(channel).await?;
-    Ok(pubsub)
+/// Reads the log until it fails or stays silent for `SILENT`.
+async fn read_log(
+    store: &Store,
+    shared: &AuthCache,
+    clock: &SharedClock,
+    events: &broadcast::Sender<FeedEvent>,
+    last: &mut Option<EventId>,
+) -> Result<(), StoreError> {
+    let silent = || StoreError::Unavailable(format!("no answer from the log for {SILENT:?}"));
+    let mut feed = tokio::time::timeout(SILENT, store.feed())
+        .await
+        .map_err(|_| silent())??;
+    let mut after = match *last {
+        Some(id) => id,
+        None => tokio::time::timeout(SILENT, feed.head())
+            .await
+            .map_err(|_| silent())??,
+    };
+    loop {
+        let batch = tokio::time::timeout(SILENT.max(FEED_BLOCK * 2), feed.next(after))
+            .await
+            .map_err(|_| silent())??;
+        let now = clock.unix();
+        if batch.gap {
+            tracing::warn!(after = %after, "invalidations were trimmed before this node read them; cache emptied");
+            shared.clear();
+            let _ = events.send(FeedEvent::Reset(after));
+        }
+        for (id, inv) in batch.events {
+            shared.apply(&inv, now);
+            let _ = events.send(FeedEvent::Invalidated(id, inv));
+            after = id;
+        }
+        *last = Some(after);
+        if !shared.link_up() {
+            shared.set_link(true);
+            tracing::info!(at = %after, "following the invalidation log");
+        }
+        feed.maintain(now).await;
+    }
 }
 
 /// A cache miss: read the session and the user through the store and the database.
 struct Resolve {
-    sid: String,
+    sid: Arc<str>,
     uid: i64,
 }
 
@@ -217,41 +322,39 @@ impl Handler<Resolve> for CacheActor {
         let store = self.store.clone();
         let repo = self.repo.clone();
         let now = self.clock.unix();
-        let ttl = self.ttl;
         Box::pin(async move {
-            let epoch = shared.epoch.load(Ordering::Acquire);
-            let fill = |shared: &AuthCache| {
-                shared.link_up() && shared.epoch.load(Ordering::Acquire) == epoch
-            };
-            let Some(session) = store.session(&msg.sid, now).await? else {
-                if fill(&shared) {
-                    shared.sessions.insert(
-                        msg.sid,
-                        SessionState::Gone {
-                            until: now + shared.tombstone_ttl,
-                        },
-                    );
-                }
+            let began = shared.begin_fill();
+            let session = store
+                .session(msg.uid, &msg.sid)
+                .await?
+                .filter(|s| s.is_live(now));
+            let Some(session) = session else {
+                shared.fill(
+                    began,
+                    Fill::Gone {
+                        sid: msg.sid.to_string(),
+                        now,
+                    },
+                );
                 return Err(AuthFailure::SessionEnded);
             };
-            if session.uid != msg.uid {
-                return Err(AuthFailure::SessionEnded);
-            }
-            let user = load_user(&store, &repo, msg.uid, now, ttl).await?;
+            let user = load_user(&store, &repo, msg.uid, now, shared.ttl).await?;
             let Some(user) = user.filter(|u| u.is_enabled()) else {
                 return Err(AuthFailure::UserUnavailable);
             };
-            if fill(&shared) {
-                shared.users.insert(msg.uid, (user.clone(), now));
-                shared.sessions.insert(
-                    msg.sid,
-                    SessionState::Alive {
-                        uid: msg.uid,
-                        until: session.refresh_expires_at.min(session.expires_at),
-                        checked: now,
-                    },
-                );
+            if session.predates_password_change(user.password_changed_at.map(|t| t.timestamp())) {
+                return Err(AuthFailure::SessionEnded);
             }
+            shared.fill(
+                began,
+                Fill::Alive {
+                    sid: msg.sid.to_string(),
+                    uid: msg.uid,
+                    until: session.live_until(),
+                    user: user.clone(),
+                    now,
+                },
+            );
             Ok(user)
         })
     }
@@ -265,34 +368,54 @@ async fn load_user(
     now: i64,
     ttl: i64,
 ) -> Result<Option<Arc<CachedUser>>, AuthFailure> {
-    if let Some(json) = store.cached_user(uid).await? {
+    if let Some(json) = store.cached_user(uid, now).await? {
         match CachedUser::from_json(json) {
             Ok(user) => return Ok(Some(Arc::new(user))),
-            Err(e) => tracing::warn!(uid, error = %e, "dropping unreadable cached user"),
+            Err(e) => tracing::warn!(uid, error = %e, "dropping an unreadable cached user"),
         }
     }
-    let Some(user) = load_user_from_db(repo, uid).await? else {
+    let Some(user) = repo.send(LoadAuthUser { id: uid }).await? else {
         return Ok(None);
     };
-    let cached = CachedUser::new(user).map_err(|e| {
-        AuthFailure::Store(StoreError::Corrupt(format!("user does not serialize: {e}")))
-    })?;
+    let cached = CachedUser::new(user)
+        .map_err(|e| StoreError::Corrupt(format!("user does not serialize: {e}")))?;
     store
         .put_cached_user(uid, cached.json.get(), ttl, now)
         .await?;
     Ok(Some(Arc::new(cached)))
 }
 
-pub async fn load_user_from_db(repo: &RepoHandle, uid: i64) -> Result<Option<AuthUser>, DbError> {
-    repo.run(move |r| async move {
-        let Some(row) = r.user_by_id(uid).await? else {
-            return Ok(None);
-        };
-        let roles = r.role_names(uid).await?;
-        let codes = r.permission_codes(uid, row.is_superuser).await?;
-        Ok(Some(AuthUser::from_row(&row, roles, codes)))
-    })
-    .await
+/// Ends what is cached, here at once and on every other node through the log. The CLI holds one
+/// without a cache of its own.
+#[derive(Clone)]
+pub struct Invalidator {
+    local: Option<Arc<AuthCache>>,
+    store: Store,
+    clock: SharedClock,
+}
+
+impl Invalidator {
+    /// For a process without a cache (the CLI): the log only.
+    pub fn log_only(store: Store, clock: SharedClock) -> Self {
+        Self {
+            local: None,
+            store,
+            clock,
+        }
+    }
+
+    /// Drops the entries here at once, then appends to the log every node follows. A user
+    /// invalidation also drops the store's shared copy of the user.
+    pub async fn invalidate(&self, inv: Invalidation) -> Result<(), StoreError> {
+        let now = self.clock.unix();
+        if let Some(local) = &self.local {
+            local.apply(&inv, now);
+        }
+        if let Invalidation::User(uid) = inv {
+            self.store.drop_cached_user(uid).await?;
+        }
+        self.store.append(&inv, now).await.map(|_| ())
+    }
 }
 
 /// What the rest of the server holds.
@@ -300,8 +423,8 @@ pub async fn load_user_from_db(repo: &RepoHandle, uid: i64) -> Result<Option<Aut
 pub struct CacheHandle {
     shared: Arc<AuthCache>,
     addr: actix::Addr<CacheActor>,
-    store: Store,
-    clock: SharedClock,
+    invalidator: Invalidator,
+    events: broadcast::Sender<FeedEvent>,
 }
 
 impl CacheHandle {
@@ -313,34 +436,33 @@ impl CacheHandle {
         repo: RepoHandle,
         clock: SharedClock,
         tombstone_ttl: i64,
+        metrics: Metrics,
     ) -> Self {
-        let shared = Arc::new(AuthCache::new(settings, !store.is_shared(), tombstone_ttl));
+        let shared = Arc::new(AuthCache::new(settings, tombstone_ttl, metrics));
+        let (events, _) = broadcast::channel(4096);
         let addr = CacheActor {
             shared: shared.clone(),
             store: store.clone(),
             repo,
             clock: clock.clone(),
-            ttl: settings.ttl_seconds,
+            events: events.clone(),
         }
         .start();
         Self {
+            invalidator: Invalidator {
+                local: Some(shared.clone()),
+                store,
+                clock,
+            },
             shared,
             addr,
-            store,
-            clock,
+            events,
         }
     }
 
+    /// Whether this node hears every invalidation (and so answers from memory).
     pub fn link_up(&self) -> bool {
         self.shared.link_up()
-    }
-
-    pub fn stats(&self) -> CacheStats {
-        CacheStats {
-            hits: self.shared.hits.get(),
-            misses: self.shared.misses.get(),
-            entries: (self.shared.users.len() + self.shared.sessions.len()) as u64,
-        }
     }
 
     /// The user behind a verified token's session, when memory can answer: no message, no
@@ -352,29 +474,130 @@ impl CacheHandle {
         now: i64,
     ) -> Option<Result<Arc<CachedUser>, AuthFailure>> {
         let answer = self.shared.lookup(sid, uid, now)?;
-        self.shared.hits.incr();
+        self.shared.metrics.cache_hit();
         Some(answer)
     }
 
     /// The same read through the cache actor (store, then database), which fills memory.
-    pub async fn resolve(&self, sid: &str, uid: i64) -> Result<Arc<CachedUser>, AuthFailure> {
-        self.shared.misses.incr();
+    pub async fn resolve(&self, sid: Arc<str>, uid: i64) -> Result<Arc<CachedUser>, AuthFailure> {
+        self.shared.metrics.cache_miss();
         self.addr
-            .send(Resolve {
-                sid: sid.to_owned(),
-                uid,
-            })
+            .send(Resolve { sid, uid })
             .await
             .map_err(|e| AuthFailure::Store(StoreError::Unavailable(format!("cache actor: {e}"))))?
     }
 
-    /// Drops the entries here at once, then tells the other nodes. A user invalidation also
-    /// drops the store's shared copy.
+    pub fn invalidator(&self) -> Invalidator {
+        self.invalidator.clone()
+    }
+
     pub async fn invalidate(&self, inv: Invalidation) -> Result<(), StoreError> {
-        self.shared.apply(&inv, self.clock.unix());
-        if let Invalidation::User(uid) = inv {
-            self.store.drop_cached_user(uid).await?;
+        self.invalidator.invalidate(inv).await
+    }
+
+    /// Every entry of the log from now on, in order, as this node reads it.
+    pub fn subscribe(&self) -> broadcast::Receiver<FeedEvent> {
+        self.events.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+    use crate::domain::AuthUser;
+
+    fn user(id: i64) -> Arc<CachedUser> {
+        let u = AuthUser {
+            id,
+            uuid: "u".into(),
+            username: "n".into(),
+            nickname: "n".into(),
+            email: None,
+            email_verified: false,
+            phone: None,
+            avatar: None,
+            status: 1,
+            is_superuser: false,
+            is_staff: false,
+            multi_login: true,
+            has_password: true,
+            password_changed_at: None,
+            last_login_at: None,
+            created_at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+            roles: vec![],
+            permissions: vec![],
+        };
+        Arc::new(CachedUser::new(u).unwrap())
+    }
+
+    fn alive(sid: &str, uid: i64, now: i64) -> Fill {
+        Fill::Alive {
+            sid: sid.into(),
+            uid,
+            until: now + 100,
+            user: user(uid),
+            now,
         }
-        self.store.publish(&inv).await
+    }
+
+    fn cache() -> AuthCache {
+        let c = AuthCache::new(&Settings::defaults().cache, 60, Metrics::default());
+        c.set_link(true);
+        c
+    }
+
+    #[test]
+    fn a_fill_that_began_before_an_invalidation_is_dropped() {
+        let c = cache();
+        // A read-through starts and finds the session alive in the store...
+        let began = c.begin_fill();
+        // ...meanwhile another worker ends the session...
+        c.apply(&Invalidation::Session("s1".into()), 10);
+        // ...and then the read-through tries to store what it found.
+        assert!(!c.fill(began, alive("s1", 7, 10)));
+        assert!(matches!(
+            c.lookup("s1", 7, 11),
+            Some(Err(AuthFailure::SessionEnded))
+        ));
+        // A fill that began after it lands.
+        let began = c.begin_fill();
+        assert!(c.fill(began, alive("s2", 7, 10)));
+        assert!(matches!(c.lookup("s2", 7, 11), Some(Ok(_))));
+        assert!(
+            matches!(c.lookup("s2", 8, 11), Some(Err(_))),
+            "another user's session"
+        );
+    }
+
+    #[test]
+    fn without_the_link_memory_is_emptied_and_not_consulted() {
+        let c = cache();
+        let began = c.begin_fill();
+        assert!(c.fill(began, alive("s1", 7, 10)));
+        c.set_link(false);
+        assert!(c.lookup("s1", 7, 11).is_none());
+        let began = c.begin_fill();
+        assert!(
+            !c.fill(began, alive("s1", 7, 10)),
+            "no fills while the link is down"
+        );
+        c.set_link(true);
+        assert!(
+            c.lookup("s1", 7, 11).is_none(),
+            "what was there before is gone"
+        );
+    }
+
+    #[test]
+    fn role_changes_drop_every_cached_user_but_not_sessions() {
+        let c = cache();
+        let began = c.begin_fill();
+        assert!(c.fill(began, alive("s1", 7, 10)));
+        c.apply(&Invalidation::Roles, 10);
+        assert!(
+            c.lookup("s1", 7, 11).is_none(),
+            "the user must be read again"
+        );
     }
 }

@@ -1,63 +1,118 @@
-//! The repository actor: the server's handlers send their database work here instead of holding
-//! connections themselves. It owns the `Repo` (and through it the pool); each request runs as
-//! its own future on the actor's arbiter, so a slow query never blocks the others.
+//! The repository actor: the one owner of the database pool. Handlers, the CLI and the
+//! start-up bootstrap send it typed messages, one per query or unit of work, each with its own
+//! result; no closure crosses the mailbox.
+//!
+//! It runs on an arbiter (a thread) of its own: database I/O and result decoding never run on
+//! an actix worker, and a stalled database stalls this thread's futures, not request handling.
+//! Each message runs as its own future there, so one slow query does not hold up the others.
 
-use std::future::Future;
-use std::pin::Pin;
+use actix::{Actor, Addr, Arbiter, Context, Handler, Message, ResponseFuture};
+use chrono::NaiveDateTime;
 
-use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture};
-
+use crate::db::models::{LoginLogRow, NewLoginLog, NewUser, User};
 use crate::db::DbError;
-use crate::repo::Repo;
+use crate::domain::AuthUser;
+use crate::repo::{LoginLogFilter, Repo};
 
 pub struct RepoActor {
     repo: Repo,
-}
-
-type Job<T> = Box<dyn FnOnce(Repo) -> Pin<Box<dyn Future<Output = Result<T, DbError>>>> + Send>;
-
-/// One unit of database work, typed by its result.
-pub struct Run<T: 'static>(Job<T>);
-
-impl<T: 'static> Message for Run<T> {
-    type Result = Result<T, DbError>;
 }
 
 impl Actor for RepoActor {
     type Context = Context<Self>;
 }
 
-impl<T: Send + 'static> Handler<Run<T>> for RepoActor {
-    type Result = ResponseFuture<Result<T, DbError>>;
+/// Declares each message: its fields, its answer, and the `Repo` call that answers it.
+macro_rules! messages {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident { $($field:ident : $ty:ty),* $(,)? } -> $out:ty = |$repo:ident, $msg:pat_param| $body:expr;
+    )*) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name { $(pub $field: $ty),* }
 
-    fn handle(&mut self, msg: Run<T>, _: &mut Self::Context) -> Self::Result {
-        (msg.0)(self.repo.clone())
-    }
+        impl Message for $name {
+            type Result = Result<$out, DbError>;
+        }
+
+        impl Handler<$name> for RepoActor {
+            type Result = ResponseFuture<Result<$out, DbError>>;
+
+            fn handle(&mut self, msg: $name, _: &mut Context<Self>) -> Self::Result {
+                let $repo = self.repo.clone();
+                let $msg = msg;
+                Box::pin(async move { $body })
+            }
+        }
+    )*};
 }
 
-/// What handlers hold: a cheap, cloneable address with one async method per query.
+messages! {
+    /// The database answers.
+    Ping {} -> () = |repo, _| repo.ping().await;
+    CountUsers {} -> i64 = |repo, _| repo.count_users().await;
+    FindUserByName { username: String } -> Option<User> =
+        |repo, m| repo.user_by_username(&m.username).await;
+    FindUserById { id: i64 } -> Option<User> = |repo, m| repo.user_by_id(m.id).await;
+    FindUserByEmail { email: String } -> Option<User> =
+        |repo, m| repo.user_by_email(&m.email).await;
+    /// The user as the API shows it, with roles and permission codes.
+    LoadAuthUser { id: i64 } -> Option<AuthUser> = |repo, m| repo.auth_user(m.id).await;
+    CreateUser { new: NewUser } -> User = |repo, m| repo.create_user(m.new).await;
+    /// A new hash; `changed_at` set for a password change, left alone for a rehash.
+    SetPasswordHash { user_id: i64, hash: String, changed_at: Option<NaiveDateTime>, now: NaiveDateTime } -> () =
+        |repo, m| repo.set_password_hash(m.user_id, &m.hash, m.changed_at, m.now).await;
+    SetStatus { user_id: i64, status: i32, now: NaiveDateTime } -> () =
+        |repo, m| repo.set_status(m.user_id, m.status, m.now).await;
+    TouchLastLogin { user_id: i64, at: NaiveDateTime } -> () =
+        |repo, m| repo.touch_last_login(m.user_id, m.at).await;
+    /// Creates the role if needed, with these codes, and gives it to the user.
+    GrantRole { user_id: i64, role: String, codes: Vec<String>, now: NaiveDateTime } -> () =
+        |repo, m| {
+            let codes: Vec<&str> = m.codes.iter().map(String::as_str).collect();
+            repo.grant_role(m.user_id, &m.role, &codes, m.now).await
+        };
+    RecordLogins { rows: Vec<NewLoginLog> } -> () = |repo, m| repo.insert_login_logs(m.rows).await;
+    ListLoginLogs { filter: LoginLogFilter, page: i64, size: i64 } -> (Vec<LoginLogRow>, i64) =
+        |repo, m| repo.list_login_logs(&m.filter, m.page, m.size).await;
+    FindUserBySocial { provider: String, provider_user_id: String } -> Option<User> =
+        |repo, m| repo.user_by_social(&m.provider, &m.provider_user_id).await;
+    /// A user with a social identity and the named roles (those that exist), at once.
+    CreateSocialUser { new: NewUser, provider: String, provider_user_id: String, roles: Vec<String> } -> User =
+        |repo, m| repo.create_social_user(m.new, &m.provider, &m.provider_user_id, &m.roles).await;
+    LinkSocial { user_id: i64, provider: String, provider_user_id: String, now: NaiveDateTime } -> () =
+        |repo, m| repo.link_social(m.user_id, &m.provider, &m.provider_user_id, m.now).await;
+    /// The user's bound identities: (provider, provider user id, bound at).
+    SocialsOf { user_id: i64 } -> Vec<(String, String, NaiveDateTime)> =
+        |repo, m| repo.socials_of(m.user_id).await;
+    UnlinkSocial { user_id: i64, provider: String } -> usize =
+        |repo, m| repo.unlink_social(m.user_id, &m.provider).await;
+}
+
+/// What the rest of the server holds: a cheap, cloneable address.
 #[derive(Clone)]
 pub struct RepoHandle {
     addr: Addr<RepoActor>,
 }
 
 impl RepoHandle {
+    /// Starts the actor on a new arbiter (its own thread).
     pub fn start(repo: Repo) -> Self {
-        Self {
-            addr: RepoActor { repo }.start(),
-        }
+        let arbiter = Arbiter::new();
+        let addr = RepoActor::start_in_arbiter(&arbiter.handle(), |_| RepoActor { repo });
+        Self { addr }
     }
 
-    /// Sends `job` to the actor and waits for its answer.
-    pub async fn run<T, F, Fut>(&self, job: F) -> Result<T, DbError>
+    /// Sends one message and waits for its answer.
+    pub async fn send<M, T>(&self, msg: M) -> Result<T, DbError>
     where
+        M: Message<Result = Result<T, DbError>> + Send + 'static,
         T: Send + 'static,
-        F: FnOnce(Repo) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<T, DbError>> + 'static,
+        RepoActor: Handler<M>,
     {
-        let job: Job<T> = Box::new(move |repo| Box::pin(job(repo)));
         self.addr
-            .send(Run(job))
+            .send(msg)
             .await
             .map_err(|e| DbError::Pool(format!("repository actor is gone: {e}")))?
     }

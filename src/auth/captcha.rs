@@ -1,11 +1,109 @@
-//! Image captchas: a PNG (bare base64) for the client, the answer (lower-cased) for the store.
+//! Image captchas: a PNG (bare base64) for the client, the answer (lower-cased) for the store,
+//! where it is used up at its first check, right or wrong.
+
+use std::sync::Arc;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 use captcha::filters::{Dots, Noise, Wave};
 use captcha::Captcha;
-use subtle::ConstantTimeEq;
+use paperclip::actix::Apiv2Schema;
+use serde::Serialize;
 
+use crate::clock::SharedClock;
 use crate::config::CaptchaSettings;
+use crate::crypto;
+use crate::error::ApiError;
+use crate::store::{Once, Store};
+
+/// Draws captchas. The server uses `ImageCaptcha`; a deployment (or a test) may give another.
+pub trait CaptchaGenerator: Send + Sync + 'static {
+    fn draw(&self, settings: &CaptchaSettings) -> Option<CaptchaImage>;
+}
+
+/// Distorted characters in a PNG, by the `captcha` crate.
+pub struct ImageCaptcha;
+
+impl CaptchaGenerator for ImageCaptcha {
+    fn draw(&self, settings: &CaptchaSettings) -> Option<CaptchaImage> {
+        draw(settings)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Apiv2Schema)]
+pub struct CaptchaData {
+    /// Whether POST /auth/login asks for a captcha.
+    pub is_enabled: bool,
+    pub expire_seconds: i64,
+    /// Send it back as `uuid` with the answer as `captcha`.
+    pub uuid: String,
+    /// The PNG, bare base64 (no `data:` prefix).
+    pub image: String,
+    pub image_type: String,
+}
+
+/// Issues captchas and checks answers.
+#[derive(Clone)]
+pub struct Captchas {
+    store: Store,
+    settings: CaptchaSettings,
+    clock: SharedClock,
+    generator: Arc<dyn CaptchaGenerator>,
+}
+
+impl Captchas {
+    pub fn new(
+        store: Store,
+        settings: CaptchaSettings,
+        clock: SharedClock,
+        generator: Arc<dyn CaptchaGenerator>,
+    ) -> Self {
+        Self {
+            store,
+            settings,
+            clock,
+            generator,
+        }
+    }
+
+    /// Whether logins ask for one.
+    pub fn enabled(&self) -> bool {
+        self.settings.enabled
+    }
+
+    /// Draws a captcha (off the async threads) and keeps its answer under a new uuid.
+    pub async fn issue(&self) -> Result<CaptchaData, ApiError> {
+        let settings = self.settings.clone();
+        let generator = self.generator.clone();
+        let image = actix_web::rt::task::spawn_blocking(move || generator.draw(&settings))
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal("captcha could not be drawn"))?;
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let ttl = self.settings.ttl_seconds;
+        self.store
+            .put_once(Once::Captcha, &uuid, &image.answer, ttl, self.clock.unix())
+            .await?;
+        Ok(CaptchaData {
+            is_enabled: self.settings.enabled,
+            expire_seconds: ttl,
+            uuid,
+            image: image.png_base64,
+            image_type: "png".into(),
+        })
+    }
+
+    /// Uses up the captcha (right or wrong, it is gone after this) and compares the answer.
+    pub async fn check(&self, uuid: Option<&str>, answer: Option<&str>) -> Result<bool, ApiError> {
+        let (Some(uuid), Some(answer)) = (uuid.filter(|u| u.len() <= 64), answer) else {
+            return Ok(false);
+        };
+        let expected = self
+            .store
+            .take_once(Once::Captcha, uuid, self.clock.unix())
+            .await?;
+        Ok(expected.is_some_and(|e| matches(&e, answer)))
+    }
+}
 
 /// Characters people confuse in a distorted image.
 const AMBIGUOUS: &[char] = &[
@@ -58,7 +156,7 @@ pub fn draw(settings: &CaptchaSettings) -> Option<CaptchaImage> {
 /// Case-insensitive, constant-time in the content of the answers.
 pub fn matches(expected_lower: &str, given: &str) -> bool {
     let given = given.trim().to_lowercase();
-    bool::from(expected_lower.as_bytes().ct_eq(given.as_bytes()))
+    crypto::ct_eq(expected_lower.as_bytes(), given.as_bytes())
 }
 
 #[cfg(test)]

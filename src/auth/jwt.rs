@@ -76,9 +76,8 @@ impl JwtKeys {
     /// `secret` is the resolved HS256 secret (configured or generated); `remembered` bounds the
     /// verified-token cache (entries).
     pub fn new(settings: &JwtSettings, secret: &[u8], remembered: usize) -> Self {
-        let algorithm = match settings.algorithm {
-            JwtAlgorithm::HS256 | JwtAlgorithm::EdDSA => Algorithm::HS256,
-        };
+        debug_assert_eq!(settings.algorithm, JwtAlgorithm::HS256);
+        let algorithm = Algorithm::HS256;
         let kid = hex::encode(&Sha256::digest(secret)[..8]);
         let mut header = Header::new(algorithm);
         header.typ = Some(ACCESS_TYP.to_owned());
@@ -119,12 +118,6 @@ impl JwtKeys {
         })
     }
 
-    /// `remembered`, else `verify_and_remember`.
-    pub fn verify_cached(&self, token: &str, now: i64) -> Result<VerifiedToken, TokenRejection> {
-        self.remembered(token.as_bytes(), now)
-            .unwrap_or_else(|| self.verify_and_remember(token, now))
-    }
-
     /// `verify`, remembering a good answer for the token's lifetime.
     pub fn verify_and_remember(
         &self,
@@ -153,15 +146,33 @@ impl JwtKeys {
         sid: &str,
         now: i64,
     ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
+        self.issue_as(
+            user_id,
+            sid,
+            now,
+            &uuid::Uuid::new_v4().simple().to_string(),
+        )
+    }
+
+    /// The token with these exact claims: the same arguments give the same token (the
+    /// signature is deterministic), which lets a retried refresh get the very token it missed
+    /// without the store keeping it.
+    pub fn issue_as(
+        &self,
+        user_id: i64,
+        sid: &str,
+        issued_at: i64,
+        jti: &str,
+    ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             sub: user_id.to_string(),
             sid: sid.to_owned(),
-            jti: uuid::Uuid::new_v4().simple().to_string(),
-            iat: now,
-            nbf: now,
-            exp: now + self.ttl,
+            jti: jti.to_owned(),
+            iat: issued_at,
+            nbf: issued_at,
+            exp: issued_at + self.ttl,
         };
         Ok((encode(&self.header, &claims, &self.encoding)?, claims.exp))
     }
@@ -199,20 +210,19 @@ mod tests {
     fn remembered_tokens_still_expire() {
         let k = keys();
         let (t, exp) = k.issue(5, "s", 1_000).unwrap();
-        assert_eq!(k.verify_cached(&t, 1_000).unwrap().uid, 5);
-        assert_eq!(k.verify_cached(&t, 1_001).unwrap().sid.as_ref(), "s");
+        assert!(k.remembered(t.as_bytes(), 1_000).is_none());
+        assert_eq!(k.verify_and_remember(&t, 1_000).unwrap().uid, 5);
+        let again = |now| k.remembered(t.as_bytes(), now).expect("remembered");
+        assert_eq!(again(1_001).unwrap().sid.as_ref(), "s");
+        assert!(matches!(again(exp + 31), Err(TokenRejection::Expired)));
         assert!(matches!(
-            k.verify_cached(&t, exp + 31),
-            Err(TokenRejection::Expired)
-        ));
-        assert!(matches!(
-            k.verify_cached(&t, 1_000 - 31),
+            again(1_000 - 31),
             Err(TokenRejection::NotYetValid)
         ));
         let mut forged = t.clone();
         forged.push('x');
         assert!(
-            k.verify_cached(&forged, 1_000).is_err(),
+            k.remembered(forged.as_bytes(), 1_000).is_none(),
             "only the exact bytes are remembered"
         );
     }

@@ -1,10 +1,12 @@
-pub mod bearer;
+//! Who may come in: access tokens, passwords, sessions, the lockout, captchas, client
+//! addresses, and the one decision (`gate`) that every way in shares.
+
 pub mod captcha;
 pub mod client;
 pub mod client_ip;
 pub mod credentials;
+pub mod gate;
 pub mod jwt;
+pub mod lockout;
 pub mod password;
-pub mod rate_limit;
 pub mod sessions;
-pub mod user;

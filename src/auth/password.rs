@@ -1,25 +1,38 @@
 //! Password hashing: Argon2id for new hashes, bcrypt (`$2b$`, as fba stores them) accepted and
-//! flagged for rehash. Every hash runs on a few dedicated threads of lower CPU priority, never on
-//! an actix worker, so logins cannot starve authenticated requests; a missing user is verified
-//! against a dummy hash so timing does not tell.
+//! flagged for rehash. Hashes run on a rayon pool of a few threads at lower CPU priority, never
+//! on an actix worker, so logins cannot starve authenticated requests. The queue in front of it
+//! is bounded: when it is full, a hash is refused at once (503 with `Retry-After`) rather than
+//! letting one account's flood stall every login. A missing user is verified against a dummy
+//! hash, so timing does not tell.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+    rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
-use std::sync::mpsc;
-use std::sync::Mutex;
 
-type Job = Box<dyn FnOnce() + Send>;
+use crate::metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
     #[error("password hashing failed: {0}")]
     Failed(String),
+    #[error("too many password hashes are waiting")]
+    Busy,
+}
+
+impl From<HashError> for crate::error::ApiError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => {
+                crate::error::ApiError::new(crate::error::kind::BUSY).with_retry_after(1)
+            }
+            e => crate::error::ApiError::internal(e),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,61 +43,47 @@ pub struct Verified {
 }
 
 #[derive(Clone)]
-pub struct PasswordHasherPool {
-    jobs: mpsc::Sender<Job>,
+pub struct PasswordHasher {
+    pool: Arc<rayon::ThreadPool>,
     dummy: Arc<String>,
     waiting: Arc<AtomicUsize>,
-    verified: Arc<AtomicUsize>,
+    max_waiting: usize,
     /// Moving average of one verification, in microseconds.
     typical_micros: Arc<AtomicU64>,
+    metrics: Metrics,
 }
 
-impl PasswordHasherPool {
-    /// `threads` hashing threads (0: half the cores, at least one).
-    pub async fn new(threads: usize) -> Result<Self, HashError> {
+impl PasswordHasher {
+    /// `threads` hashing threads (0: half the cores, at least one); at most `max_waiting` hashes
+    /// queued before new ones are refused.
+    pub async fn new(
+        threads: usize,
+        max_waiting: usize,
+        metrics: Metrics,
+    ) -> Result<Self, HashError> {
         let threads = match threads {
             0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
             n => n,
         };
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
-        for i in 0..threads {
-            let queue = queue.clone();
-            std::thread::Builder::new()
-                .name(format!("portcullis-hash-{i}"))
-                .spawn(move || {
-                    lower_priority();
-                    loop {
-                        // The lock is held only while waiting for the next job.
-                        let job = match queue.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(_) => return,
-                        };
-                        match job {
-                            Ok(job) => job(),
-                            Err(_) => return, // the pool is gone
-                        }
-                    }
-                })
-                .map_err(|e| HashError::Failed(format!("cannot start a hashing thread: {e}")))?;
-        }
-        let pool = Self {
-            jobs,
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("portcullis-hash-{i}"))
+            .start_handler(|_| lower_priority())
+            .build()
+            .map_err(|e| HashError::Failed(format!("cannot start the hashing threads: {e}")))?;
+        let hasher = Self {
+            pool: Arc::new(pool),
             dummy: Arc::new(String::new()),
             waiting: Arc::default(),
-            verified: Arc::default(),
+            max_waiting: max_waiting.max(1),
             typical_micros: Arc::default(),
+            metrics,
         };
-        let dummy = pool.hash(uuid::Uuid::new_v4().to_string()).await?;
+        let dummy = hasher.hash(uuid::Uuid::new_v4().to_string()).await?;
         Ok(Self {
             dummy: Arc::new(dummy),
-            ..pool
+            ..hasher
         })
-    }
-
-    /// Hashes waiting for a hashing thread right now.
-    pub fn queue_depth(&self) -> usize {
-        self.waiting.load(Ordering::Relaxed)
     }
 
     /// How long a verification usually takes: answers that skip hashing (a locked account) wait
@@ -93,27 +92,26 @@ impl PasswordHasherPool {
         Duration::from_micros(self.typical_micros.load(Ordering::Relaxed))
     }
 
-    /// Verifications done since start (a test and metrics hook).
-    pub fn verifications(&self) -> usize {
-        self.verified.load(Ordering::Relaxed)
-    }
-
-    async fn blocking<T: Send + 'static>(
+    async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        let (done, answer) = tokio::sync::oneshot::channel();
         let waiting = self.waiting.clone();
+        if waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+            waiting.fetch_sub(1, Ordering::AcqRel);
+            self.metrics.hash_refused();
+            return Err(HashError::Busy);
+        }
+        self.metrics.hash_queued(1);
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let metrics = self.metrics.clone();
         let span = tracing::Span::current();
-        waiting.fetch_add(1, Ordering::Relaxed);
-        let job: Job = Box::new(move || {
-            waiting.fetch_sub(1, Ordering::Relaxed);
+        self.pool.spawn(move || {
+            waiting.fetch_sub(1, Ordering::AcqRel);
+            metrics.hash_queued(-1);
             let _enter = span.enter();
             let _ = done.send(work());
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| HashError::Failed("hashing threads are gone".into()))?;
         answer
             .await
             .map_err(|_| HashError::Failed("a hashing thread dropped its job".into()))
@@ -121,7 +119,7 @@ impl PasswordHasherPool {
 
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
         let typical = self.typical_micros.clone();
-        self.blocking(move || {
+        self.run(move || {
             let _timing = Timing(Instant::now(), typical);
             let salt = SaltString::generate(&mut OsRng);
             Argon2::default()
@@ -141,10 +139,9 @@ impl PasswordHasherPool {
     ) -> Result<Verified, HashError> {
         let real = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy.as_str().to_owned());
-        self.verified.fetch_add(1, Ordering::Relaxed);
         let typical = self.typical_micros.clone();
         let (ok, needs_rehash) = self
-            .blocking(move || {
+            .run(move || {
                 let _timing = Timing(Instant::now(), typical);
                 if hash.starts_with("$2") {
                     (
@@ -163,6 +160,7 @@ impl PasswordHasherPool {
                 }
             })
             .await?;
+        self.metrics.hash_verified();
         Ok(Verified {
             ok: ok && real,
             needs_rehash: ok && real && needs_rehash,
@@ -202,7 +200,9 @@ mod tests {
 
     #[actix_web::test]
     async fn argon2_round_trip_and_dummy_never_matches() {
-        let pool = PasswordHasherPool::new(2).await.unwrap();
+        let pool = PasswordHasher::new(2, 16, Metrics::default())
+            .await
+            .unwrap();
         let h = pool.hash("correct horse".into()).await.unwrap();
         assert!(h.starts_with("$argon2id$"));
         let v = pool
@@ -222,7 +222,9 @@ mod tests {
 
     #[actix_web::test]
     async fn bcrypt_hashes_from_fba_verify_and_ask_for_rehash() {
-        let pool = PasswordHasherPool::new(1).await.unwrap();
+        let pool = PasswordHasher::new(1, 16, Metrics::default())
+            .await
+            .unwrap();
         let h = bcrypt::hash("123456", 4)
             .unwrap()
             .replacen("$2y$", "$2b$", 1);
@@ -235,5 +237,22 @@ mod tests {
             }
         );
         assert!(!pool.verify("1234567".into(), Some(h)).await.unwrap().ok);
+    }
+
+    #[actix_web::test]
+    async fn a_full_queue_refuses_at_once() {
+        let metrics = Metrics::default();
+        let pool = PasswordHasher::new(1, 2, metrics.clone()).await.unwrap();
+        let attempts: Vec<_> = (0..8).map(|i| pool.hash(format!("password {i}"))).collect();
+        let results = futures_util::future::join_all(attempts).await;
+        let busy = results
+            .iter()
+            .filter(|r| matches!(r, Err(HashError::Busy)))
+            .count();
+        assert!(busy >= 5, "{busy} of 8 refused with a queue of 2");
+        assert!(results.iter().filter(|r| r.is_ok()).count() >= 2);
+        assert!(metrics
+            .render()
+            .contains("portcullis_password_hash_refused_total"));
     }
 }

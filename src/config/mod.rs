@@ -71,7 +71,8 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct MetricsSettings {
     pub enabled: bool,
-    pub allowed: Vec<String>,
+    /// Its own listener, so a reverse proxy in front of the API never exposes it.
+    pub listen: String,
 }
 
 fn default_profile() -> Profile {
@@ -84,6 +85,10 @@ pub struct ServerSettings {
     pub host: String,
     pub port: u16,
     pub workers: usize,
+    /// Development listens on loopback only unless this is set.
+    pub allow_public_in_development: bool,
+    /// How long a stopping server lets in-flight requests finish.
+    pub shutdown_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -140,6 +145,7 @@ pub struct PasswordSettings {
     pub min_length: usize,
     pub max_length: usize,
     pub max_parallel_hashes: usize,
+    pub max_queued_hashes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -178,9 +184,12 @@ pub struct RouteLimit {
 #[serde(deny_unknown_fields)]
 pub struct RateLimitSettings {
     pub trusted_proxies: Vec<String>,
+    pub client_ip_header: String,
+    pub ipv6_prefix: u8,
     pub captcha: RouteLimit,
     pub login: RouteLimit,
     pub refresh: RouteLimit,
+    pub oauth2_start: RouteLimit,
     pub oauth2_callback: RouteLimit,
 }
 
@@ -240,6 +249,15 @@ pub struct ProviderSettings {
 #[serde(deny_unknown_fields)]
 pub struct BootstrapSettings {
     pub create_admin: bool,
+}
+
+/// An address or a CIDR block (`10.0.0.0/8`, `::1`), as lists of networks in the config
+/// write them.
+pub fn parse_cidr(s: &str) -> Option<ipnet::IpNet> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
 /// Which database a URL names; the one place that decides the run mode's database half.

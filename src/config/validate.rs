@@ -3,6 +3,14 @@
 
 use super::{ConfigError, JwtAlgorithm, Profile, ProviderKind, Settings, MIN_SECRET_BYTES};
 
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn is_absolute_url(s: &str) -> bool {
     s.starts_with("https://") || s.starts_with("http://")
 }
@@ -73,6 +81,7 @@ impl Settings {
             ("captcha", self.rate_limit.captcha),
             ("login", self.rate_limit.login),
             ("refresh", self.rate_limit.refresh),
+            ("oauth2_start", self.rate_limit.oauth2_start),
             ("oauth2_callback", self.rate_limit.oauth2_callback),
         ] {
             if l.burst == 0 || l.period_seconds == 0 {
@@ -81,17 +90,44 @@ impl Settings {
                 ));
             }
         }
-        for cidr in self
-            .rate_limit
-            .trusted_proxies
-            .iter()
-            .chain(&self.metrics.allowed)
-        {
-            if crate::auth::client_ip::parse_cidr(cidr).is_none() {
+        for cidr in &self.rate_limit.trusted_proxies {
+            if super::parse_cidr(cidr).is_none() {
                 problems.push(format!(
-                    "rate_limit.trusted_proxies / metrics.allowed entry `{cidr}` is not an address or CIDR (e.g. 10.0.0.0/8)"
+                    "rate_limit.trusted_proxies entry `{cidr}` is not an address or CIDR (e.g. 10.0.0.0/8)"
                 ));
             }
+        }
+        if self.metrics.enabled && self.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
+            problems.push(format!(
+                "metrics.listen `{}` is not an address and port; set PORTCULLIS__METRICS__LISTEN, e.g. 127.0.0.1:9464",
+                self.metrics.listen
+            ));
+        }
+        if self.profile == Profile::Development
+            && !self.server.allow_public_in_development
+            && !is_loopback(&self.server.host)
+        {
+            problems.push(format!(
+                "server.host `{}` is not a loopback address, and the development profile listens on \
+                 loopback only. Set PORTCULLIS__SERVER__HOST=127.0.0.1, or \
+                 PORTCULLIS__SERVER__ALLOW_PUBLIC_IN_DEVELOPMENT=true to listen there anyway",
+                self.server.host
+            ));
+        }
+        let header = self.rate_limit.client_ip_header.trim();
+        if actix_web::http::header::HeaderName::from_bytes(header.as_bytes()).is_err()
+            || header.is_empty()
+        {
+            problems.push(format!(
+                "rate_limit.client_ip_header `{header}` is not a header name; \
+                 set PORTCULLIS__RATE_LIMIT__CLIENT_IP_HEADER, e.g. X-Forwarded-For"
+            ));
+        }
+        if !(32..=128).contains(&self.rate_limit.ipv6_prefix) {
+            problems.push("rate_limit.ipv6_prefix must be 32 to 128".into());
+        }
+        if self.password.max_queued_hashes == 0 {
+            problems.push("password.max_queued_hashes must be at least 1".into());
         }
         if self.lockout.threshold == 0
             || self.lockout.account_threshold == 0

@@ -1,16 +1,14 @@
-//! Rows as the database holds them. `User` never leaves the server as is: the API shapes live in
-//! `routes` and never carry `password_hash`.
+//! Rows as the database holds them. `User` carries the password hash and is never serialized:
+//! what the API shows is `domain::AuthUser`.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::schema::{login_logs, users};
+pub use crate::domain::{STATUS_DISABLED, STATUS_ENABLED};
 
-pub const STATUS_ENABLED: i32 = 1;
-pub const STATUS_DISABLED: i32 = 0;
-
-#[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
     pub id: i64,
@@ -73,9 +71,11 @@ pub struct LoginLogRow {
     pub os: Option<String>,
     pub browser: Option<String>,
     pub device: Option<String>,
-    /// password or swagger
+    /// password, swagger or oauth2:{provider}
     pub method: String,
     pub created_at: NaiveDateTime,
+    /// More than 1 for rate-limited refusals, counted per address and minute.
+    pub attempts: i32,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -92,4 +92,5 @@ pub struct NewLoginLog {
     pub device: Option<String>,
     pub method: String,
     pub created_at: NaiveDateTime,
+    pub attempts: i32,
 }

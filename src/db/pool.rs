@@ -76,6 +76,11 @@ impl Db {
     /// Applies pending migrations, then opens the pool.
     pub async fn connect(kind: &DatabaseKind, max_connections: usize) -> Result<Self, DbError> {
         migrate(kind).await?;
+        Self::open(kind, max_connections)
+    }
+
+    /// Opens a pool (connections are made on first use), without migrating.
+    pub fn open(kind: &DatabaseKind, max_connections: usize) -> Result<Self, DbError> {
         match kind {
             DatabaseKind::Postgres(url) => {
                 let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
@@ -151,6 +156,7 @@ pub async fn migrate(kind: &DatabaseKind) -> Result<usize, DbError> {
                     DbError::Pool(format!("cannot create {}: {e}", parent.display()))
                 })?;
             }
+            create_private(&path)?;
             let mut conn =
                 SqliteConnection::establish(&path.to_string_lossy()).map_err(DbError::pool)?;
             diesel::connection::SimpleConnection::batch_execute(&mut conn, SQLITE_PRAGMAS)?;
@@ -159,6 +165,25 @@ pub async fn migrate(kind: &DatabaseKind) -> Result<usize, DbError> {
     })
     .await
     .map_err(|e| DbError::Migration(e.to_string()))?
+}
+
+/// The SQLite file holds password hashes: it is made readable by its owner only (SQLite would
+/// create it with the umask's 0644). An existing file is left as it is.
+fn create_private(path: &std::path::Path) -> Result<(), DbError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(DbError::Pool(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
 }
 
 fn run<DB: diesel::backend::Backend>(

@@ -69,6 +69,31 @@ diesel::table! {
         device -> Nullable<Text>,
         method -> Text,
         created_at -> Timestamp,
+        attempts -> Integer,
+    }
+}
+
+diesel::table! {
+    sessions (sid) {
+        sid -> Text,
+        user_id -> BigInt,
+        live_until -> BigInt,
+        record -> Text,
+    }
+}
+
+diesel::table! {
+    session_versions (user_id) {
+        user_id -> BigInt,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    invalidations (id) {
+        id -> BigInt,
+        payload -> Text,
+        created_at -> BigInt,
     }
 }
 
@@ -84,4 +109,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_roles,
     user_social,
     login_logs,
+    sessions,
+    session_versions,
+    invalidations,
 );

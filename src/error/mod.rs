@@ -1,14 +1,14 @@
 //! One HTTP error type for the whole API: the `{code, msg, data, error, trace_id}` envelope,
 //! RFC 6750 challenges for bearer failures, and English / Chinese messages.
 //!
-//! Handlers return `ApiError`; its `ResponseError` impl renders English without a trace id, and
-//! the [`envelope`] middleware re-renders it once the request's language is known and a trace id
-//! has been given (so successful requests pay for neither). The envelope, the language and the
-//! middleware live in `response`.
+//! Handlers return `ApiError`, which keeps its cause (`source`) for the log and never shows it
+//! to clients. Its `ResponseError` impl renders English without a trace id; the envelope
+//! middleware (`web::envelope`) re-renders it once the request's language and trace id are
+//! known, and logs a server error once, with its cause, inside the request's span.
 
-mod response;
+mod envelope;
 
-pub use response::{body_error, envelope, Envelope, IntoPayloadKind, Lang};
+pub use envelope::{Envelope, Lang};
 
 use std::fmt;
 
@@ -76,6 +76,7 @@ pub mod kind {
         INVALID_LOGIN_CODE = 400, 400, "invalid_login_code", "The login code is invalid, used or expired", "登录码无效、已使用或已过期", Challenge::None;
         LAST_LOGIN_METHOD = 400, 400, "last_login_method", "This is the account's last way to log in; set a password or bind another provider first", "这是账号最后的登录方式，请先设置密码或绑定其他账号", Challenge::None;
         PROVIDER_UNAVAILABLE = 502, 502, "provider_unavailable", "The login provider could not be reached", "无法连接第三方登录服务", Challenge::None;
+        BUSY = 503, 503, "busy", "The server is busy, please try again in a moment", "服务器繁忙，请稍后重试", Challenge::None;
         STORE_UNAVAILABLE = 503, 503, "service_unavailable", "Service temporarily unavailable", "服务暂时不可用", Challenge::None;
         INTERNAL = 500, 500, "internal_error", "Internal server error", "服务器内部错误", Challenge::None;
     }
@@ -102,7 +103,14 @@ pub struct ApiError {
     /// Language-neutral detail appended to the message (a field name, a policy rule).
     pub detail: Option<String>,
     pub data: Option<Value>,
+    /// Seconds a client should wait before trying again (`Retry-After`).
+    pub retry_after: Option<u64>,
+    /// Why it happened, for the log only.
+    source: Option<Cause>,
 }
+
+/// The cause of an error, kept for the log.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 impl ApiError {
     pub fn new(kind: &'static ErrorKind) -> Self {
@@ -110,7 +118,42 @@ impl ApiError {
             kind,
             detail: None,
             data: None,
+            retry_after: None,
+            source: None,
         }
+    }
+
+    /// The same answer without the cause (the envelope middleware renders a copy).
+    pub fn answer(&self) -> Self {
+        Self {
+            kind: self.kind,
+            detail: self.detail.clone(),
+            data: self.data.clone(),
+            retry_after: self.retry_after,
+            source: None,
+        }
+    }
+
+    pub fn with_source(mut self, cause: impl Into<Cause>) -> Self {
+        self.source = Some(cause.into());
+        self
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
+
+    /// The cause and its own causes, `: `-joined, for one log line.
+    pub fn cause_chain(&self) -> Option<String> {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> =
+            self.source.as_deref().map(|e| e as _);
+        let mut parts = Vec::new();
+        while let Some(e) = cause {
+            parts.push(e.to_string());
+            cause = e.source();
+        }
+        (!parts.is_empty()).then(|| parts.join(": "))
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
@@ -123,15 +166,14 @@ impl ApiError {
         self
     }
 
-    /// Logs the cause server-side and answers a bare 500: library text never reaches clients.
-    pub fn internal(cause: impl fmt::Display) -> Self {
-        tracing::error!(error = %cause, "internal error");
-        Self::new(kind::INTERNAL)
+    /// A bare 500: the cause goes to the log with the trace id, never to the client.
+    pub fn internal(cause: impl Into<Cause>) -> Self {
+        Self::new(kind::INTERNAL).with_source(cause)
     }
 
-    pub fn unavailable(cause: impl fmt::Display) -> Self {
-        tracing::error!(error = %cause, "backing service unavailable");
-        Self::new(kind::STORE_UNAVAILABLE)
+    /// 503: the database or the store did not answer.
+    pub fn unavailable(cause: impl Into<Cause>) -> Self {
+        Self::new(kind::STORE_UNAVAILABLE).with_source(cause)
     }
 
     fn message(&self, lang: Lang) -> String {
@@ -158,6 +200,9 @@ impl ApiError {
         }
         if let Some(t) = trace_id {
             res.insert_header(("x-trace-id", t));
+        }
+        if let Some(secs) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, secs));
         }
         Envelope {
             code: self.kind.code,

@@ -1,11 +1,14 @@
 //! From a provider's identity to a local user: a known identity logs its user in; an unknown
-//! one attaches to an existing account only by a provider-verified email with
-//! `link_by_verified_email` on; otherwise a new user is created (no password, default roles).
+//! one attaches to an existing account only with `link_by_verified_email` on, when the provider
+//! says the email is verified AND the local account's email is verified too, and never to a
+//! superuser; otherwise a new user is created (no password, default roles).
 
 use chrono::NaiveDateTime;
 
 use super::{Identity, OAuthError};
-use crate::actors::RepoHandle;
+use crate::actors::repo::{
+    CreateSocialUser, FindUserByEmail, FindUserBySocial, LinkSocial, RepoHandle,
+};
 use crate::config::OAuth2Settings;
 use crate::db::models::{NewUser, User, STATUS_ENABLED};
 use crate::db::DbError;
@@ -73,10 +76,12 @@ async fn owner(
     provider: &str,
     identity: &Identity,
 ) -> Result<Option<User>, OAuthError> {
-    let (p, pid) = (provider.to_owned(), identity.provider_user_id.clone());
-    repo.run(move |r| async move { r.user_by_social(&p, &pid).await })
-        .await
-        .map_err(db)
+    repo.send(FindUserBySocial {
+        provider: provider.to_owned(),
+        provider_user_id: identity.provider_user_id.clone(),
+    })
+    .await
+    .map_err(db)
 }
 
 /// The user this identity logs in as (found, linked or created). Disabled users are refused.
@@ -114,21 +119,21 @@ async fn link_by_email(
         return Ok(None);
     }
     let Some(user) = repo
-        .run(move |r| async move { r.user_by_email(&email.to_ascii_lowercase()).await })
+        .send(FindUserByEmail {
+            email: email.to_ascii_lowercase(),
+        })
         .await
         .map_err(db)?
     else {
         return Ok(None);
     };
-    let (p, pid, uid) = (
-        provider.to_owned(),
-        identity.provider_user_id.clone(),
-        user.id,
-    );
-    match repo
-        .run(move |r| async move { r.link_social(uid, &p, &pid, now).await })
-        .await
-    {
+    let link = LinkSocial {
+        user_id: user.id,
+        provider: provider.to_owned(),
+        provider_user_id: identity.provider_user_id.clone(),
+        now,
+    };
+    match repo.send(link).await {
         Ok(()) => Ok(Some(user)),
         // The account already has another identity at this provider: do not take it over.
         Err(e) if e.is_unique_violation() => Ok(None),
@@ -147,9 +152,8 @@ async fn create(
     // when the provider says so.
     let email = match identity.email.clone().map(|e| e.to_ascii_lowercase()) {
         Some(e) if crate::domain::Email::parse(&e).is_ok() => {
-            let probe = e.clone();
             let taken = repo
-                .run(move |r| async move { r.user_by_email(&probe).await })
+                .send(FindUserByEmail { email: e.clone() })
                 .await
                 .map_err(db)?
                 .is_some();
@@ -185,15 +189,13 @@ async fn create(
             created_at: now,
             updated_at: now,
         };
-        let (p, pid, roles) = (
-            provider.to_owned(),
-            identity.provider_user_id.clone(),
-            settings.default_roles.clone(),
-        );
-        match repo
-            .run(move |r| async move { r.create_social_user(new, &p, &pid, &roles).await })
-            .await
-        {
+        let create = CreateSocialUser {
+            new,
+            provider: provider.to_owned(),
+            provider_user_id: identity.provider_user_id.clone(),
+            roles: settings.default_roles.clone(),
+        };
+        match repo.send(create).await {
             Ok(user) => return Ok(user),
             Err(e) if e.is_unique_violation() => {
                 // Another callback for the same identity may have won the race.
@@ -223,11 +225,13 @@ pub async fn bind(
             OAuthError::IdentityTaken
         });
     }
-    let (p, pid) = (provider.to_owned(), identity.provider_user_id.clone());
-    match repo
-        .run(move |r| async move { r.link_social(user_id, &p, &pid, now).await })
-        .await
-    {
+    let link = LinkSocial {
+        user_id,
+        provider: provider.to_owned(),
+        provider_user_id: identity.provider_user_id.clone(),
+        now,
+    };
+    match repo.send(link).await {
         Ok(()) => Ok(()),
         Err(e) if e.is_unique_violation() => Err(OAuthError::AlreadyBound),
         Err(e) => Err(db(e)),

@@ -34,16 +34,21 @@ fn like_contains(s: &str) -> String {
 }
 
 impl Repo {
+    /// Inserts a batch in one transaction (one statement per row: SQLite's multi-row insert
+    /// does not cover nullable columns).
     pub async fn insert_login_logs(&self, rows: Vec<NewLoginLog>) -> Result<(), DbError> {
+        use diesel_async::AsyncConnection;
         with_conn!(&self.db, |conn| {
-            // One statement per row: SQLite's batch insert does not cover nullable columns.
-            for row in &rows {
-                diesel::insert_into(login_logs::table)
-                    .values(row)
-                    .execute(conn)
-                    .await?;
-            }
-            Ok(())
+            conn.transaction::<(), DbError, _>(async |conn| {
+                for row in &rows {
+                    diesel::insert_into(login_logs::table)
+                        .values(row)
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(())
+            })
+            .await
         })
     }
 

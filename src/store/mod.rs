@@ -1,109 +1,101 @@
-//! The hot store: sessions, their per-user index, cached users and the invalidation channel.
-//! In-process for embedded mode, Redis for production; one type, so callers never branch.
+//! The hot store: sessions (per user, changed by compare-and-swap), cached users, single-use
+//! values, counters, and the invalidation log every node follows. Two implementations behind
+//! one type, so callers never branch:
+//!
+//! - `embedded`: sessions and the invalidation log in the database (a restart loses no session,
+//!   and the CLI reaches a running server through the log), the rest in process memory;
+//! - `redis`: everything in Redis, every multi-key step inside one user's hash slot, so Redis
+//!   Cluster works as well as a single Redis.
+//!
+//! The store provides primitives only. What a session may become (rotation, the grace window,
+//! the login policies) and the lockout arithmetic are decided once, in `auth`, and written
+//! back with `commit_sessions` or the counters.
 
-mod memory;
+mod embedded;
 mod redis;
 
-use std::sync::Arc;
+use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-pub use self::memory::MemoryStore;
+pub use self::embedded::EmbeddedStore;
 pub use self::redis::RedisStore;
 
-/// Failed store calls since start, for `/metrics`. Counted where the errors are made.
-static ERRORS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-pub fn errors() -> u64 {
-    ERRORS.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-fn count_error() {
-    ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-}
+use crate::domain::{EventId, Invalidation, SessionRecord};
+use crate::metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    #[error("store refuses writes: {0}")]
+    Full(String),
     #[error("store returned unexpected data: {0}")]
     Corrupt(String),
 }
 
-/// A login session as the store keeps it. Times are Unix seconds.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SessionRecord {
-    pub sid: String,
-    pub uid: i64,
-    pub method: String,
-    pub ip: String,
-    pub user_agent: String,
-    pub os: Option<String>,
-    pub browser: Option<String>,
-    pub device: Option<String>,
-    pub created_at: i64,
-    pub last_refresh_at: i64,
-    /// Absolute end of the session, whatever the refreshes.
-    pub expires_at: i64,
-    /// End of the current refresh token (sliding, never past `expires_at`).
-    pub refresh_expires_at: i64,
-    /// SHA-256 (hex) of the current refresh token.
-    pub refresh_hash: String,
-    /// The immediate parent's digest and when it was rotated, for the grace window.
-    pub prev_hash: Option<String>,
-    pub prev_at: Option<i64>,
-    /// The answer the last rotation gave, returned again to a retry inside the grace window.
-    pub grace: Option<String>,
-    /// Digests of this session's spent refresh tokens, space-separated, newest last (bounded):
-    /// presenting one of these is reuse; presenting anything else is merely invalid.
-    #[serde(default)]
-    pub used: String,
+impl From<StoreError> for crate::error::ApiError {
+    fn from(e: StoreError) -> Self {
+        crate::error::ApiError::unavailable(e)
+    }
 }
 
-/// How many spent refresh-token digests a session remembers.
-pub const USED_HISTORY: usize = 32;
-
-/// Appends `digest` to a `used` list, keeping the newest `USED_HISTORY`.
-pub fn remember_used(used: &str, digest: &str) -> String {
-    let mut all: Vec<&str> = used.split_whitespace().collect();
-    all.push(digest);
-    let skip = all.len().saturating_sub(USED_HISTORY);
-    all[skip..].join(" ")
+/// A user's sessions and the version a change must name to be applied.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserSessions {
+    pub version: i64,
+    /// Oldest first.
+    pub sessions: Vec<SessionRecord>,
 }
 
-/// What a login asks of the store besides writing the session.
-#[derive(Debug, Clone, Copy)]
-pub struct SessionPolicy {
-    /// End every other session of the user (`multi_login` off).
-    pub single: bool,
-    /// 0 = no limit; otherwise the oldest sessions end to make room.
-    pub max_per_user: usize,
-}
-
-/// One refresh attempt, decided atomically.
-#[derive(Debug, Clone)]
-pub struct Rotation<'a> {
-    pub sid: &'a str,
-    pub presented_hash: &'a str,
-    pub new_hash: &'a str,
-    pub now: i64,
-    pub grace_seconds: i64,
-    pub refresh_ttl: i64,
-    /// Stored with the session for retries inside the grace window.
-    pub answer: &'a str,
-}
-
+/// One step of a change to a user's sessions.
 #[derive(Debug, Clone, PartialEq)]
-pub enum RotateOutcome {
-    Rotated,
-    /// A retry with the immediate parent inside the grace window: the earlier answer.
-    Replay(String),
-    /// No such live session (ended, expired, or never existed).
-    Missing,
-    /// A refresh token that was already used, outside the grace window: the session was ended.
-    Reused {
-        uid: i64,
-    },
+pub enum SessionChange {
+    Put(Box<SessionRecord>),
+    Delete(String),
+}
+
+/// Changes to a user's sessions, to be applied only if nothing changed them since they were read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Commit {
+    pub expected: i64,
+    pub changes: Vec<SessionChange>,
+    /// The end of the last session left (the store may forget the user's sessions then);
+    /// `None` when none is left.
+    pub keep_until: Option<i64>,
+}
+
+impl Commit {
+    /// Whether it adds or replaces a session (rather than only removing some).
+    pub fn grows(&self) -> bool {
+        self.changes
+            .iter()
+            .any(|c| matches!(c, SessionChange::Put(_)))
+    }
+}
+
+impl UserSessions {
+    /// The commit that applies `changes` to these sessions.
+    pub fn commit(&self, changes: Vec<SessionChange>) -> Commit {
+        let mut left: std::collections::BTreeMap<&str, i64> = self
+            .sessions
+            .iter()
+            .map(|s| (s.sid.as_str(), s.live_until()))
+            .collect();
+        for c in &changes {
+            match c {
+                SessionChange::Put(r) => {
+                    left.insert(&r.sid, r.live_until());
+                }
+                SessionChange::Delete(sid) => {
+                    left.remove(sid.as_str());
+                }
+            }
+        }
+        Commit {
+            expected: self.version,
+            keep_until: left.values().copied().max(),
+            changes,
+        }
+    }
 }
 
 /// Namespaces of single-use values.
@@ -124,141 +116,113 @@ impl Once {
     }
 }
 
-/// The answer to "may this login attempt hash a password?".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Attempt {
-    Allowed,
-    /// Refused until this Unix time, without hashing.
-    Locked {
-        until: i64,
-    },
+/// What the invalidation log answered: new entries, and whether entries after the position
+/// asked for were trimmed before they could be read.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub events: Vec<(EventId, Invalidation)>,
+    pub gap: bool,
 }
 
-/// The counters an attempt touches: the account, and the account from this client address.
-#[derive(Debug, Clone)]
-pub struct AttemptKeys {
-    pub account: String,
-    pub pair: String,
-}
+/// How long a read of the log may block: an answer (even an empty one) at least this often
+/// proves the link is alive.
+pub const FEED_BLOCK: Duration = Duration::from_millis(1000);
 
-impl AttemptKeys {
-    /// Long or odd usernames are hashed so keys stay short and printable.
-    pub fn new(username: &str, ip: &str) -> Self {
-        let account = if username.len() <= 64 && username.chars().all(|c| c.is_ascii_graphic()) {
-            username.to_owned()
-        } else {
-            format!("h:{}", &crate::auth::sessions::digest(username)[..32])
-        };
-        Self {
-            pair: format!("{account}|{ip}"),
-            account,
-        }
-    }
-}
-
-/// Lock length after the n-th lock (1-based): base, doubling, capped.
-pub fn lock_seconds(n: u32, l: &crate::config::LockoutSettings) -> i64 {
-    let factor = 1i64
-        .checked_shl(n.saturating_sub(1).min(32))
-        .unwrap_or(i64::MAX);
-    l.base_seconds.saturating_mul(factor).min(l.max_seconds)
-}
-
-/// A cache invalidation, sent to every node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Invalidation {
-    Session(String),
-    User(i64),
-}
-
-impl Invalidation {
-    pub fn encode(&self) -> String {
-        match self {
-            Self::Session(sid) => format!("s:{sid}"),
-            Self::User(uid) => format!("u:{uid}"),
-        }
-    }
-
-    pub fn decode(s: &str) -> Option<Self> {
-        match s.split_once(':')? {
-            ("s", sid) if !sid.is_empty() => Some(Self::Session(sid.to_owned())),
-            ("u", uid) => uid.parse().ok().map(Self::User),
-            _ => None,
-        }
-    }
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    metrics: Metrics,
 }
 
 #[derive(Clone)]
-pub enum Store {
-    Memory(Arc<MemoryStore>),
+enum Backend {
+    Embedded(EmbeddedStore),
     Redis(RedisStore),
 }
 
-macro_rules! dispatch {
-    ($self:expr, $s:ident => $call:expr) => {
-        match $self {
-            Store::Memory($s) => $call,
-            Store::Redis($s) => $call,
+/// Runs the call on the backend and counts its failures.
+macro_rules! call {
+    ($self:expr, $s:ident => $call:expr) => {{
+        let result = match &$self.backend {
+            Backend::Embedded($s) => $call,
+            Backend::Redis($s) => $call,
+        };
+        if result.is_err() {
+            $self.metrics.store_error();
         }
-    };
+        result
+    }};
 }
 
 impl Store {
-    pub fn memory() -> Self {
-        Self::Memory(Arc::new(MemoryStore::default()))
+    pub fn embedded(store: EmbeddedStore, metrics: Metrics) -> Self {
+        Self {
+            backend: Backend::Embedded(store),
+            metrics,
+        }
     }
 
+    pub fn redis(store: RedisStore, metrics: Metrics) -> Self {
+        Self {
+            backend: Backend::Redis(store),
+            metrics,
+        }
+    }
+
+    /// Shared by several nodes (Redis), rather than one process's.
     pub fn is_shared(&self) -> bool {
-        matches!(self, Self::Redis(_))
+        matches!(self.backend, Backend::Redis(_))
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self.backend {
+            Backend::Embedded(_) => "embedded",
+            Backend::Redis(_) => "redis",
+        }
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        dispatch!(self, s => s.ping().await)
+        call!(self, s => s.ping().await)
     }
 
-    /// Writes a new session and applies the policy; returns the session ids it ended.
-    pub async fn create_session(
-        &self,
-        record: &SessionRecord,
-        policy: SessionPolicy,
-        now: i64,
-    ) -> Result<Vec<String>, StoreError> {
-        dispatch!(self, s => s.create_session(record, policy, now).await)
+    /// Writes and removes a short-lived key: readiness means the store still takes writes.
+    pub async fn probe_write(&self) -> Result<(), StoreError> {
+        call!(self, s => s.probe_write().await)
     }
 
-    pub async fn session(&self, sid: &str, now: i64) -> Result<Option<SessionRecord>, StoreError> {
-        dispatch!(self, s => s.session(sid, now).await)
+    pub async fn sessions_of(&self, uid: i64) -> Result<UserSessions, StoreError> {
+        call!(self, s => s.sessions_of(uid).await)
     }
 
-    pub async fn rotate(&self, r: Rotation<'_>) -> Result<RotateOutcome, StoreError> {
-        dispatch!(self, s => s.rotate(r).await)
+    /// One session as stored, alive or not (`SessionRecord::is_live` decides).
+    pub async fn session(&self, uid: i64, sid: &str) -> Result<Option<SessionRecord>, StoreError> {
+        call!(self, s => s.session(uid, sid).await)
     }
 
-    /// Ends one session; true when it existed.
-    pub async fn delete_session(&self, uid: i64, sid: &str) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.delete_session(uid, sid).await)
-    }
-
-    /// Ends every session of the user but `except`; returns the ended ids.
-    pub async fn delete_user_sessions(
+    /// Applies the commit if the user's sessions are still at its version; false when another
+    /// change came first (read again and decide again). Commits that only remove sessions go
+    /// through even when the store is otherwise full.
+    pub async fn commit_sessions(
         &self,
         uid: i64,
-        except: Option<&str>,
-    ) -> Result<Vec<String>, StoreError> {
-        dispatch!(self, s => s.delete_user_sessions(uid, except).await)
-    }
-
-    /// The user's live sessions, oldest first.
-    pub async fn user_sessions(
-        &self,
-        uid: i64,
+        commit: &Commit,
         now: i64,
-    ) -> Result<Vec<SessionRecord>, StoreError> {
-        dispatch!(self, s => s.user_sessions(uid, now).await)
+    ) -> Result<bool, StoreError> {
+        call!(self, s => s.commit_sessions(uid, commit, now).await)
     }
 
-    pub async fn cached_user(&self, uid: i64) -> Result<Option<String>, StoreError> {
-        dispatch!(self, s => s.cached_user(uid).await)
+    /// Users with live sessions, by id, for one page; and how many there are.
+    pub async fn online_users(
+        &self,
+        now: i64,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<i64>, usize), StoreError> {
+        call!(self, s => s.online_users(now, offset, limit).await)
+    }
+
+    pub async fn cached_user(&self, uid: i64, now: i64) -> Result<Option<String>, StoreError> {
+        call!(self, s => s.cached_user(uid, now).await)
     }
 
     pub async fn put_cached_user(
@@ -268,15 +232,14 @@ impl Store {
         ttl: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.put_cached_user(uid, json, ttl, now).await)
+        call!(self, s => s.put_cached_user(uid, json, ttl, now).await)
     }
 
     pub async fn drop_cached_user(&self, uid: i64) -> Result<(), StoreError> {
-        dispatch!(self, s => s.drop_cached_user(uid).await)
+        call!(self, s => s.drop_cached_user(uid).await)
     }
 
-    /// Keeps a short-lived value under `{namespace}:{id}` (a captcha answer, an OAuth2 state,
-    /// a one-time login code).
+    /// Keeps a short-lived value under `{namespace}:{id}`.
     pub async fn put_once(
         &self,
         ns: Once,
@@ -285,7 +248,7 @@ impl Store {
         ttl: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.put_once(ns.as_str(), id, value, ttl, now).await)
+        call!(self, s => s.put_once(ns.as_str(), id, value, ttl, now).await)
     }
 
     /// Returns and deletes the value: each can be used at most once, right or wrong.
@@ -295,54 +258,82 @@ impl Store {
         id: &str,
         now: i64,
     ) -> Result<Option<String>, StoreError> {
-        dispatch!(self, s => s.take_once(ns.as_str(), id, now).await)
+        call!(self, s => s.take_once(ns.as_str(), id, now).await)
     }
 
-    /// Reads a value without using it up (operators, tests).
-    pub async fn peek_once(
+    /// Adds one to a counter and (re)starts its expiry; returns the new value.
+    pub async fn incr(&self, key: &str, ttl: i64, now: i64) -> Result<i64, StoreError> {
+        call!(self, s => s.incr(key, ttl, now).await)
+    }
+
+    pub async fn get_number(&self, key: &str, now: i64) -> Result<Option<i64>, StoreError> {
+        call!(self, s => s.get_number(key, now).await)
+    }
+
+    pub async fn set_number(
         &self,
-        ns: Once,
-        id: &str,
+        key: &str,
+        value: i64,
+        ttl: i64,
         now: i64,
-    ) -> Result<Option<String>, StoreError> {
-        dispatch!(self, s => s.peek_once(ns.as_str(), id, now).await)
+    ) -> Result<(), StoreError> {
+        call!(self, s => s.set_number(key, value, ttl, now).await)
     }
 
-    /// Reserves one login attempt, atomically, before any password is hashed.
-    pub async fn login_attempt(
-        &self,
-        keys: &AttemptKeys,
-        now: i64,
-        lockout: &crate::config::LockoutSettings,
-    ) -> Result<Attempt, StoreError> {
-        dispatch!(self, s => s.login_attempt(keys, now, lockout).await)
+    pub async fn remove_numbers(&self, keys: &[String]) -> Result<(), StoreError> {
+        call!(self, s => s.remove_numbers(keys).await)
     }
 
-    /// A successful login clears the counters and the backoff.
-    pub async fn login_succeeded(&self, keys: &AttemptKeys) -> Result<(), StoreError> {
-        dispatch!(self, s => s.login_succeeded(keys).await)
+    /// Appends to the invalidation log every node follows. Goes through even when the store is
+    /// otherwise full: an invalidation frees more than it takes.
+    pub async fn append(&self, inv: &Invalidation, now: i64) -> Result<EventId, StoreError> {
+        call!(self, s => s.append(inv, now).await)
     }
 
-    /// Tells the other nodes (none in memory mode; the local cache is told directly).
-    pub async fn publish(&self, inv: &Invalidation) -> Result<(), StoreError> {
-        match self {
-            Self::Memory(_) => Ok(()),
-            Self::Redis(s) => s.publish(inv).await,
-        }
+    /// A reader of the invalidation log, on a connection of its own.
+    pub async fn feed(&self) -> Result<Feed, StoreError> {
+        let inner = match &self.backend {
+            Backend::Embedded(s) => FeedInner::Embedded(s.feed()),
+            Backend::Redis(s) => FeedInner::Redis(s.feed().await?),
+        };
+        Ok(Feed { inner })
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Follows the invalidation log.
+pub struct Feed {
+    inner: FeedInner,
+}
 
-    #[test]
-    fn invalidations_round_trip_and_garbage_is_ignored() {
-        for inv in [Invalidation::Session("abc".into()), Invalidation::User(42)] {
-            assert_eq!(Invalidation::decode(&inv.encode()), Some(inv));
+enum FeedInner {
+    Embedded(embedded::Feed),
+    Redis(redis::Feed),
+}
+
+impl Feed {
+    /// The newest entry's id (where a reader with nothing to catch up on starts).
+    pub async fn head(&mut self) -> Result<EventId, StoreError> {
+        match &mut self.inner {
+            FeedInner::Embedded(f) => f.head().await,
+            FeedInner::Redis(f) => f.head().await,
         }
-        for bad in ["", "s:", "u:x", "x:1", "nonsense"] {
-            assert_eq!(Invalidation::decode(bad), None, "{bad}");
+    }
+
+    /// Entries after `after`, waiting up to `FEED_BLOCK` for the first.
+    pub async fn next(&mut self, after: EventId) -> Result<Batch, StoreError> {
+        match &mut self.inner {
+            FeedInner::Embedded(f) => f.next(after).await,
+            FeedInner::Redis(f) => f.next(after).await,
+        }
+    }
+
+    /// Housekeeping between reads: the embedded log drops old entries and ended sessions now
+    /// and then (Redis trims its stream and expires its keys by itself).
+    pub async fn maintain(&mut self, now: i64) {
+        if let FeedInner::Embedded(f) = &mut self.inner {
+            if let Err(e) = f.prune(now).await {
+                tracing::warn!(error = %e, "cannot prune the invalidation log");
+            }
         }
     }
 }

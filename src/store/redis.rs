@@ -1,12 +1,26 @@
-//! Redis store for production mode. Multi-key steps are single Lua scripts, so two nodes racing
-//! on one session (parallel refreshes, a login evicting a session being refreshed) stay correct.
+//! The Redis store (production). Keys, under the configured prefix `p`:
+//!
+//! | key | what |
+//! |---|---|
+//! | `p:{u:UID}:sessions` | hash: session id → record (JSON), and `v`, the version |
+//! | `p:{u:UID}:user` | the decoded user, shared by every node |
+//! | `p:online` | sorted set: user id → end of their last live session |
+//! | `p:captcha:ID`, `p:oauth2:state:ID`, `p:oauth2:code:ID` | single-use values |
+//! | `p:n:…` | counters (lockout) |
+//! | `p:invalidations` | the stream of invalidations every node reads |
+//!
+//! A user's keys share the hash tag `{u:UID}`, and every script touches only the one key it
+//! declares, so the store runs on Redis Cluster as on one Redis. The only script with a rule in
+//! it is none: `CAS` applies changes if a version is unchanged; the decisions are in `auth`.
 
 use deadpool_redis::{Config as PoolConfig, Pool, Runtime};
 use redis::{AsyncCommands, Script};
 
-mod guards;
+use super::{Batch, Commit, SessionChange, StoreError, UserSessions, FEED_BLOCK};
+use crate::domain::{EventId, Invalidation, SessionRecord};
 
-use super::{Invalidation, RotateOutcome, Rotation, SessionPolicy, SessionRecord, StoreError};
+/// Invalidations kept in the stream (approximately); a node further behind empties its cache.
+const STREAM_LENGTH: usize = 100_000;
 
 #[derive(Clone)]
 pub struct RedisStore {
@@ -15,108 +29,55 @@ pub struct RedisStore {
     prefix: String,
 }
 
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
 impl From<deadpool_redis::PoolError> for StoreError {
     fn from(e: deadpool_redis::PoolError) -> Self {
-        super::count_error();
-        Self::Unavailable(e.to_string())
+        unavailable(e)
     }
 }
 
 impl From<redis::RedisError> for StoreError {
     fn from(e: redis::RedisError) -> Self {
-        super::count_error();
-        Self::Unavailable(e.to_string())
+        if e.code() == Some("OOM") {
+            Self::Full(e.to_string())
+        } else {
+            unavailable(e)
+        }
     }
 }
 
-fn corrupt(e: serde_json::Error) -> StoreError {
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-/// KEYS: session, user index. ARGV: sid, record json, ttl, score, single(0/1), max, session key
-/// prefix, index ttl. Returns the ended session ids. With no policy to apply (multi-login, no
-/// cap) the index is not walked: a login stays O(1) however many sessions the user has.
-const CREATE: &str = r#"
-local members = {}
-if ARGV[5] == '1' or tonumber(ARGV[6]) > 0 then
-  members = redis.call('ZRANGE', KEYS[2], 0, -1)
+/// KEYS: the user's session hash. ARGV: expected version, seconds to keep the key (0: delete
+/// it, no session is left), then pairs of session id and record JSON ('' deletes).
+const CAS_BODY: &str = r#"
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if v ~= tonumber(ARGV[1]) then return 0 end
+local keep = tonumber(ARGV[2])
+if keep <= 0 then
+  redis.call('DEL', KEYS[1])
+  return 1
 end
-local live, ended = {}, {}
-for _, m in ipairs(members) do
-  local k = ARGV[7] .. m
-  if redis.call('EXISTS', k) == 1 then
-    if ARGV[5] == '1' then
-      redis.call('DEL', k); redis.call('ZREM', KEYS[2], m); table.insert(ended, m)
-    else
-      table.insert(live, m)
-    end
+for i = 3, #ARGV, 2 do
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[1], ARGV[i])
   else
-    redis.call('ZREM', KEYS[2], m)
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
   end
 end
-local max = tonumber(ARGV[6])
-if max > 0 then
-  for i = 1, #live + 1 - max do
-    redis.call('DEL', ARGV[7] .. live[i]); redis.call('ZREM', KEYS[2], live[i]); table.insert(ended, live[i])
-  end
-end
--- Scores keep insertion order even within one second, so "oldest" is exact.
-local score = tonumber(ARGV[4])
-local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-if top[2] and tonumber(top[2]) >= score then score = tonumber(top[2]) + 1 end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-redis.call('ZADD', KEYS[2], score, ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[8])
-return ended
+redis.call('HSET', KEYS[1], 'v', v + 1)
+redis.call('EXPIRE', KEYS[1], keep)
+return 1
 "#;
 
-/// KEYS: session, user index prefix. ARGV: presented, new, now, grace, refresh ttl, answer.
-const ROTATE: &str = r#"
-local raw = redis.call('GET', KEYS[1])
-if not raw then return {'missing'} end
-local s = cjson.decode(raw)
-local now = tonumber(ARGV[3])
-if now >= math.min(s.refresh_expires_at, s.expires_at) then return {'missing'} end
-if s.refresh_hash == ARGV[1] then
-  local used = type(s.used) == 'string' and s.used or ''
-  used = used == '' and s.refresh_hash or (used .. ' ' .. s.refresh_hash)
-  -- keep the newest 32 digests (64 hex characters and a space each)
-  local limit = 32 * 65 - 1
-  if #used > limit then used = string.sub(used, #used - limit + 1) end
-  s.used = used
-  s.prev_hash = s.refresh_hash
-  s.prev_at = now
-  s.refresh_hash = ARGV[2]
-  s.grace = ARGV[6]
-  s.last_refresh_at = now
-  s.refresh_expires_at = math.min(now + tonumber(ARGV[5]), s.expires_at)
-  redis.call('SET', KEYS[1], cjson.encode(s), 'EX', math.max(1, s.refresh_expires_at - now))
-  return {'rotated'}
-end
-if s.prev_hash == ARGV[1] and type(s.prev_at) == 'number' and now - s.prev_at <= tonumber(ARGV[4])
-   and type(s.grace) == 'string' then
-  return {'replay', s.grace}
-end
-local spent = type(s.used) == 'string' and s.used or ''
-if not string.find(' ' .. spent .. ' ', ' ' .. ARGV[1] .. ' ', 1, true) then
-  return {'missing'}
-end
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2] .. string.format('%d', s.uid), s.sid)
-return {'reused', string.format('%d', s.uid)}
-"#;
-
-/// KEYS: user index. ARGV: session key prefix, except (or ''). Returns the ended ids.
-const END_ALL: &str = r#"
-local members = redis.call('ZRANGE', KEYS[1], 0, -1)
-local ended = {}
-for _, m in ipairs(members) do
-  if m ~= ARGV[2] then
-    if redis.call('DEL', ARGV[1] .. m) == 1 then table.insert(ended, m) end
-    redis.call('ZREM', KEYS[1], m)
-  end
-end
-return ended
+/// KEYS: the stream. ARGV: approximate length to keep, the encoded invalidation.
+const APPEND: &str = r#"#!lua flags=allow-oom
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'i', ARGV[2])
 "#;
 
 impl RedisStore {
@@ -125,7 +86,7 @@ impl RedisStore {
         cfg.pool = Some(deadpool_redis::PoolConfig::new(pool_size));
         let pool = cfg
             .create_pool(Some(Runtime::Tokio1))
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            .map_err(unavailable)?;
         let store = Self {
             pool,
             url: url.to_owned(),
@@ -135,32 +96,28 @@ impl RedisStore {
         Ok(store)
     }
 
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    pub fn channel(&self) -> String {
-        format!("{}:invalidate", self.prefix)
-    }
-
-    fn session_prefix(&self) -> String {
-        format!("{}:session:", self.prefix)
-    }
-
-    fn session_key(&self, sid: &str) -> String {
-        format!("{}:session:{sid}", self.prefix)
-    }
-
-    fn index_prefix(&self) -> String {
-        format!("{}:user_sessions:", self.prefix)
-    }
-
-    fn index_key(&self, uid: i64) -> String {
-        format!("{}:user_sessions:{uid}", self.prefix)
+    fn sessions_key(&self, uid: i64) -> String {
+        format!("{}:{{u:{uid}}}:sessions", self.prefix)
     }
 
     fn user_key(&self, uid: i64) -> String {
-        format!("{}:user:{uid}", self.prefix)
+        format!("{}:{{u:{uid}}}:user", self.prefix)
+    }
+
+    fn online_key(&self) -> String {
+        format!("{}:online", self.prefix)
+    }
+
+    fn stream_key(&self) -> String {
+        format!("{}:invalidations", self.prefix)
+    }
+
+    fn once_key(&self, ns: &str, id: &str) -> String {
+        format!("{}:{ns}:{id}", self.prefix)
+    }
+
+    fn number_key(&self, key: &str) -> String {
+        format!("{}:n:{key}", self.prefix)
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
@@ -169,121 +126,104 @@ impl RedisStore {
         Ok(())
     }
 
-    pub async fn create_session(
-        &self,
-        record: &SessionRecord,
-        policy: SessionPolicy,
-        now: i64,
-    ) -> Result<Vec<String>, StoreError> {
-        let json = serde_json::to_string(record).map_err(corrupt)?;
-        let ttl = (record.refresh_expires_at.min(record.expires_at) - now).max(1);
-        let index_ttl = (record.expires_at - now).max(1);
+    pub async fn probe_write(&self) -> Result<(), StoreError> {
         let mut conn = self.pool.get().await?;
-        Ok(Script::new(CREATE)
-            .key(self.session_key(&record.sid))
-            .key(self.index_key(record.uid))
-            .arg(&record.sid)
-            .arg(json)
-            .arg(ttl)
-            .arg(record.created_at)
-            .arg(if policy.single { "1" } else { "0" })
-            .arg(policy.max_per_user)
-            .arg(self.session_prefix())
-            .arg(index_ttl)
-            .invoke_async(&mut conn)
-            .await?)
+        let key = format!("{}:probe:{}", self.prefix, uuid::Uuid::new_v4().simple());
+        let _: () = conn.set_ex(&key, "1", 5).await?;
+        let _: i64 = conn.del(&key).await?;
+        Ok(())
     }
 
-    pub async fn session(&self, sid: &str, now: i64) -> Result<Option<SessionRecord>, StoreError> {
+    pub async fn sessions_of(&self, uid: i64) -> Result<UserSessions, StoreError> {
         let mut conn = self.pool.get().await?;
-        let raw: Option<String> = conn.get(self.session_key(sid)).await?;
-        let Some(raw) = raw else { return Ok(None) };
-        let record: SessionRecord = serde_json::from_str(&raw).map_err(corrupt)?;
-        Ok((now < record.refresh_expires_at.min(record.expires_at)).then_some(record))
-    }
-
-    pub async fn rotate(&self, r: Rotation<'_>) -> Result<RotateOutcome, StoreError> {
-        let mut conn = self.pool.get().await?;
-        let reply: Vec<String> = Script::new(ROTATE)
-            .key(self.session_key(r.sid))
-            .key(self.index_prefix())
-            .arg(r.presented_hash)
-            .arg(r.new_hash)
-            .arg(r.now)
-            .arg(r.grace_seconds)
-            .arg(r.refresh_ttl)
-            .arg(r.answer)
-            .invoke_async(&mut conn)
-            .await?;
-        match reply.as_slice() {
-            [tag] if tag == "rotated" => Ok(RotateOutcome::Rotated),
-            [tag] if tag == "missing" => Ok(RotateOutcome::Missing),
-            [tag, answer] if tag == "replay" => Ok(RotateOutcome::Replay(answer.clone())),
-            [tag, uid] if tag == "reused" => Ok(RotateOutcome::Reused {
-                uid: uid.parse().map_err(|_| StoreError::Corrupt(uid.clone()))?,
-            }),
-            other => Err(StoreError::Corrupt(format!("rotate replied {other:?}"))),
-        }
-    }
-
-    pub async fn delete_session(&self, uid: i64, sid: &str) -> Result<bool, StoreError> {
-        let mut conn = self.pool.get().await?;
-        let (deleted, _): (i64, i64) = redis::pipe()
-            .atomic()
-            .del(self.session_key(sid))
-            .zrem(self.index_key(uid), sid)
-            .query_async(&mut conn)
-            .await?;
-        Ok(deleted > 0)
-    }
-
-    pub async fn delete_user_sessions(
-        &self,
-        uid: i64,
-        except: Option<&str>,
-    ) -> Result<Vec<String>, StoreError> {
-        let mut conn = self.pool.get().await?;
-        Ok(Script::new(END_ALL)
-            .key(self.index_key(uid))
-            .arg(self.session_prefix())
-            .arg(except.unwrap_or(""))
-            .invoke_async(&mut conn)
-            .await?)
-    }
-
-    pub async fn user_sessions(
-        &self,
-        uid: i64,
-        now: i64,
-    ) -> Result<Vec<SessionRecord>, StoreError> {
-        let mut conn = self.pool.get().await?;
-        let ids: Vec<String> = conn.zrange(self.index_key(uid), 0, -1).await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<String> = ids.iter().map(|sid| self.session_key(sid)).collect();
-        let raws: Vec<Option<String>> =
-            redis::cmd("MGET").arg(&keys).query_async(&mut conn).await?;
-        let mut live = Vec::new();
-        let mut dead = Vec::new();
-        for (sid, raw) in ids.iter().zip(raws) {
-            let record = raw
-                .map(|r| serde_json::from_str::<SessionRecord>(&r))
-                .transpose()
-                .map_err(corrupt)?
-                .filter(|s| now < s.refresh_expires_at.min(s.expires_at));
-            match record {
-                Some(s) => live.push(s),
-                None => dead.push(sid.clone()),
+        let all: std::collections::HashMap<String, String> =
+            conn.hgetall(self.sessions_key(uid)).await?;
+        let mut version = 0;
+        let mut sessions = Vec::with_capacity(all.len());
+        for (field, value) in all {
+            if field == "v" {
+                version = value.parse().map_err(corrupt)?;
+            } else {
+                sessions.push(serde_json::from_str::<SessionRecord>(&value).map_err(corrupt)?);
             }
         }
-        if !dead.is_empty() {
-            let _: i64 = conn.zrem(self.index_key(uid), dead).await?;
-        }
-        Ok(live)
+        sessions.sort_by(SessionRecord::order);
+        Ok(UserSessions { version, sessions })
     }
 
-    pub async fn cached_user(&self, uid: i64) -> Result<Option<String>, StoreError> {
+    pub async fn session(&self, uid: i64, sid: &str) -> Result<Option<SessionRecord>, StoreError> {
+        if sid == "v" {
+            return Ok(None);
+        }
+        let mut conn = self.pool.get().await?;
+        let raw: Option<String> = conn.hget(self.sessions_key(uid), sid).await?;
+        raw.map(|r| serde_json::from_str(&r).map_err(corrupt))
+            .transpose()
+    }
+
+    pub async fn commit_sessions(
+        &self,
+        uid: i64,
+        commit: &Commit,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.pool.get().await?;
+        let keep = commit.keep_until.map_or(0, |until| (until - now).max(1));
+        // Removing sessions must work when Redis is full (it frees memory); adding may not.
+        let script = if commit.grows() {
+            Script::new(CAS_BODY)
+        } else {
+            Script::new(&format!("#!lua flags=allow-oom\n{CAS_BODY}"))
+        };
+        let mut call = script.prepare_invoke();
+        call.key(self.sessions_key(uid))
+            .arg(commit.expected)
+            .arg(keep);
+        for c in &commit.changes {
+            match c {
+                SessionChange::Put(r) => {
+                    call.arg(&r.sid)
+                        .arg(serde_json::to_string(r).map_err(corrupt)?);
+                }
+                SessionChange::Delete(sid) => {
+                    call.arg(sid).arg("");
+                }
+            }
+        }
+        let applied: i64 = call.invoke_async(&mut conn).await?;
+        if applied == 1 {
+            // The online index is a hint for listing, pruned when read.
+            let online = self.online_key();
+            match commit.keep_until {
+                None => {
+                    let _: i64 = conn.zrem(online, uid).await?;
+                }
+                Some(until) if commit.grows() => {
+                    let _: i64 = conn.zadd(online, uid, until).await?;
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(applied == 1)
+    }
+
+    pub async fn online_users(
+        &self,
+        now: i64,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<i64>, usize), StoreError> {
+        let mut conn = self.pool.get().await?;
+        let online = self.online_key();
+        let _: i64 = conn.zrembyscore(&online, "-inf", now).await?;
+        let total: usize = conn.zcard(&online).await?;
+        let ids: Vec<i64> = conn
+            .zrange(&online, offset as isize, (offset + limit) as isize - 1)
+            .await?;
+        Ok((ids, total))
+    }
+
+    pub async fn cached_user(&self, uid: i64, _now: i64) -> Result<Option<String>, StoreError> {
         let mut conn = self.pool.get().await?;
         Ok(conn.get(self.user_key(uid)).await?)
     }
@@ -308,9 +248,195 @@ impl RedisStore {
         Ok(())
     }
 
-    pub async fn publish(&self, inv: &Invalidation) -> Result<(), StoreError> {
+    /// Stored as `{expires_at}:{value}`: Redis expires the key, and the caller's clock decides
+    /// too, so both stores agree on what "expired" means.
+    pub async fn put_once(
+        &self,
+        ns: &str,
+        id: &str,
+        value: &str,
+        ttl: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
         let mut conn = self.pool.get().await?;
-        let _: i64 = conn.publish(self.channel(), inv.encode()).await?;
+        let stamped = format!("{}:{value}", now + ttl);
+        let _: () = conn
+            .set_ex(self.once_key(ns, id), stamped, ttl.max(1) as u64)
+            .await?;
         Ok(())
+    }
+
+    pub async fn take_once(
+        &self,
+        ns: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let mut conn = self.pool.get().await?;
+        let raw: Option<String> = redis::cmd("GETDEL")
+            .arg(self.once_key(ns, id))
+            .query_async(&mut conn)
+            .await?;
+        Ok(raw.and_then(|r| {
+            let (expires, value) = r.split_once(':')?;
+            (expires.parse::<i64>().ok()? > now).then(|| value.to_owned())
+        }))
+    }
+
+    pub async fn incr(&self, key: &str, ttl: i64, _now: i64) -> Result<i64, StoreError> {
+        let mut conn = self.pool.get().await?;
+        let key = self.number_key(key);
+        let (n, _): (i64, i64) = redis::pipe()
+            .atomic()
+            .incr(&key, 1)
+            .expire(&key, ttl.max(1))
+            .query_async(&mut conn)
+            .await?;
+        Ok(n)
+    }
+
+    pub async fn get_number(&self, key: &str, _now: i64) -> Result<Option<i64>, StoreError> {
+        let mut conn = self.pool.get().await?;
+        Ok(conn.get(self.number_key(key)).await?)
+    }
+
+    pub async fn set_number(
+        &self,
+        key: &str,
+        value: i64,
+        ttl: i64,
+        _now: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pool.get().await?;
+        let _: () = conn
+            .set_ex(self.number_key(key), value, ttl.max(1) as u64)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn remove_numbers(&self, keys: &[String]) -> Result<(), StoreError> {
+        let mut conn = self.pool.get().await?;
+        // One key per command: the keys may live in different cluster slots.
+        for k in keys {
+            let _: i64 = conn.del(self.number_key(k)).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn append(&self, inv: &Invalidation, _now: i64) -> Result<EventId, StoreError> {
+        let mut conn = self.pool.get().await?;
+        let id: String = Script::new(APPEND)
+            .key(self.stream_key())
+            .arg(STREAM_LENGTH)
+            .arg(inv.encode())
+            .invoke_async(&mut conn)
+            .await?;
+        id.parse().map_err(|_| corrupt(format!("stream id {id}")))
+    }
+
+    pub async fn feed(&self) -> Result<Feed, StoreError> {
+        let client = redis::Client::open(self.url.as_str())?;
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
+            .set_response_timeout(Some(FEED_BLOCK * 3));
+        let mut conn = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        // Named, so an operator sees which connection follows the log (`CLIENT LIST`).
+        let _: () = redis::cmd("CLIENT")
+            .arg("SETNAME")
+            .arg(format!("{}:feed", self.prefix))
+            .query_async(&mut conn)
+            .await?;
+        Ok(Feed {
+            conn,
+            key: self.stream_key(),
+            checked: false,
+        })
+    }
+}
+
+/// Reads the stream on a connection of its own with a blocking `XREAD`: an answer, or the
+/// timeout's empty one, arrives at least every `FEED_BLOCK`.
+pub struct Feed {
+    conn: redis::aio::MultiplexedConnection,
+    key: String,
+    /// Whether this connection has checked for entries trimmed while it was away.
+    checked: bool,
+}
+
+impl Feed {
+    /// `XINFO STREAM` as field → value; empty when the stream does not exist yet.
+    async fn info(
+        &mut self,
+    ) -> Result<std::collections::HashMap<String, redis::Value>, StoreError> {
+        let reply: Result<Vec<redis::Value>, redis::RedisError> = redis::cmd("XINFO")
+            .arg("STREAM")
+            .arg(&self.key)
+            .query_async(&mut self.conn)
+            .await;
+        let values = match reply {
+            Ok(v) => v,
+            Err(e) if e.to_string().contains("no such key") => return Ok(Default::default()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut map = std::collections::HashMap::new();
+        let mut it = values.into_iter();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            if let Ok(k) = redis::from_redis_value::<String>(k) {
+                map.insert(k, v);
+            }
+        }
+        Ok(map)
+    }
+
+    fn id_field(
+        info: &std::collections::HashMap<String, redis::Value>,
+        field: &str,
+    ) -> Option<EventId> {
+        let v = info.get(field)?;
+        redis::from_redis_value::<String>(v.clone())
+            .ok()?
+            .parse()
+            .ok()
+    }
+
+    pub async fn head(&mut self) -> Result<EventId, StoreError> {
+        let info = self.info().await?;
+        Ok(Self::id_field(&info, "last-generated-id").unwrap_or_default())
+    }
+
+    pub async fn next(&mut self, after: EventId) -> Result<Batch, StoreError> {
+        let mut gap = false;
+        if !self.checked {
+            let info = self.info().await?;
+            gap = Self::id_field(&info, "max-deleted-entry-id").is_some_and(|d| d > after)
+                || (info.is_empty() && after > EventId::default());
+            self.checked = true;
+        }
+        let reply: Option<redis::streams::StreamReadReply> = redis::cmd("XREAD")
+            .arg("COUNT")
+            .arg(1000)
+            .arg("BLOCK")
+            .arg(FEED_BLOCK.as_millis() as u64)
+            .arg("STREAMS")
+            .arg(&self.key)
+            .arg(after.to_string())
+            .query_async(&mut self.conn)
+            .await?;
+        let mut events = Vec::new();
+        for key in reply.map(|r| r.keys).unwrap_or_default() {
+            for entry in key.ids {
+                let Ok(id) = entry.id.parse::<EventId>() else {
+                    continue;
+                };
+                let payload: Option<String> = entry.get("i");
+                match payload.as_deref().and_then(Invalidation::decode) {
+                    Some(inv) => events.push((id, inv)),
+                    None => tracing::warn!(%id, "ignored a malformed invalidation"),
+                }
+            }
+        }
+        Ok(Batch { events, gap })
     }
 }

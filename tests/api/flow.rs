@@ -152,7 +152,7 @@ async fn health_and_unknown_paths() {
     let expected = if production_mode() {
         ("postgres", "redis")
     } else {
-        ("sqlite", "memory")
+        ("sqlite", "embedded")
     };
     assert_eq!(ready["data"]["database"], expected.0);
     assert_eq!(ready["data"]["store"], expected.1);

@@ -2,17 +2,16 @@
 //! `PORTCULLIS_TEST_MODE` (`embedded`, the default: SQLite + in-process store; `production`:
 //! a new PostgreSQL database + a Redis key prefix of its own). Logs are muted unless `TEST_LOG`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
-use portcullis::admin::{self, UserSpec};
-use portcullis::auth::password::PasswordHasherPool;
+use portcullis::admin::{Admin, UserSpec};
+use portcullis::auth::captcha::{CaptchaGenerator, CaptchaImage};
 use portcullis::clock::{OffsetClock, SharedClock};
-use portcullis::config::Settings;
+use portcullis::config::{CaptchaSettings, Settings};
 use portcullis::db::Db;
-use portcullis::domain::PasswordPolicy;
 use portcullis::repo::Repo;
-use portcullis::startup::{AppState, Application};
+use portcullis::startup::Application;
 use reqwest::{Client, Response};
 use serde_json::{json, Value};
 
@@ -26,13 +25,30 @@ pub fn production_mode() -> bool {
 
 pub struct TestApp {
     pub address: String,
+    /// The metrics listener.
+    pub metrics_address: String,
     pub client: Client,
     pub settings: Settings,
     pub clock: Arc<OffsetClock>,
+    /// The database, as the CLI sees it.
     pub repo: Repo,
-    pub state: actix_web::web::Data<AppState>,
+    /// User administration, as the CLI does it.
+    pub admin: Admin,
+    /// The answers of the captchas this app drew, in order.
+    pub captcha_answers: Arc<Mutex<Vec<String>>>,
     /// Keeps the SQLite file's folder alive for the test.
     _dir: Arc<tempfile::TempDir>,
+}
+
+/// Draws real captchas and keeps their answers for the test, as a person reads the image.
+struct RememberedCaptcha(Arc<Mutex<Vec<String>>>);
+
+impl CaptchaGenerator for RememberedCaptcha {
+    fn draw(&self, settings: &CaptchaSettings) -> Option<CaptchaImage> {
+        let image = portcullis::auth::captcha::draw(settings)?;
+        self.0.lock().unwrap().push(image.answer.clone());
+        Some(image)
+    }
 }
 
 /// Settings for a fresh database of the chosen mode.
@@ -44,6 +60,7 @@ pub async fn test_settings() -> (Settings, Arc<tempfile::TempDir>) {
     let mut s = Settings::defaults();
     s.server.port = 0;
     s.server.workers = 2;
+    s.metrics.listen = "127.0.0.1:0".into();
     s.bootstrap.create_admin = false;
     s.data.dir = dir.path().to_owned();
     s.jwt.secret = format!("test-secret-{}", uuid::Uuid::new_v4().simple());
@@ -84,11 +101,18 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_with(settings: Settings, dir: Arc<tempfile::TempDir>) -> TestApp {
     let clock = Arc::new(OffsetClock::default());
     let shared: SharedClock = clock.clone();
-    let app = Application::build(settings.clone(), shared)
+    let answers = Arc::new(Mutex::new(Vec::new()));
+    let app = Application::builder(settings.clone())
+        .clock(shared.clone())
+        .captcha(Arc::new(RememberedCaptcha(answers.clone())))
+        .build()
         .await
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let state = app.state();
+    let metrics_address = format!(
+        "http://127.0.0.1:{}",
+        app.metrics_port().expect("metrics on")
+    );
     actix_web::rt::spawn(app.run_until_stopped());
     let db = Db::connect(&settings.database_kind(), 2)
         .await
@@ -98,18 +122,21 @@ pub async fn spawn_with(settings: Settings, dir: Arc<tempfile::TempDir>) -> Test
         .cookie_store(true)
         .build()
         .unwrap();
+    let admin = portcullis::startup::admin(&settings, shared)
+        .await
+        .expect("admin tools");
     let test = TestApp {
         address,
+        metrics_address,
         client,
         settings,
         clock,
         repo: Repo::new(db),
-        state,
+        admin,
+        captcha_answers: answers,
         _dir: dir,
     };
-    if test.settings.uses_redis() {
-        test.wait_for_invalidation_link().await;
-    }
+    test.wait_for_invalidation_link().await;
     test
 }
 
@@ -118,16 +145,31 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
-    /// The node answers from memory only once it listens to invalidations; wait for that so
-    /// tests measure the steady state.
-    async fn wait_for_invalidation_link(&self) {
-        for _ in 0..200 {
-            if self.state.cache.link_up() {
+    /// `/metrics`, as text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.metrics_address))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// One value from `/metrics` (0 when the series is not there yet).
+    pub async fn metric(&self, series: &str) -> f64 {
+        metric_value(&self.metrics().await, series).unwrap_or(0.0)
+    }
+
+    /// The node answers from memory only once it follows the invalidation log; wait for that
+    /// so tests measure the steady state.
+    pub async fn wait_for_invalidation_link(&self) {
+        for _ in 0..500 {
+            if self.metric("portcullis_invalidation_link_up").await == 1.0 {
                 return;
             }
             actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        panic!("the invalidation link did not come up within 2 s");
+        panic!("the invalidation link did not come up within 5 s");
     }
 
     pub fn secret(&self) -> &[u8] {
@@ -150,24 +192,17 @@ impl TestApp {
         email: Option<&str>,
         superuser: bool,
     ) -> i64 {
-        let hasher = PasswordHasherPool::new(1).await.unwrap();
-        let clock: SharedClock = self.clock.clone();
-        admin::create_user(
-            &self.repo,
-            &hasher,
-            &clock,
-            UserSpec {
+        self.admin
+            .create_user(UserSpec {
                 username: username.into(),
                 password: password.into(),
                 email: email.map(Into::into),
                 nickname: None,
                 superuser,
-            },
-            PasswordPolicy { min: 8, max: 128 },
-        )
-        .await
-        .expect("create user")
-        .id
+            })
+            .await
+            .expect("create user")
+            .id
     }
 
     pub async fn post_login(&self, body: &Value) -> Response {
@@ -253,7 +288,7 @@ pub async fn assert_error(res: Response, status: u16, slug: &str) -> Value {
     assert_eq!(body["error"], slug, "{body}");
     assert_eq!(body["code"], status, "{body}");
     assert!(
-        body["trace_id"].as_str().is_some_and(|t| t.len() == 32),
+        body["trace_id"].as_str().is_some_and(|t| t.len() == 36),
         "{body}"
     );
     assert!(body["data"].is_null(), "{body}");
@@ -264,4 +299,12 @@ pub fn www_authenticate(res: &Response) -> Option<String> {
     res.headers()
         .get("www-authenticate")
         .map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// The value of one series in metrics text.
+pub fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
 }

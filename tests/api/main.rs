@@ -10,4 +10,5 @@ mod oidc;
 mod openapi;
 mod refresh;
 mod sessions;
+mod store_contract;
 mod tokens;

@@ -1,13 +1,5 @@
 use crate::helpers::*;
 
-fn value(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(series))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no `{series}` in:\n{text}"))
-}
-
 #[actix_web::test]
 async fn metrics_count_requests_auth_outcomes_and_cache_hits() {
     let app = spawn_app().await;
@@ -17,23 +9,18 @@ async fn metrics_count_requests_auth_outcomes_and_cache_hits() {
         assert_eq!(app.me(&t).await.status(), 200);
     }
     assert_eq!(app.me("garbage").await.status(), 401);
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(value(&text, "portcullis_auth_total{outcome=\"ok\"}"), 3.0);
+    let text = app.metrics().await;
+    let value = |series: &str| {
+        metric_value(&text, series).unwrap_or_else(|| panic!("no `{series}` in:\n{text}"))
+    };
+    assert_eq!(value("portcullis_auth_total{outcome=\"ok\"}"), 3.0);
     assert_eq!(
-        value(&text, "portcullis_auth_total{outcome=\"invalid_token\"}"),
+        value("portcullis_auth_total{outcome=\"invalid_token\"}"),
         1.0
     );
     let (hits, misses) = (
-        value(&text, "portcullis_cache_hits_total"),
-        value(&text, "portcullis_cache_misses_total"),
+        value("portcullis_cache_hits_total"),
+        value("portcullis_cache_misses_total"),
     );
     assert_eq!(
         hits + misses,
@@ -46,22 +33,48 @@ async fn metrics_count_requests_auth_outcomes_and_cache_hits() {
         assert_eq!(misses, 1.0, "only the first request reads through");
     }
     let me_ok = "portcullis_http_request_duration_seconds_count{route=\"/api/v1/sys/users/me\",method=\"GET\",status=\"200\"}";
-    assert_eq!(value(&text, me_ok), 3.0);
-    assert_eq!(value(&text, "portcullis_password_hash_queue_depth"), 0.0);
-    assert!(value(&text, "portcullis_password_verifications_total") >= 1.0);
+    assert_eq!(value(me_ok), 3.0);
+    assert_eq!(value("portcullis_password_hash_queue_depth"), 0.0);
+    assert!(value("portcullis_password_verifications_total") >= 1.0);
 }
 
 #[actix_web::test]
-async fn metrics_are_only_for_allowed_peers() {
-    let (mut s, dir) = test_settings().await;
-    s.metrics.allowed = vec!["10.0.0.0/8".into()];
-    let app = spawn_with(s, dir).await;
-    let res = app
-        .client
-        .get(app.url("/metrics"))
-        .header("x-forwarded-for", "10.1.2.3")
-        .send()
-        .await
-        .unwrap();
+async fn metrics_are_not_on_the_api_listener() {
+    let app = spawn_app().await;
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_error(res, 404, "not_found").await;
+    assert!(app
+        .metrics()
+        .await
+        .contains("portcullis_http_request_duration_seconds"));
+}
+
+#[actix_web::test]
+async fn made_up_methods_and_paths_add_no_series() {
+    let app = spawn_app().await;
+    let series = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
+    for i in 0..10 {
+        let method = reqwest::Method::from_bytes(format!("WARM{i}").as_bytes()).unwrap();
+        app.client
+            .request(method, app.url(&format!("/nowhere/{i}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    let before = series(&app.metrics().await);
+    for i in 0..1000 {
+        let method = reqwest::Method::from_bytes(format!("M{i}").as_bytes()).unwrap();
+        let res = app
+            .client
+            .request(method, app.url(&format!("/x{i}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404);
+    }
+    assert_eq!(
+        series(&app.metrics().await),
+        before,
+        "1,000 distinct methods and paths"
+    );
 }

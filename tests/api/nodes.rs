@@ -117,25 +117,40 @@ async fn a_node_without_its_invalidation_link_reads_the_store_instead_of_memory(
     let Some((a, b)) = two_nodes().await else {
         return;
     };
-    a.create_user("quincy").await;
+    let uid = a.create_user("quincy").await;
     let access = token(&a.login("quincy", PASSWORD).await, "access_token");
     assert_eq!(b.me(&access).await.status(), 200);
-    // Kill B's subscription (and everyone's: CLIENT KILL TYPE pubsub). Until B resubscribes it
-    // must not answer from memory; a logout published meanwhile would be lost to it.
+    // Cut the nodes' connections that follow the invalidation log. Until a node reads the log
+    // again it must not answer from memory: an invalidation meanwhile would be lost to it.
     let client = redis::Client::open(REDIS_URL).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let _: i64 = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("TYPE")
-        .arg("pubsub")
+    let prefix = &a.settings.redis.key_prefix;
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
         .query_async(&mut conn)
         .await
         .unwrap();
-    // End the session in the store directly, with no message at all.
+    let mut killed = 0;
+    for line in clients
+        .lines()
+        .filter(|l| l.contains(&format!("name={prefix}:feed ")))
+    {
+        let id = line.split(' ').find_map(|f| f.strip_prefix("id=")).unwrap();
+        let _: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        killed += 1;
+    }
+    assert_eq!(killed, 2, "one log reader per node");
+    // End the session in the store directly, with no invalidation at all.
     let sid = access_sid(&access);
-    let store_key = format!("{}:session:{sid}", a.settings.redis.key_prefix);
-    let _: i64 = redis::cmd("DEL")
-        .arg(&store_key)
+    let _: i64 = redis::cmd("HDEL")
+        .arg(format!("{prefix}:{{u:{uid}}}:sessions"))
+        .arg(&sid)
         .query_async(&mut conn)
         .await
         .unwrap();

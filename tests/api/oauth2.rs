@@ -191,27 +191,143 @@ async fn github_user_with_a_null_name_and_a_private_email() {
     );
 }
 
+/// A fake OpenID Connect provider: discovery, a key set, and a token endpoint that answers an
+/// ID token signed with a test Ed25519 key (a real signature, checked by the server).
+pub struct FakeIdp {
+    pub server: MockServer,
+}
+
+/// A key made for these tests only.
+const IDP_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIIonv822YwEJXE35n/Jkt742lxrEepM9O+MIGf3LXU4t
+-----END PRIVATE KEY-----
+";
+
+impl FakeIdp {
+    pub async fn start() -> Self {
+        use openidconnect::core::CoreEdDsaPrivateSigningKey;
+        use openidconnect::{JsonWebKeyId, PrivateSigningKey};
+        let server = MockServer::start().await;
+        let uri = server.uri();
+        Mock::given(method("GET"))
+            .and(path("/.well-known/openid-configuration"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "issuer": uri,
+                "authorization_endpoint": format!("{uri}/authorize"),
+                "token_endpoint": format!("{uri}/token"),
+                "jwks_uri": format!("{uri}/jwks"),
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["EdDSA"],
+            })))
+            .mount(&server)
+            .await;
+        let key = CoreEdDsaPrivateSigningKey::from_ed25519_pem(
+            IDP_KEY,
+            Some(JsonWebKeyId::new("k1".into())),
+        )
+        .unwrap();
+        let jwk = serde_json::to_value(key.as_verification_key()).unwrap();
+        Mock::given(method("GET"))
+            .and(path("/jwks"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "keys": [jwk] })))
+            .mount(&server)
+            .await;
+        Self { server }
+    }
+
+    pub fn issuer(&self) -> String {
+        self.server.uri()
+    }
+
+    /// The provider settings that point at it.
+    pub fn settings(&self, kind: ProviderKind) -> ProviderSettings {
+        ProviderSettings {
+            kind,
+            client_id: "test-client".into(),
+            client_secret: "test-secret".into(),
+            redirect_uri: "http://127.0.0.1:1/api/v1/oauth2/callback".into(),
+            scopes: None,
+            issuer: Some(self.issuer()),
+            auth_url: None,
+            token_url: None,
+            userinfo_url: None,
+            emails_url: None,
+        }
+    }
+
+    /// A signed ID token with exactly these claims.
+    pub fn sign(&self, claims: &Value) -> String {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        header.kid = Some("k1".into());
+        let key = jsonwebtoken::EncodingKey::from_ed_pem(IDP_KEY.as_bytes()).unwrap();
+        jsonwebtoken::encode(&header, claims, &key).unwrap()
+    }
+
+    /// The usual claims for `sub`, with the nonce the flow sent.
+    pub fn claims(&self, sub: &str, nonce: &str) -> Value {
+        #[allow(clippy::disallowed_methods)] // the fake provider's own clock
+        let now = chrono::Utc::now().timestamp();
+        json!({
+            "iss": self.issuer(), "aud": "test-client", "sub": sub, "nonce": nonce,
+            "iat": now, "exp": now + 300,
+        })
+    }
+
+    /// The next code exchange answers this ID token (once).
+    pub async fn answer(&self, id_token: &str) {
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": "at-test", "token_type": "Bearer", "expires_in": 3599,
+                "id_token": id_token,
+            })))
+            .up_to_n_times(1)
+            .mount(&self.server)
+            .await;
+    }
+}
+
+impl TestApp {
+    /// start → the provider answers `claims` (plus the flow's nonce) → callback; returns where
+    /// the browser lands.
+    pub async fn oidc_round(
+        &self,
+        provider: &str,
+        idp: &FakeIdp,
+        claims: impl FnOnce(&str) -> Value,
+    ) -> String {
+        let url = self.oauth_start(provider, None).await;
+        let state = query_param(&url, "state").unwrap();
+        let nonce = query_param(&url, "nonce").expect("a nonce in the authorize URL");
+        idp.answer(&idp.sign(&claims(&nonce))).await;
+        self.oauth_callback(provider, &[("code", "good-code"), ("state", &state)])
+            .await
+    }
+}
+
 #[actix_web::test]
-async fn google_userinfo_shape() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "ya29.test", "token_type": "Bearer", "expires_in": 3599, "id_token": "ignored.for.google.userinfo"})))
-        .mount(&server).await;
-    Mock::given(method("GET")).and(path("/user"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "sub": "110169484474386276334", "name": "Jane Roe", "given_name": "Jane",
-            "picture": "https://lh3.example/photo.jpg", "email": "jane.roe@gmail.example", "email_verified": true
-        })))
-        .mount(&server).await;
+async fn google_signs_in_with_its_verified_id_token() {
+    let idp = FakeIdp::start().await;
     let app = oauth_app(
-        BTreeMap::from([(
-            "google".into(),
-            provider(ProviderKind::Google, &server.uri()),
-        )]),
+        BTreeMap::from([("google".into(), idp.settings(ProviderKind::Google))]),
         false,
     )
     .await;
-    let data = app.oauth_login("google").await;
+    let landing = app
+        .oidc_round("google", &idp, |nonce| {
+            let mut c = idp.claims("110169484474386276334", nonce);
+            c["name"] = json!("Jane Roe");
+            c["email"] = json!("jane.roe@gmail.example");
+            c["email_verified"] = json!(true);
+            c["picture"] = json!("https://lh3.example/photo.jpg");
+            c
+        })
+        .await;
+    let code = query_param(&landing, "code").unwrap_or_else(|| panic!("{landing}"));
+    let res = app.oauth_exchange(&code).await;
+    assert_eq!(res.status(), 200);
+    let data = res.json::<Value>().await.unwrap()["data"].clone();
     assert_eq!(data["user"]["username"], "jane.roe");
     assert_eq!(data["user"]["nickname"], "Jane Roe");
     assert_eq!(data["user"]["email_verified"], true);

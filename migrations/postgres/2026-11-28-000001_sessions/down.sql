@@ -1,0 +1,3 @@
+DROP TABLE invalidations;
+DROP TABLE session_versions;
+DROP TABLE sessions;

@@ -1,0 +1,190 @@
+//! User administration, shared by the CLI and the first-start bootstrap (and the admin API).
+//! It runs the same validation as the API (domain types, password policy) and tells every
+//! node, through the invalidation log, when it changes something they may have cached.
+
+mod import;
+
+pub use import::{parse_import, RowError};
+
+use crate::actors::repo::{CreateUser, FindUserByName, RepoHandle, SetPasswordHash, SetStatus};
+use crate::actors::Invalidator;
+use crate::auth::password::{HashError, PasswordHasher};
+use crate::auth::sessions::Sessions;
+use crate::clock::SharedClock;
+use crate::db::models::{NewUser, User, STATUS_DISABLED, STATUS_ENABLED};
+use crate::db::DbError;
+use crate::domain::{parse_nickname, DomainError, Email, Invalidation, PasswordPolicy, Username};
+use crate::error::ApiError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    Invalid(#[from] DomainError),
+    #[error("username or email already taken: {0}")]
+    Taken(String),
+    #[error("no user named `{0}`")]
+    NoSuchUser(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{}", .0.cause_chain().unwrap_or_else(|| .0.to_string()))]
+    Api(ApiError),
+}
+
+impl From<ApiError> for AdminError {
+    fn from(e: ApiError) -> Self {
+        Self::Api(e)
+    }
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub nickname: Option<String>,
+    #[serde(default)]
+    pub superuser: bool,
+}
+
+#[derive(Clone)]
+pub struct Admin {
+    repo: RepoHandle,
+    hasher: PasswordHasher,
+    sessions: Sessions,
+    invalidator: Invalidator,
+    clock: SharedClock,
+    policy: PasswordPolicy,
+}
+
+impl Admin {
+    pub fn new(
+        repo: RepoHandle,
+        hasher: PasswordHasher,
+        sessions: Sessions,
+        invalidator: Invalidator,
+        clock: SharedClock,
+        policy: PasswordPolicy,
+    ) -> Self {
+        Self {
+            repo,
+            hasher,
+            sessions,
+            invalidator,
+            clock,
+            policy,
+        }
+    }
+
+    pub async fn create_user(&self, spec: UserSpec) -> Result<User, AdminError> {
+        let username = Username::parse(&spec.username)?;
+        let email = spec
+            .email
+            .as_deref()
+            .filter(|e| !e.trim().is_empty())
+            .map(Email::parse)
+            .transpose()?;
+        let nickname = parse_nickname(spec.nickname.as_deref(), &username)?;
+        self.policy.check(&spec.password, username.as_str())?;
+        let hash = self.hasher.hash(spec.password).await?;
+        let now = self.clock.naive();
+        let new = NewUser {
+            uuid: uuid::Uuid::new_v4().to_string(),
+            username: username.as_str().to_owned(),
+            nickname,
+            password_hash: Some(hash),
+            email: email.map(Email::into_inner),
+            email_verified: false,
+            phone: None,
+            avatar: None,
+            status: STATUS_ENABLED,
+            is_superuser: spec.superuser,
+            is_staff: spec.superuser,
+            multi_login: true,
+            password_changed_at: Some(now),
+            created_at: now,
+            updated_at: now,
+        };
+        self.repo.send(CreateUser { new }).await.map_err(|e| {
+            if e.is_unique_violation() {
+                AdminError::Taken(username.as_str().to_owned())
+            } else {
+                AdminError::Db(e)
+            }
+        })
+    }
+
+    async fn find(&self, username: &str) -> Result<User, AdminError> {
+        self.repo
+            .send(FindUserByName {
+                username: username.to_owned(),
+            })
+            .await?
+            .ok_or_else(|| AdminError::NoSuchUser(username.to_owned()))
+    }
+
+    /// Ends every session of the user and drops its cached copy, on every node.
+    pub async fn revoke_sessions(&self, uid: i64) -> Result<usize, AdminError> {
+        let ended = self.sessions.end_all(uid, None).await?;
+        self.invalidator.invalidate(Invalidation::User(uid)).await?;
+        Ok(ended)
+    }
+
+    pub async fn revoke_sessions_by_name(&self, username: &str) -> Result<usize, AdminError> {
+        let user = self.find(username).await?;
+        self.revoke_sessions(user.id).await
+    }
+
+    /// Sets a password and ends the user's sessions.
+    pub async fn set_password(
+        &self,
+        username: &str,
+        password: String,
+    ) -> Result<usize, AdminError> {
+        let user = self.find(username).await?;
+        self.policy.check(&password, &user.username)?;
+        let hash = self.hasher.hash(password).await?;
+        let now = self.clock.naive();
+        self.repo
+            .send(SetPasswordHash {
+                user_id: user.id,
+                hash,
+                changed_at: Some(now),
+                now,
+            })
+            .await?;
+        self.revoke_sessions(user.id).await
+    }
+
+    /// Disables (or enables) an account; disabling ends its sessions everywhere.
+    pub async fn set_enabled(&self, username: &str, enabled: bool) -> Result<usize, AdminError> {
+        let user = self.find(username).await?;
+        let status = if enabled {
+            STATUS_ENABLED
+        } else {
+            STATUS_DISABLED
+        };
+        self.repo
+            .send(SetStatus {
+                user_id: user.id,
+                status,
+                now: self.clock.naive(),
+            })
+            .await?;
+        if enabled {
+            self.invalidator
+                .invalidate(Invalidation::User(user.id))
+                .await?;
+            Ok(0)
+        } else {
+            self.revoke_sessions(user.id).await
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! Session lifecycle: start (with the multi-login and max-sessions policies), refresh with
+//! rotation and a grace window, re-authentication, and ending one or all sessions. Every change
+//! to a user's sessions is read, decided by `rules`, and committed with a compare-and-swap; an
+//! ended session is invalidated here at once and on every other node before the call returns.
+
+mod rules;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use paperclip::actix::Apiv2Schema;
+use serde::{Deserialize, Serialize};
+
+pub use rules::RefreshToken;
+use rules::{Lifetimes, Refresh};
+
+use super::client::ClientInfo;
+use super::jwt::JwtKeys;
+use crate::actors::repo::{FindUserById, RepoHandle};
+use crate::actors::Invalidator;
+use crate::clock::SharedClock;
+use crate::config::SessionSettings;
+use crate::crypto;
+use crate::domain::{Invalidation, SessionRecord};
+use crate::error::{kind, ApiError};
+use crate::store::{SessionChange, Store, StoreError, UserSessions};
+
+/// A new token pair, as login and refresh return it.
+#[derive(Debug, Clone, Serialize, Deserialize, Apiv2Schema)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub access_token_expire_time: DateTime<Utc>,
+    pub refresh_token: String,
+    pub refresh_token_expire_time: DateTime<Utc>,
+    pub session_uuid: String,
+    pub token_type: String,
+}
+
+/// Compare-and-swap attempts before giving up (each lost one means another change came first).
+const TRIES: usize = 16;
+
+fn at(ts: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(ts, 0).unwrap_or_default()
+}
+
+/// A decision over a user's sessions: what to change, which live sessions that ends, and what
+/// the caller gets.
+struct Plan<T> {
+    changes: Vec<SessionChange>,
+    ended: Vec<String>,
+    out: T,
+}
+
+impl<T> Plan<T> {
+    fn nothing(out: T) -> Self {
+        Self {
+            changes: Vec::new(),
+            ended: Vec::new(),
+            out,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Sessions {
+    store: Store,
+    invalidator: Invalidator,
+    jwt: Arc<JwtKeys>,
+    repo: RepoHandle,
+    settings: SessionSettings,
+    clock: SharedClock,
+}
+
+impl Sessions {
+    pub fn new(
+        store: Store,
+        invalidator: Invalidator,
+        jwt: Arc<JwtKeys>,
+        repo: RepoHandle,
+        settings: SessionSettings,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            store,
+            invalidator,
+            jwt,
+            repo,
+            settings,
+            clock,
+        }
+    }
+
+    pub fn settings(&self) -> &SessionSettings {
+        &self.settings
+    }
+
+    /// Reads the user's sessions, decides, commits; again if another change came first.
+    async fn change<T>(
+        &self,
+        uid: i64,
+        mut decide: impl FnMut(&UserSessions, i64) -> Result<Plan<T>, ApiError>,
+    ) -> Result<T, ApiError> {
+        for _ in 0..TRIES {
+            let now = self.clock.unix();
+            let current = self.store.sessions_of(uid).await?;
+            let plan = decide(&current, now)?;
+            if !plan.changes.is_empty() {
+                let commit = current.commit(plan.changes);
+                if !self.store.commit_sessions(uid, &commit, now).await? {
+                    continue;
+                }
+            }
+            for sid in plan.ended {
+                self.invalidator
+                    .invalidate(Invalidation::Session(sid))
+                    .await?;
+            }
+            return Ok(plan.out);
+        }
+        Err(ApiError::unavailable(StoreError::Unavailable(format!(
+            "user {uid}'s sessions kept changing under {TRIES} attempts"
+        ))))
+    }
+
+    /// A pair: with `issued_at`, the access token that goes with this refresh token, the same
+    /// each time it is asked for (a retried refresh gets what it missed).
+    fn pair(
+        &self,
+        uid: i64,
+        sid: &str,
+        refresh: String,
+        refresh_exp: i64,
+        issued_at: Option<i64>,
+    ) -> Result<TokenPair, ApiError> {
+        let (access, access_exp) = match issued_at {
+            Some(at) => self.jwt.issue_as(
+                uid,
+                sid,
+                at,
+                &crypto::digest_parts(&["jti", &refresh])[..32],
+            ),
+            None => self.jwt.issue(uid, sid, self.clock.unix()),
+        }
+        .map_err(ApiError::internal)?;
+        Ok(TokenPair {
+            access_token: access,
+            access_token_expire_time: at(access_exp),
+            refresh_token: refresh,
+            refresh_token_expire_time: at(refresh_exp),
+            session_uuid: sid.to_owned(),
+            token_type: "Bearer".into(),
+        })
+    }
+
+    /// Starts a session for a user who has just proved who they are.
+    pub async fn start(
+        &self,
+        uid: i64,
+        multi_login: bool,
+        client: &ClientInfo,
+        method: &str,
+    ) -> Result<TokenPair, ApiError> {
+        let sid = uuid::Uuid::new_v4().simple().to_string();
+        let token = RefreshToken::new(uid, &sid).encode();
+        let s = &self.settings;
+        let record = self
+            .change(uid, |current, now| {
+                let expires_at = now + s.absolute_ttl_seconds;
+                let record = SessionRecord {
+                    sid: sid.clone(),
+                    uid,
+                    seq: 0,
+                    method: method.to_owned(),
+                    ip: client.ip.clone(),
+                    user_agent: client.user_agent.clone(),
+                    os: client.os.clone(),
+                    browser: client.browser.clone(),
+                    device: client.device.clone(),
+                    created_at: now,
+                    last_refresh_at: now,
+                    auth_time: now,
+                    expires_at,
+                    refresh_expires_at: (now + s.refresh_ttl_seconds).min(expires_at),
+                    refresh_hash: crypto::digest(&token),
+                    grace: None,
+                    spent: Vec::new(),
+                    bindings: Vec::new(),
+                };
+                let (changes, ended) = rules::admit(
+                    &current.sessions,
+                    record.clone(),
+                    !multi_login,
+                    s.max_sessions_per_user,
+                    now,
+                );
+                Ok(Plan {
+                    changes,
+                    ended,
+                    out: record,
+                })
+            })
+            .await?;
+        self.pair(uid, &sid, token, record.refresh_expires_at, None)
+    }
+
+    /// Rotates a refresh token. A retry with the immediate parent inside the grace window gets
+    /// the same new token; any other reuse ends the whole session. A disabled user, or a
+    /// session that predates the user's last password change, cannot refresh.
+    pub async fn refresh(&self, presented: &str) -> Result<TokenPair, ApiError> {
+        let invalid = || ApiError::new(kind::REFRESH_INVALID);
+        let token = RefreshToken::parse(presented).ok_or_else(invalid)?;
+        let (uid, sid) = (token.uid, token.sid);
+        let user = self
+            .repo
+            .send(FindUserById { id: uid })
+            .await
+            .map_err(ApiError::unavailable)?
+            .filter(|u| u.is_enabled())
+            .ok_or_else(invalid)?;
+        let changed = user.password_changed_at.map(|t| t.and_utc().timestamp());
+        let child = RefreshToken::new(uid, &sid);
+        let lifetimes = Lifetimes {
+            refresh_ttl: self.settings.refresh_ttl_seconds,
+            grace: self.settings.refresh_grace_seconds,
+        };
+        enum Outcome {
+            Issue {
+                refresh: String,
+                expires: i64,
+                at: i64,
+            },
+            Reused {
+                bindings: Vec<String>,
+            },
+        }
+        let outcome = self
+            .change(uid, |current, now| {
+                let Some(s) = current.sessions.iter().find(|s| s.sid == sid) else {
+                    return Err(invalid());
+                };
+                if s.predates_password_change(changed) {
+                    return Err(invalid());
+                }
+                Ok(match rules::refresh(s, presented, &child, now, lifetimes) {
+                    Refresh::Rotate { record, child } => Plan {
+                        out: Outcome::Issue {
+                            refresh: child,
+                            expires: record.refresh_expires_at,
+                            at: now,
+                        },
+                        changes: vec![SessionChange::Put(record)],
+                        ended: Vec::new(),
+                    },
+                    Refresh::Replay { child, rotated_at } => Plan::nothing(Outcome::Issue {
+                        refresh: child,
+                        expires: s.refresh_expires_at,
+                        at: rotated_at,
+                    }),
+                    Refresh::Reused => Plan {
+                        changes: vec![SessionChange::Delete(sid.clone())],
+                        ended: vec![sid.clone()],
+                        out: Outcome::Reused {
+                            bindings: s.bindings.clone(),
+                        },
+                    },
+                    Refresh::Invalid => return Err(invalid()),
+                })
+            })
+            .await?;
+        match outcome {
+            Outcome::Issue {
+                refresh,
+                expires,
+                at,
+            } => self.pair(uid, &sid, refresh, expires, Some(at)),
+            Outcome::Reused { bindings } => {
+                tracing::warn!(
+                    target: "security",
+                    event = "refresh_token_reuse",
+                    uid,
+                    sid,
+                    bindings_made_in_session = ?bindings,
+                    "a spent refresh token was presented again; the session is revoked"
+                );
+                Err(invalid())
+            }
+        }
+    }
+
+    /// The session a refresh token belongs to, if it is the current token of a live session.
+    pub async fn session_of_refresh(
+        &self,
+        presented: &str,
+    ) -> Result<Option<SessionRecord>, ApiError> {
+        let Some(token) = RefreshToken::parse(presented) else {
+            return Ok(None);
+        };
+        let now = self.clock.unix();
+        let session = self.store.session(token.uid, &token.sid).await?;
+        let digest = crypto::digest(presented);
+        Ok(session.filter(|s| {
+            s.is_live(now) && crypto::ct_eq(s.refresh_hash.as_bytes(), digest.as_bytes())
+        }))
+    }
+
+    /// The live session, if it is one of the user's.
+    pub async fn get(&self, uid: i64, sid: &str) -> Result<Option<SessionRecord>, ApiError> {
+        let now = self.clock.unix();
+        Ok(self
+            .store
+            .session(uid, sid)
+            .await?
+            .filter(|s| s.is_live(now)))
+    }
+
+    /// Applies `edit` to one live session (re-authentication, a binding made from it).
+    async fn edit(
+        &self,
+        uid: i64,
+        sid: &str,
+        edit: impl Fn(&mut SessionRecord, i64),
+    ) -> Result<bool, ApiError> {
+        self.change(uid, |current, now| {
+            let Some(s) = current
+                .sessions
+                .iter()
+                .find(|s| s.sid == sid && s.is_live(now))
+            else {
+                return Ok(Plan::nothing(false));
+            };
+            let mut s = s.clone();
+            edit(&mut s, now);
+            Ok(Plan {
+                changes: vec![SessionChange::Put(Box::new(s))],
+                ended: Vec::new(),
+                out: true,
+            })
+        })
+        .await
+    }
+
+    /// The user proved who they are again in this session (`auth_time` is now).
+    pub async fn reauthenticated(&self, uid: i64, sid: &str) -> Result<bool, ApiError> {
+        self.edit(uid, sid, |s, now| s.auth_time = now).await
+    }
+
+    /// Notes a provider bound from this session (listed if the session is later revoked).
+    pub async fn record_binding(
+        &self,
+        uid: i64,
+        sid: &str,
+        provider: &str,
+    ) -> Result<bool, ApiError> {
+        self.edit(uid, sid, |s, _| s.bindings.push(provider.to_owned()))
+            .await
+    }
+
+    /// Ends one session; true when it was live.
+    pub async fn end(&self, uid: i64, sid: &str) -> Result<bool, ApiError> {
+        let existed = self
+            .change(uid, |current, _| {
+                Ok(match current.sessions.iter().find(|s| s.sid == sid) {
+                    Some(_) => Plan {
+                        changes: vec![SessionChange::Delete(sid.to_owned())],
+                        ended: Vec::new(),
+                        out: true,
+                    },
+                    None => Plan::nothing(false),
+                })
+            })
+            .await?;
+        // Told even when it was gone already: a node may still hold it.
+        self.invalidator
+            .invalidate(Invalidation::Session(sid.to_owned()))
+            .await?;
+        Ok(existed)
+    }
+
+    /// Ends every session of the user but `except`; returns how many live ones ended.
+    pub async fn end_all(&self, uid: i64, except: Option<&str>) -> Result<usize, ApiError> {
+        self.change(uid, |current, now| {
+            let gone: Vec<&SessionRecord> = current
+                .sessions
+                .iter()
+                .filter(|s| Some(s.sid.as_str()) != except)
+                .collect();
+            let ended: Vec<String> = gone
+                .iter()
+                .filter(|s| s.is_live(now))
+                .map(|s| s.sid.clone())
+                .collect();
+            Ok(Plan {
+                changes: gone
+                    .iter()
+                    .map(|s| SessionChange::Delete(s.sid.clone()))
+                    .collect(),
+                out: ended.len(),
+                ended,
+            })
+        })
+        .await
+    }
+
+    /// The user's live sessions, oldest first.
+    pub async fn list(&self, uid: i64) -> Result<Vec<SessionRecord>, ApiError> {
+        let now = self.clock.unix();
+        let mut sessions = self.store.sessions_of(uid).await?.sessions;
+        sessions.retain(|s| s.is_live(now));
+        Ok(sessions)
+    }
+}

@@ -1,0 +1,88 @@
+//! The decoded user: what the bearer validator hands to handlers and what the cache keeps.
+
+use chrono::{DateTime, Utc};
+use paperclip::actix::Apiv2Schema;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Envelope, Lang};
+
+pub const STATUS_ENABLED: i32 = 1;
+pub const STATUS_DISABLED: i32 = 0;
+
+/// A user as the API shows it: no password hash, plus role names and permission codes.
+/// Times are RFC 3339 in UTC.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Apiv2Schema)]
+pub struct AuthUser {
+    pub id: i64,
+    pub uuid: String,
+    pub username: String,
+    pub nickname: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub phone: Option<String>,
+    pub avatar: Option<String>,
+    /// 1 enabled, 0 disabled.
+    pub status: i32,
+    pub is_superuser: bool,
+    pub is_staff: bool,
+    pub multi_login: bool,
+    pub has_password: bool,
+    pub password_changed_at: Option<DateTime<Utc>>,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub roles: Vec<String>,
+    pub permissions: Vec<String>,
+}
+
+impl AuthUser {
+    pub fn is_enabled(&self) -> bool {
+        self.status == STATUS_ENABLED
+    }
+
+    /// The one permission rule: superusers hold every code; others hold their enabled roles'.
+    pub fn holds(&self, code: &str) -> bool {
+        self.is_superuser || self.permissions.iter().any(|p| p == code)
+    }
+}
+
+/// A decoded user as the cache holds it: the struct for checks, its JSON, and the English
+/// success envelope around that JSON, both serialized once (`/me` answers with a copy of
+/// `answer`, serializing nothing).
+#[derive(Debug)]
+pub struct CachedUser {
+    pub user: AuthUser,
+    pub json: Box<serde_json::value::RawValue>,
+    pub answer: Box<[u8]>,
+}
+
+impl CachedUser {
+    pub fn new(user: AuthUser) -> Result<Self, serde_json::Error> {
+        let json = serde_json::value::to_raw_value(&user)?;
+        Self::with_json(user, json)
+    }
+
+    /// From the store's shared copy (already JSON).
+    pub fn from_json(json: String) -> Result<Self, serde_json::Error> {
+        let user = serde_json::from_str(&json)?;
+        let json = serde_json::value::RawValue::from_string(json)?;
+        Self::with_json(user, json)
+    }
+
+    fn with_json(
+        user: AuthUser,
+        json: Box<serde_json::value::RawValue>,
+    ) -> Result<Self, serde_json::Error> {
+        let answer = Envelope::success(Lang::En, &json)
+            .to_json()?
+            .into_boxed_slice();
+        Ok(Self { user, json, answer })
+    }
+}
+
+impl std::ops::Deref for CachedUser {
+    type Target = AuthUser;
+
+    fn deref(&self) -> &AuthUser {
+        &self.user
+    }
+}

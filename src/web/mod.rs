@@ -1,0 +1,16 @@
+//! The HTTP face: middleware (the envelope, metrics, the bearer validator, rate limits),
+//! extractors (`CurrentUser`, `Client`), the success envelope, and the routes. Handlers take the
+//! narrow `web::Data<T>` of the services they use; `startup` registers each.
+
+pub mod bearer;
+pub mod client;
+pub mod current_user;
+pub mod envelope;
+pub mod metrics;
+pub mod rate_limit;
+pub mod respond;
+pub mod routes;
+
+pub use client::Client;
+pub use current_user::CurrentUser;
+pub use respond::{ApiOk, Prejsoned};

@@ -1,0 +1,137 @@
+//! Rate limits per route and client address (actix-governor). One limiter per route, built once
+//! and shared by every worker; the key is the client's address key from `ClientIpResolver` (an
+//! IPv6 client's network), so forwarding headers count only when a trusted proxy sent them. A
+//! timer drops idle clients' state, so rotating addresses cannot grow memory without bound.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use actix_governor::governor::clock::{Clock, DefaultClock, QuantaInstant};
+use actix_governor::governor::middleware::NoOpMiddleware;
+use actix_governor::governor::NotUntil;
+use actix_governor::{
+    Governor, GovernorConfig, GovernorConfigBuilder, KeyExtractor, SimpleKeyExtractionError,
+};
+use actix_web::{dev::ServiceRequest, HttpResponse, HttpResponseBuilder};
+
+use crate::auth::client_ip::ClientIpResolver;
+use crate::config::{RateLimitSettings, RouteLimit};
+use crate::error::{kind, ApiError};
+
+#[derive(Clone)]
+pub struct ClientKey {
+    resolver: ClientIpResolver,
+}
+
+impl KeyExtractor for ClientKey {
+    type Key = IpAddr;
+    type KeyExtractionError = SimpleKeyExtractionError<&'static str>;
+
+    fn extract(&self, req: &ServiceRequest) -> Result<IpAddr, Self::KeyExtractionError> {
+        Ok(self
+            .resolver
+            .key(self.resolver.resolve(req.peer_addr(), req.headers())))
+    }
+
+    /// The envelope, as an `ApiError` so the envelope middleware adds the language and trace id;
+    /// governor's `Retry-After` header is carried over.
+    fn exceed_rate_limit_response(
+        &self,
+        negative: &NotUntil<QuantaInstant>,
+        mut response: HttpResponseBuilder,
+    ) -> HttpResponse {
+        let wait = negative
+            .wait_time_from(DefaultClock::default().now())
+            .as_secs()
+            .max(1);
+        let headers = response.finish().headers().clone();
+        let mut res = HttpResponse::from_error(ApiError::new(kind::RATE_LIMITED));
+        for (name, value) in headers.iter() {
+            res.headers_mut().insert(name.clone(), value.clone());
+        }
+        res.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from(wait),
+        );
+        res
+    }
+}
+
+pub type Limiter = Governor<ClientKey, NoOpMiddleware<QuantaInstant>>;
+
+/// The limiters, built once per process.
+#[derive(Clone)]
+pub struct Limits {
+    pub captcha: Config,
+    /// Shared by the JSON login and the Swagger login: one budget for both.
+    pub login: Config,
+    pub refresh: Config,
+    pub oauth2_start: Config,
+    pub oauth2_callback: Config,
+}
+
+type Config = GovernorConfig<ClientKey, NoOpMiddleware<QuantaInstant>>;
+
+fn config(name: &str, limit: RouteLimit, key: &ClientKey) -> Result<Config, String> {
+    let per_request = limit.period_seconds.saturating_mul(1000) / u64::from(limit.burst.max(1));
+    GovernorConfigBuilder::default()
+        .period(Duration::from_millis(per_request.max(1)))
+        .burst_size(limit.burst)
+        .key_extractor(key.clone())
+        .finish()
+        .ok_or_else(|| format!("rate_limit.{name} needs burst and period_seconds above 0"))
+}
+
+impl Limits {
+    pub fn new(settings: &RateLimitSettings, resolver: &ClientIpResolver) -> Result<Self, String> {
+        let key = ClientKey {
+            resolver: resolver.clone(),
+        };
+        Ok(Self {
+            captcha: config("captcha", settings.captcha, &key)?,
+            login: config("login", settings.login, &key)?,
+            refresh: config("refresh", settings.refresh, &key)?,
+            oauth2_start: config("oauth2_start", settings.oauth2_start, &key)?,
+            oauth2_callback: config("oauth2_callback", settings.oauth2_callback, &key)?,
+        })
+    }
+
+    /// Forgets clients whose buckets are full again (they are as good as new), every minute.
+    pub fn prune_every_minute(&self) {
+        let limiters = [
+            self.captcha.limiter(),
+            self.login.limiter(),
+            self.refresh.limiter(),
+            self.oauth2_start.limiter(),
+            self.oauth2_callback.limiter(),
+        ];
+        actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                for l in &limiters {
+                    l.retain_recent();
+                    l.shrink_to_fit();
+                }
+            }
+        });
+    }
+
+    /// Clients each limiter remembers now.
+    pub fn remembered(&self) -> usize {
+        [
+            &self.captcha,
+            &self.login,
+            &self.refresh,
+            &self.oauth2_start,
+            &self.oauth2_callback,
+        ]
+        .iter()
+        .map(|c| c.limiter().len())
+        .sum()
+    }
+}
+
+pub fn limiter(config: &Config) -> Limiter {
+    Governor::new(config)
+}

@@ -1,0 +1,151 @@
+//! `ApiOk<T>`: the success envelope `{code: 200, msg, data}` (optionally with cookies), and its
+//! OpenAPI description.
+
+use std::collections::BTreeMap;
+
+use actix_web::{
+    body::BoxBody, cookie::Cookie, http::header::ContentType, web::Bytes, web::Json, HttpRequest,
+    HttpResponse, Responder,
+};
+use paperclip::actix::OperationModifier;
+use paperclip::v2::models::{DataType, DefaultOperationRaw, DefaultSchemaRaw, Either, Response};
+use paperclip::v2::schema::Apiv2Schema;
+use serde::Serialize;
+
+use crate::error::{Envelope, Lang};
+
+/// A cached user's success envelope, rendered when the user was cached (English; other
+/// languages are rendered here from the cached JSON). Documented as `ApiOk<T>`.
+pub struct Prejsoned<T> {
+    user: std::sync::Arc<crate::domain::CachedUser>,
+    _shape: std::marker::PhantomData<T>,
+}
+
+impl<T> Prejsoned<T> {
+    pub fn new(user: std::sync::Arc<crate::domain::CachedUser>) -> Self {
+        Self {
+            user,
+            _shape: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T> Responder for Prejsoned<T> {
+    type Body = BoxBody;
+
+    fn respond_to(self, req: &HttpRequest) -> HttpResponse {
+        match Lang::from_request(req) {
+            // A copy, not a second reference: the cached bytes' reference count is a cache line
+            // every worker would write to.
+            Lang::En => HttpResponse::Ok()
+                .content_type(ContentType::json())
+                .body(Bytes::copy_from_slice(&self.user.answer)),
+            lang => Envelope::success(lang, &self.user.json).respond(&mut HttpResponse::Ok()),
+        }
+    }
+}
+
+impl<T: Apiv2Schema> Apiv2Schema for Prejsoned<T> {
+    fn raw_schema() -> DefaultSchemaRaw {
+        ApiOk::<T>::raw_schema()
+    }
+}
+
+impl<T: Apiv2Schema> OperationModifier for Prejsoned<T> {
+    fn update_response(op: &mut DefaultOperationRaw) {
+        ApiOk::<T>::update_response(op)
+    }
+
+    fn update_definitions(map: &mut BTreeMap<String, DefaultSchemaRaw>) {
+        ApiOk::<T>::update_definitions(map)
+    }
+}
+
+pub struct ApiOk<T> {
+    data: T,
+    cookies: Vec<Cookie<'static>>,
+    /// Answer `302 Found` to this address instead of the envelope (browser-driven flows).
+    redirect: Option<String>,
+}
+
+impl<T> ApiOk<T> {
+    pub fn new(data: T) -> Self {
+        Self {
+            data,
+            cookies: Vec::new(),
+            redirect: None,
+        }
+    }
+
+    pub fn redirect_to(mut self, url: String) -> Self {
+        self.redirect = Some(url);
+        self
+    }
+
+    pub fn cookie(mut self, c: Cookie<'static>) -> Self {
+        self.cookies.push(c);
+        self
+    }
+}
+
+impl<T: Serialize> Responder for ApiOk<T> {
+    type Body = BoxBody;
+
+    fn respond_to(self, req: &HttpRequest) -> HttpResponse {
+        let mut res = match &self.redirect {
+            Some(_) => HttpResponse::Found(),
+            None => HttpResponse::Ok(),
+        };
+        for c in self.cookies {
+            res.cookie(c);
+        }
+        if let Some(url) = self.redirect {
+            return res
+                .insert_header((actix_web::http::header::LOCATION, url))
+                .finish();
+        }
+        Envelope::success(Lang::from_request(req), &self.data).respond(&mut res)
+    }
+}
+
+impl<T: Apiv2Schema> Apiv2Schema for ApiOk<T> {
+    fn raw_schema() -> DefaultSchemaRaw {
+        let mut s = DefaultSchemaRaw {
+            data_type: Some(DataType::Object),
+            ..Default::default()
+        };
+        let int = DefaultSchemaRaw {
+            data_type: Some(DataType::Integer),
+            ..Default::default()
+        };
+        let string = DefaultSchemaRaw {
+            data_type: Some(DataType::String),
+            ..Default::default()
+        };
+        let mut data = T::schema_with_ref();
+        data.retain_ref();
+        s.properties.insert("code".into(), Box::new(int));
+        s.properties.insert("msg".into(), Box::new(string));
+        s.properties.insert("data".into(), Box::new(data));
+        s.required
+            .extend(["code".to_owned(), "msg".to_owned(), "data".to_owned()]);
+        s
+    }
+}
+
+impl<T: Apiv2Schema> OperationModifier for ApiOk<T> {
+    fn update_response(op: &mut DefaultOperationRaw) {
+        op.responses.insert(
+            "200".into(),
+            Either::Right(Response {
+                description: Some("OK: the envelope with `data`".into()),
+                schema: Some(Self::raw_schema()),
+                ..Default::default()
+            }),
+        );
+    }
+
+    fn update_definitions(map: &mut BTreeMap<String, DefaultSchemaRaw>) {
+        <Json<T> as OperationModifier>::update_definitions(map);
+    }
+}

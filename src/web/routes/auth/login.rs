@@ -1,0 +1,111 @@
+use actix_web::web::Data;
+use chrono::{DateTime, Utc};
+use paperclip::actix::{api_v2_operation, web::Json, Apiv2Schema};
+use serde::{Deserialize, Serialize};
+
+use super::refresh_cookie;
+use crate::actors::repo::{LoadAuthUser, RepoHandle};
+use crate::auth::captcha::Captchas;
+use crate::auth::credentials::Authenticator;
+use crate::auth::sessions::{Sessions, TokenPair};
+use crate::clock::SharedClock;
+use crate::domain::AuthUser;
+use crate::error::{kind, ApiError};
+use crate::login_log::{LoginLog, Method, Reason};
+use crate::web::{ApiOk, Client};
+
+#[derive(Deserialize, Apiv2Schema)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+    /// Captcha id from `GET /auth/captcha` (required while `captcha.enabled`).
+    pub uuid: Option<String>,
+    /// The characters in the captcha image (case does not matter).
+    pub captcha: Option<String>,
+}
+
+#[derive(Serialize, Apiv2Schema)]
+pub struct LoginData {
+    pub access_token: String,
+    pub access_token_expire_time: DateTime<Utc>,
+    pub refresh_token: String,
+    pub refresh_token_expire_time: DateTime<Utc>,
+    pub session_uuid: String,
+    pub token_type: String,
+    pub user: AuthUser,
+}
+
+impl LoginData {
+    pub fn new(t: TokenPair, user: AuthUser) -> Self {
+        Self {
+            access_token: t.access_token,
+            access_token_expire_time: t.access_token_expire_time,
+            refresh_token: t.refresh_token,
+            refresh_token_expire_time: t.refresh_token_expire_time,
+            session_uuid: t.session_uuid,
+            token_type: t.token_type,
+            user,
+        }
+    }
+}
+
+/// The user as the login answer shows it (read fresh: the login just changed it).
+pub async fn profile(repo: &RepoHandle, uid: i64) -> Result<AuthUser, ApiError> {
+    repo.send(LoadAuthUser { id: uid })
+        .await
+        .map_err(ApiError::unavailable)?
+        .ok_or_else(|| ApiError::new(kind::INVALID_CREDENTIALS))
+}
+
+/// Log in with username, password and (when enabled) the captcha.
+///
+/// Order: rate limit, captcha (used up at this first check), then the credentials with one
+/// uniform answer for an unknown user, a wrong password, a locked or a disabled account. A
+/// captcha failure is 400 with business code 40001 and a fresh captcha in `data`.
+#[api_v2_operation(tags(auth))]
+#[tracing::instrument(skip_all, fields(username = %body.username))]
+#[allow(clippy::too_many_arguments)]
+pub async fn login(
+    body: Json<LoginRequest>,
+    client: Client,
+    captchas: Data<Captchas>,
+    authenticator: Data<Authenticator>,
+    sessions: Data<Sessions>,
+    repo: Data<RepoHandle>,
+    login_log: Data<LoginLog>,
+    clock: Data<SharedClock>,
+) -> Result<ApiOk<LoginData>, ApiError> {
+    let LoginRequest {
+        username,
+        password,
+        uuid,
+        captcha,
+    } = body.into_inner();
+    let client = client.0;
+    if captchas.enabled() && !captchas.check(uuid.as_deref(), captcha.as_deref()).await? {
+        login_log.record(
+            &username,
+            None,
+            Reason::CaptchaInvalid,
+            Method::Password.as_str(),
+            &client,
+            clock.naive(),
+        );
+        let retry = serde_json::to_value(captchas.issue().await?).map_err(ApiError::internal)?;
+        return Err(ApiError::new(kind::CAPTCHA_INVALID).with_data(retry));
+    }
+    let user = authenticator
+        .check(&client, &username, password, Method::Password)
+        .await?;
+    let tokens = sessions
+        .start(
+            user.id,
+            user.multi_login,
+            &client,
+            Method::Password.as_str(),
+        )
+        .await?;
+    let profile = profile(&repo, user.id).await?;
+    let cookie = refresh_cookie(&tokens.refresh_token, sessions.settings());
+    Ok(ApiOk::new(LoginData::new(tokens, profile)).cookie(cookie))
+}

@@ -1,0 +1,158 @@
+//! Every route, registered once on the paperclip-wrapped app so the router and the spec agree.
+
+pub mod auth;
+pub mod health;
+pub mod logs;
+pub mod oauth2;
+pub mod users;
+
+use actix_web::{
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
+    middleware::{from_fn, Next},
+    web::Data,
+};
+use paperclip::actix::web;
+
+use super::bearer::require_bearer;
+use super::rate_limit::{limiter, Limits};
+use super::Client;
+use crate::clock::SharedClock;
+use crate::login_log::{LoginLog, Reason};
+
+/// Puts rate-limited login attempts in the login log (the limiter answers before the handler,
+/// so the body, and with it the username, is never read).
+async fn log_rate_limited(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let method = if req.path().ends_with("/swagger") {
+        "swagger"
+    } else {
+        "password"
+    };
+    let res = next.call(req).await?;
+    if res.status() == actix_web::http::StatusCode::TOO_MANY_REQUESTS {
+        let req = res.request();
+        if let (Some(log), Some(clock)) = (
+            req.app_data::<Data<LoginLog>>(),
+            req.app_data::<Data<SharedClock>>(),
+        ) {
+            log.record(
+                "",
+                None,
+                Reason::RateLimited,
+                method,
+                &Client::of(req),
+                clock.naive(),
+            );
+        }
+    }
+    Ok(res)
+}
+
+/// Registers the API. Protected resources are wrapped in the bearer middleware one by one, so a
+/// public route is public because it says so here, not because a list forgot it.
+pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: bool) {
+    // The hot path first, and outside the scope: routes are matched in order, and a resource at
+    // the top needs one router instead of two.
+    cfg.service(
+        web::resource("/api/v1/sys/users/me")
+            .wrap(require_bearer())
+            .route(web::get().to(users::me)),
+    );
+    let mut api = web::scope("/api/v1")
+        // public, rate limited
+        .service(
+            web::resource("/auth/captcha")
+                .wrap(limiter(&limits.captcha))
+                .route(web::get().to(auth::captcha::captcha)),
+        )
+        .service(
+            web::resource("/auth/login")
+                .wrap(limiter(&limits.login))
+                .wrap(from_fn(log_rate_limited))
+                .route(web::post().to(auth::login::login)),
+        )
+        .service(
+            web::resource("/auth/refresh")
+                .wrap(limiter(&limits.refresh))
+                .route(web::post().to(auth::refresh::refresh)),
+        );
+    if swagger_login {
+        api = api.service(
+            web::resource("/auth/login/swagger")
+                .wrap(limiter(&limits.login))
+                .wrap(from_fn(log_rate_limited))
+                .route(web::post().to(auth::swagger::swagger_login)),
+        );
+    }
+    cfg.service(
+        api
+            // public
+            .service(web::resource("/auth/logout").route(web::post().to(auth::logout::logout)))
+            // bearer
+            .service(
+                web::resource("/auth/logout/all")
+                    .wrap(require_bearer())
+                    .route(web::post().to(auth::logout::logout_all)),
+            )
+            .service(
+                web::resource("/auth/sessions")
+                    .wrap(require_bearer())
+                    .route(web::get().to(auth::sessions::list)),
+            )
+            .service(
+                web::resource("/auth/sessions/{sid}")
+                    .wrap(require_bearer())
+                    .route(web::delete().to(auth::sessions::end)),
+            )
+            .service(
+                web::resource("/auth/codes")
+                    .wrap(require_bearer())
+                    .route(web::get().to(auth::sessions::codes)),
+            )
+            .service(
+                web::resource("/sys/users/me/password")
+                    .wrap(require_bearer())
+                    .route(web::put().to(users::change_password)),
+            )
+            .service(
+                web::resource("/logs/login")
+                    .wrap(require_bearer())
+                    .route(web::get().to(logs::login_logs)),
+            )
+            // social login; fixed paths before `/oauth2/{provider}`
+            .service(
+                web::resource("/oauth2/exchange").route(web::post().to(oauth2::flow::exchange)),
+            )
+            .service(
+                web::resource("/oauth2/me/bindings")
+                    .wrap(require_bearer())
+                    .route(web::get().to(oauth2::bindings::list)),
+            )
+            .service(
+                web::resource("/oauth2/me/bindings/{provider}")
+                    .wrap(require_bearer())
+                    .route(web::delete().to(oauth2::bindings::unbind)),
+            )
+            .service(
+                web::resource("/oauth2/{provider}")
+                    .wrap(limiter(&limits.oauth2_start))
+                    .route(web::get().to(oauth2::flow::start)),
+            )
+            .service(
+                web::resource("/oauth2/{provider}/callback")
+                    .wrap(limiter(&limits.oauth2_callback))
+                    .route(web::get().to(oauth2::flow::callback)),
+            )
+            .service(
+                web::resource("/oauth2/{provider}/bind")
+                    .wrap(require_bearer())
+                    .wrap(limiter(&limits.oauth2_start))
+                    .route(web::get().to(oauth2::flow::bind_start)),
+            ),
+    )
+    .service(web::resource("/health/live").route(web::get().to(health::live)))
+    .service(web::resource("/health/ready").route(web::get().to(health::ready)));
+}

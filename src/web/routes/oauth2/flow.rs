@@ -1,0 +1,305 @@
+use actix_web::{web::Data, HttpRequest};
+use paperclip::actix::{api_v2_operation, web::Json, web::Path, web::Query, Apiv2Schema};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    browser_cookie, clear_browser_cookie, with_param, Purpose, StateRecord, BROWSER_COOKIE,
+};
+use crate::actors::repo::{RepoHandle, TouchLastLogin};
+use crate::auth::client::ClientInfo;
+use crate::auth::sessions::{Sessions, TokenPair};
+use crate::clock::SharedClock;
+use crate::config::OAuth2Settings;
+use crate::crypto::{ct_eq, digest, random_token};
+use crate::error::{kind, ApiError};
+use crate::login_log::{LoginLog, Reason};
+use crate::oauth2::{accounts, OAuthError, Providers};
+use crate::store::{Once, Store};
+use crate::web::routes::auth::login::{profile, LoginData};
+use crate::web::routes::auth::refresh_cookie;
+use crate::web::{ApiOk, Client, CurrentUser};
+
+/// What the social-login routes use, registered once.
+pub struct Flow {
+    pub providers: Providers,
+    pub settings: OAuth2Settings,
+    pub store: Store,
+    pub sessions: Sessions,
+    pub repo: RepoHandle,
+    pub login_log: LoginLog,
+    pub clock: SharedClock,
+}
+
+#[derive(Deserialize, Apiv2Schema)]
+pub struct StartQuery {
+    /// `true`: answer 302 to the provider instead of returning its URL.
+    pub redirect: Option<bool>,
+    /// Where the browser lands afterwards; must equal `oauth2.frontend_login_url` or one of
+    /// `oauth2.allowed_redirects` exactly.
+    pub redirect_to: Option<String>,
+}
+
+/// Creates the state (single use, short-lived, tied to this browser by a cookie) and the
+/// provider's authorize URL.
+async fn begin(
+    flow: &Flow,
+    provider: &str,
+    purpose: Purpose,
+    redirect_to: Option<String>,
+) -> Result<(String, actix_web::cookie::Cookie<'static>), ApiError> {
+    let p = flow
+        .providers
+        .get(provider)
+        .ok_or_else(|| ApiError::new(kind::NOT_FOUND))?;
+    let o = &flow.settings;
+    if let Some(to) = &redirect_to {
+        let allowed = *to == o.frontend_login_url || o.allowed_redirects.iter().any(|a| a == to);
+        if !allowed {
+            return Err(ApiError::new(kind::INVALID_REDIRECT));
+        }
+    }
+    let state_id = random_token();
+    let browser = random_token();
+    let started = p.start(&state_id).await.map_err(|e| {
+        ApiError::new(kind::PROVIDER_UNAVAILABLE)
+            .with_source(format!("cannot start a social login at {provider}: {e}"))
+    })?;
+    let record = StateRecord {
+        provider: provider.to_owned(),
+        purpose,
+        verifier: started.verifier,
+        nonce: started.nonce,
+        browser: digest(&browser),
+        redirect_to,
+    };
+    let json = serde_json::to_string(&record).map_err(ApiError::internal)?;
+    flow.store
+        .put_once(
+            Once::OAuthState,
+            &state_id,
+            &json,
+            o.state_ttl_seconds,
+            flow.clock.unix(),
+        )
+        .await?;
+    let cookie = browser_cookie(
+        &browser,
+        o.state_ttl_seconds,
+        flow.sessions.settings().cookie_secure,
+    );
+    Ok((started.url, cookie))
+}
+
+/// Start a social login: the provider's authorize URL in `data` (or a 302 with `?redirect=true`).
+#[api_v2_operation(tags(oauth2))]
+pub async fn start(
+    provider: Path<String>,
+    query: Query<StartQuery>,
+    flow: Data<Flow>,
+) -> Result<ApiOk<String>, ApiError> {
+    let q = query.into_inner();
+    let (url, cookie) = begin(&flow, &provider, Purpose::Login, q.redirect_to).await?;
+    let ok = ApiOk::new(url.clone()).cookie(cookie);
+    Ok(if q.redirect == Some(true) {
+        ok.redirect_to(url)
+    } else {
+        ok
+    })
+}
+
+/// Start binding a provider identity to the caller's account: the authorize URL in `data`.
+#[api_v2_operation(tags(oauth2))]
+pub async fn bind_start(
+    me: CurrentUser,
+    provider: Path<String>,
+    flow: Data<Flow>,
+) -> Result<ApiOk<String>, ApiError> {
+    let purpose = Purpose::Bind {
+        user_id: me.user.id,
+    };
+    let (url, cookie) = begin(&flow, &provider, purpose, None).await?;
+    Ok(ApiOk::new(url).cookie(cookie))
+}
+
+#[derive(Deserialize, Apiv2Schema)]
+pub struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What the callback stores under the one-time login code.
+#[derive(Serialize, Deserialize)]
+struct PendingLogin {
+    uid: i64,
+    tokens: TokenPair,
+}
+
+/// The provider sends the browser back here. Ends with a 302 to the frontend: the login URL
+/// with a one-time `code` (never a token), the bind URL, or the error URL with `error=<slug>`.
+#[api_v2_operation(tags(oauth2))]
+pub async fn callback(
+    req: HttpRequest,
+    provider: Path<String>,
+    query: Query<CallbackQuery>,
+    client: Client,
+    flow: Data<Flow>,
+) -> Result<ApiOk<()>, ApiError> {
+    let provider = provider.into_inner();
+    let client = client.0;
+    let secure = flow.sessions.settings().cookie_secure;
+    let o = &flow.settings;
+    match finish(&flow, &req, &client, &provider, query.into_inner()).await {
+        Ok(done) => Ok(done.cookie(clear_browser_cookie(secure))),
+        Err(e) => {
+            tracing::info!(provider, slug = e.slug(), "social login failed");
+            let method = format!("oauth2:{provider}");
+            flow.login_log.record(
+                "",
+                None,
+                Reason::OAuthFailed,
+                &method,
+                &client,
+                flow.clock.naive(),
+            );
+            let url = with_param(&o.frontend_error_url, "error", e.slug());
+            Ok(ApiOk::new(())
+                .cookie(clear_browser_cookie(secure))
+                .redirect_to(url))
+        }
+    }
+}
+
+async fn finish(
+    flow: &Flow,
+    req: &HttpRequest,
+    client: &ClientInfo,
+    provider: &str,
+    q: CallbackQuery,
+) -> Result<ApiOk<()>, OAuthError> {
+    let now = flow.clock.unix();
+    // The state is used up first, whatever happens next.
+    let record = match q.state.as_deref().filter(|s| s.len() <= 128) {
+        Some(s) => flow
+            .store
+            .take_once(Once::OAuthState, s, now)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "store unavailable");
+                OAuthError::Internal
+            })?,
+        None => None,
+    };
+    let record: StateRecord = record
+        .and_then(|r| serde_json::from_str(&r).ok())
+        .ok_or(OAuthError::InvalidState)?;
+    let browser = req
+        .cookie(BROWSER_COOKIE)
+        .map(|c| digest(c.value()))
+        .unwrap_or_default();
+    let same_browser = ct_eq(browser.as_bytes(), record.browser.as_bytes());
+    if record.provider != provider || !same_browser {
+        return Err(OAuthError::InvalidState);
+    }
+    if let Some(error) = q.error {
+        return Err(if error == "access_denied" {
+            OAuthError::AccessDenied
+        } else {
+            OAuthError::BadCode
+        });
+    }
+    let code = q
+        .code
+        .filter(|c| !c.is_empty() && c.len() <= 2048)
+        .ok_or(OAuthError::BadCode)?;
+    let p = flow
+        .providers
+        .get(provider)
+        .ok_or(OAuthError::InvalidState)?;
+    let identity = p
+        .identify(&code, &record.verifier, record.nonce.as_deref(), now)
+        .await?;
+    let at = flow.clock.naive();
+    let o = &flow.settings;
+    let method = format!("oauth2:{provider}");
+    match record.purpose {
+        Purpose::Bind { user_id } => {
+            accounts::bind(&flow.repo, user_id, provider, &identity, at).await?;
+            Ok(ApiOk::new(()).redirect_to(with_param(&o.frontend_bind_url, "bound", provider)))
+        }
+        Purpose::Login => {
+            let username = identity.login.clone().unwrap_or_default();
+            let user = match accounts::login(&flow.repo, o, provider, &identity, at).await {
+                Err(OAuthError::AccountDisabled) => {
+                    flow.login_log
+                        .record(&username, None, Reason::Disabled, &method, client, at);
+                    return Err(OAuthError::AccountDisabled);
+                }
+                other => other?,
+            };
+            let tokens = flow
+                .sessions
+                .start(user.id, user.multi_login, client, &method)
+                .await
+                .map_err(|_| OAuthError::Internal)?;
+            let uid = user.id;
+            let _ = flow.repo.send(TouchLastLogin { user_id: uid, at }).await;
+            flow.login_log.record(
+                &user.username,
+                Some(uid),
+                Reason::Success,
+                &method,
+                client,
+                at,
+            );
+            let code = random_token();
+            let pending = serde_json::to_string(&PendingLogin {
+                uid,
+                tokens: tokens.clone(),
+            })
+            .map_err(|_| OAuthError::Internal)?;
+            flow.store
+                .put_once(Once::LoginCode, &code, &pending, o.code_ttl_seconds, now)
+                .await
+                .map_err(|_| OAuthError::Internal)?;
+            let target = record
+                .redirect_to
+                .unwrap_or_else(|| o.frontend_login_url.clone());
+            Ok(ApiOk::new(())
+                .cookie(refresh_cookie(
+                    &tokens.refresh_token,
+                    flow.sessions.settings(),
+                ))
+                .redirect_to(with_param(&target, "code", &code)))
+        }
+    }
+}
+
+#[derive(Deserialize, Apiv2Schema)]
+pub struct ExchangeRequest {
+    /// The one-time code from the frontend URL (60 s, single use).
+    pub code: String,
+}
+
+/// Exchange a social login's one-time code for the same answer as a password login.
+#[api_v2_operation(tags(oauth2))]
+pub async fn exchange(
+    body: Json<ExchangeRequest>,
+    flow: Data<Flow>,
+) -> Result<ApiOk<LoginData>, ApiError> {
+    let code = body.into_inner().code;
+    let invalid = || ApiError::new(kind::INVALID_LOGIN_CODE);
+    if code.is_empty() || code.len() > 128 {
+        return Err(invalid());
+    }
+    let pending = flow
+        .store
+        .take_once(Once::LoginCode, &code, flow.clock.unix())
+        .await?
+        .ok_or_else(invalid)?;
+    let PendingLogin { uid, tokens } =
+        serde_json::from_str(&pending).map_err(ApiError::internal)?;
+    let profile = profile(&flow.repo, uid).await?;
+    let cookie = refresh_cookie(&tokens.refresh_token, flow.sessions.settings());
+    Ok(ApiOk::new(LoginData::new(tokens, profile)).cookie(cookie))
+}

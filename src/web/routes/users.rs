@@ -1,0 +1,86 @@
+use actix_web::web::Data;
+use paperclip::actix::{api_v2_operation, web::Json, Apiv2Schema};
+use serde::{Deserialize, Serialize};
+
+use crate::actors::repo::{FindUserById, RepoHandle, SetPasswordHash};
+use crate::actors::CacheHandle;
+use crate::auth::password::PasswordHasher;
+use crate::auth::sessions::Sessions;
+use crate::clock::SharedClock;
+use crate::domain::{AuthUser, Invalidation, PasswordPolicy};
+use crate::error::{kind, ApiError};
+use crate::web::{ApiOk, CurrentUser, Prejsoned};
+
+/// The current user.
+#[api_v2_operation(tags(users))]
+pub async fn me(me: CurrentUser) -> Result<Prejsoned<AuthUser>, ApiError> {
+    Ok(Prejsoned::new(me.0.user))
+}
+
+#[derive(Deserialize, Apiv2Schema)]
+pub struct ChangePassword {
+    /// Required when the account has a password.
+    pub old_password: Option<String>,
+    pub new_password: String,
+    pub confirm_password: String,
+}
+
+#[derive(Serialize, Apiv2Schema)]
+pub struct PasswordChanged {
+    /// Other sessions this change ended.
+    pub ended_sessions: usize,
+}
+
+/// Change the caller's password. Every other session of the caller ends.
+#[api_v2_operation(tags(users))]
+#[tracing::instrument(skip_all, fields(uid = me.user.id))]
+#[allow(clippy::too_many_arguments)]
+pub async fn change_password(
+    me: CurrentUser,
+    body: Json<ChangePassword>,
+    repo: Data<RepoHandle>,
+    hasher: Data<PasswordHasher>,
+    sessions: Data<Sessions>,
+    cache: Data<CacheHandle>,
+    policy: Data<PasswordPolicy>,
+    clock: Data<SharedClock>,
+) -> Result<ApiOk<PasswordChanged>, ApiError> {
+    let body = body.into_inner();
+    let uid = me.user.id;
+    if body.new_password != body.confirm_password {
+        return Err(ApiError::new(kind::PASSWORD_MISMATCH));
+    }
+    policy
+        .check(&body.new_password, &me.user.username)
+        .map_err(|e| ApiError::new(kind::PASSWORD_POLICY).with_detail(e.to_string()))?;
+    let row = repo
+        .send(FindUserById { id: uid })
+        .await
+        .map_err(ApiError::unavailable)?
+        .ok_or_else(|| ApiError::new(kind::INVALID_TOKEN))?;
+    if let Some(stored) = row.password_hash {
+        let old = body.old_password.unwrap_or_default();
+        if !hasher.verify(old, Some(stored)).await?.ok {
+            return Err(ApiError::new(kind::WRONG_OLD_PASSWORD));
+        }
+    }
+    let hash = hasher.hash(body.new_password).await?;
+    // Whole seconds: this session's re-authentication, stamped just after, must not predate it.
+    let now = chrono::DateTime::from_timestamp(clock.unix(), 0)
+        .unwrap_or_default()
+        .naive_utc();
+    repo.send(SetPasswordHash {
+        user_id: uid,
+        hash,
+        changed_at: Some(now),
+        now,
+    })
+    .await
+    .map_err(ApiError::unavailable)?;
+    sessions.reauthenticated(uid, &me.sid).await?;
+    let ended = sessions.end_all(uid, Some(&me.sid)).await?;
+    cache.invalidate(Invalidation::User(uid)).await?;
+    Ok(ApiOk::new(PasswordChanged {
+        ended_sessions: ended,
+    }))
+}
