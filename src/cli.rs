@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 
 use crate::admin::{self, Admin, AdminError, UserSpec};
 use crate::clock::SystemClock;
-use crate::config::{Profile, Settings};
+use crate::config::{redact, Profile, Settings};
 use crate::startup::Application;
 
 #[derive(Parser)]
@@ -108,6 +108,14 @@ pub fn load_settings(cli: &Cli) -> anyhow::Result<Settings> {
     Ok(settings)
 }
 
+fn metrics_host(settings: &Settings) -> String {
+    settings
+        .metrics
+        .listen
+        .rsplit_once(':')
+        .map_or_else(String::new, |(host, _)| host.to_owned())
+}
+
 async fn admin(settings: &Settings) -> anyhow::Result<Admin> {
     crate::startup::admin(settings, Arc::new(SystemClock)).await
 }
@@ -132,28 +140,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(
                 profile = settings.profile.name(),
                 address = %format!("{}:{}", settings.server.host, app.port()),
-                database = ?settings.database_kind(),
-                store = if settings.uses_redis() { "redis" } else { "memory" },
+                database = %settings.database_kind(),
+                store = if settings.uses_redis() {
+                    redact(&settings.redis.url)
+                } else {
+                    "embedded".into()
+                },
+                metrics = ?app.metrics_port().map(|p| format!("{}:{p}", metrics_host(&settings))),
                 "portcullis listening; API docs at /docs"
             );
+            if settings.profile == Profile::Development
+                && !settings.server.allow_public_in_development
+            {
+                tracing::info!(
+                    "development profile: listening on loopback only \
+                     (server.allow_public_in_development = true to listen elsewhere)"
+                );
+            }
             app.run_until_stopped().await?;
         }
         Command::Migrate => {
             let ran = crate::db::migrate(&settings.database_kind()).await?;
-            println!(
-                "applied {ran} migration(s) to {:?}",
-                settings.database_kind()
-            );
+            println!("applied {ran} migration(s) to {}", settings.database_kind());
         }
         Command::Config(ConfigCommand::Check) => {
             println!("profile:  {}", settings.profile.name());
-            println!("database: {:?}", settings.database_kind());
+            println!("database: {}", settings.database_kind());
             println!(
                 "store:    {}",
                 if settings.uses_redis() {
-                    "redis"
+                    redact(&settings.redis.url)
                 } else {
-                    "in-process"
+                    "embedded (sessions in the database, the rest in process memory)".into()
                 }
             );
             println!(

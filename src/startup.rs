@@ -23,6 +23,7 @@ use crate::auth::gate::Gate;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::lockout::Lockout;
 use crate::auth::password::PasswordHasher;
+use crate::auth::reauth::Reauth;
 use crate::auth::sessions::Sessions;
 use crate::clock::SharedClock;
 use crate::config::{DatabaseKind, Profile, Settings, MIN_SECRET_BYTES};
@@ -303,7 +304,16 @@ impl Application {
             login_log: login_log.clone(),
             clock: clock.clone(),
         };
+        let reauth = Reauth::new(
+            sessions.clone(),
+            repo.clone(),
+            hasher.clone(),
+            store.clone(),
+            settings.security.clone(),
+            clock.clone(),
+        );
         let services = Services {
+            reauth: web::Data::new(reauth),
             gate: web::Data::new(Gate::new(
                 jwt.clone(),
                 cache.clone(),
@@ -410,6 +420,7 @@ impl Application {
 #[derive(Clone)]
 struct Services {
     gate: web::Data<Gate>,
+    reauth: web::Data<Reauth>,
     authenticator: web::Data<Authenticator>,
     captchas: web::Data<Captchas>,
     sessions: web::Data<Sessions>,
@@ -460,6 +471,7 @@ fn app(
 > {
     App::new()
         .app_data(s.gate.clone())
+        .app_data(s.reauth.clone())
         .app_data(s.authenticator.clone())
         .app_data(s.captchas.clone())
         .app_data(s.sessions.clone())

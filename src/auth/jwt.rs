@@ -35,6 +35,7 @@ pub enum TokenRejection {
     Expired,
     NotYetValid,
     BadSubject,
+    UnknownKey,
 }
 
 impl TokenRejection {
@@ -45,6 +46,7 @@ impl TokenRejection {
             Self::Expired => "expired",
             Self::NotYetValid => "not_yet_valid",
             Self::BadSubject => "bad_subject",
+            Self::UnknownKey => "unknown_key",
         }
     }
 }
@@ -183,6 +185,9 @@ impl JwtKeys {
         if data.header.typ.as_deref() != Some(ACCESS_TYP) {
             return Err(TokenRejection::WrongType);
         }
+        if data.header.kid != self.header.kid {
+            return Err(TokenRejection::UnknownKey);
+        }
         let c = data.claims;
         if now > c.exp.saturating_add(self.leeway) {
             return Err(TokenRejection::Expired);
@@ -245,6 +250,21 @@ mod tests {
         assert!(k.verify(&t, exp + 30).is_ok());
         assert_eq!(k.verify(&t, exp + 31), Err(TokenRejection::Expired));
         assert_eq!(k.verify(&t, 1_000 - 31), Err(TokenRejection::NotYetValid));
+    }
+
+    #[test]
+    fn a_key_id_that_is_not_ours_is_refused() {
+        let k = keys();
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some(ACCESS_TYP.into());
+        header.kid = Some("someone-else".into());
+        let (t, _) = k.issue(5, "s", 1_000).unwrap();
+        let claims = k.verify(&t, 1_000).unwrap();
+        let forged = encode(&header, &claims, &EncodingKey::from_secret(&[7u8; 32])).unwrap();
+        assert_eq!(k.verify(&forged, 1_000), Err(TokenRejection::UnknownKey));
+        header.kid = None;
+        let forged = encode(&header, &claims, &EncodingKey::from_secret(&[7u8; 32])).unwrap();
+        assert_eq!(k.verify(&forged, 1_000), Err(TokenRejection::UnknownKey));
     }
 
     #[test]

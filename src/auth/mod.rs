@@ -9,4 +9,5 @@ pub mod gate;
 pub mod jwt;
 pub mod lockout;
 pub mod password;
+pub mod reauth;
 pub mod sessions;

@@ -65,6 +65,17 @@ pub struct Settings {
     pub oauth2: OAuth2Settings,
     pub metrics: MetricsSettings,
     pub bootstrap: BootstrapSettings,
+    pub security: SecuritySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// How recently a session must have proved its user for sensitive changes.
+    pub reauth_seconds: i64,
+    /// Password checks of a signed-in user (password change, re-authentication) per window.
+    pub max_password_checks: u32,
+    pub password_check_window_seconds: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -260,11 +271,48 @@ pub fn parse_cidr(s: &str) -> Option<ipnet::IpNet> {
         .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
+/// A URL with its password (if any) replaced by `***`, for logs and messages.
+pub fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].find(':') {
+        Some(colon) => format!(
+            "{}{}:***{}",
+            &url[..scheme_end],
+            &rest[..colon],
+            &rest[at..]
+        ),
+        None => url.to_owned(),
+    }
+}
+
 /// Which database a URL names; the one place that decides the run mode's database half.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Printed, a PostgreSQL URL shows no password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseKind {
     Sqlite(PathBuf),
     Postgres(String),
+}
+
+impl std::fmt::Display for DatabaseKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            Self::Postgres(url) => f.write_str(&redact(url)),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 impl Settings {
@@ -377,6 +425,22 @@ mod tests {
         s.jwt.secret = "short".into();
         let msg = s.validate().unwrap_err().to_string();
         assert!(msg.contains("at least 32"), "{msg}");
+    }
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db.example:5432/portcullis"),
+            "postgres://app:***@db.example:5432/portcullis"
+        );
+        assert_eq!(
+            redact("redis://:hunter2@cache:6379/0"),
+            "redis://:***@cache:6379/0"
+        );
+        assert_eq!(redact("postgres://app@db/p"), "postgres://app@db/p");
+        assert_eq!(redact("redis://cache:6379/0"), "redis://cache:6379/0");
+        let kind = DatabaseKind::Postgres("postgres://a:pw@h/d".into());
+        assert!(!format!("{kind} {kind:?}").contains("pw"));
     }
 
     #[test]

@@ -126,6 +126,16 @@ impl Settings {
         if !(32..=128).contains(&self.rate_limit.ipv6_prefix) {
             problems.push("rate_limit.ipv6_prefix must be 32 to 128".into());
         }
+        if self.security.reauth_seconds <= 0
+            || self.security.max_password_checks == 0
+            || self.security.password_check_window_seconds <= 0
+        {
+            problems.push(
+                "security.reauth_seconds, security.max_password_checks and \
+                 security.password_check_window_seconds must be positive"
+                    .into(),
+            );
+        }
         if self.password.max_queued_hashes == 0 {
             problems.push("password.max_queued_hashes must be at least 1".into());
         }

@@ -127,6 +127,15 @@ async fn link_by_email(
     else {
         return Ok(None);
     };
+    // The local address must be proven too (else anyone could pre-register a victim's address
+    // and wait for them to sign in), and a superuser is never taken over by a provider's word.
+    if !user.email_verified || user.is_superuser {
+        tracing::info!(
+            uid = user.id,
+            "not linking by email: the local address is unverified or the account is a superuser"
+        );
+        return Ok(None);
+    }
     let link = LinkSocial {
         user_id: user.id,
         provider: provider.to_owned(),

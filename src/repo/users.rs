@@ -107,6 +107,17 @@ impl Repo {
         })
     }
 
+    /// Marks the email address as proven (or not).
+    pub async fn set_email_verified(&self, user_id: i64, verified: bool) -> Result<(), DbError> {
+        with_conn!(&self.db, |conn| {
+            diesel::update(users::table.find(user_id))
+                .set(users::email_verified.eq(verified))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    }
+
     pub async fn touch_last_login(&self, user_id: i64, at: NaiveDateTime) -> Result<(), DbError> {
         with_conn!(&self.db, |conn| {
             diesel::update(users::table.find(user_id))

@@ -96,29 +96,7 @@ impl Limits {
         })
     }
 
-    /// Forgets clients whose buckets are full again (they are as good as new), every minute.
-    pub fn prune_every_minute(&self) {
-        let limiters = [
-            self.captcha.limiter(),
-            self.login.limiter(),
-            self.refresh.limiter(),
-            self.oauth2_start.limiter(),
-            self.oauth2_callback.limiter(),
-        ];
-        actix_web::rt::spawn(async move {
-            let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                for l in &limiters {
-                    l.retain_recent();
-                    l.shrink_to_fit();
-                }
-            }
-        });
-    }
-
-    /// Clients each limiter remembers now.
-    pub fn remembered(&self) -> usize {
+    fn all(&self) -> [&Config; 5] {
         [
             &self.captcha,
             &self.login,
@@ -126,12 +104,60 @@ impl Limits {
             &self.oauth2_start,
             &self.oauth2_callback,
         ]
-        .iter()
-        .map(|c| c.limiter().len())
-        .sum()
+    }
+
+    /// Forgets clients whose buckets are full again: they are as good as new.
+    pub fn prune(&self) {
+        for c in self.all() {
+            let l = c.limiter();
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+    }
+
+    /// Prunes every minute, for as long as the server runs.
+    pub fn prune_every_minute(&self) {
+        let limits = self.clone();
+        actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                limits.prune();
+            }
+        });
+    }
+
+    /// Clients the limiters remember now.
+    pub fn remembered(&self) -> usize {
+        self.all().iter().map(|c| c.limiter().len()).sum()
     }
 }
 
 pub fn limiter(config: &Config) -> Limiter {
     Governor::new(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_that_rotate_their_address_are_forgotten() {
+        let mut settings = crate::config::Settings::defaults().rate_limit;
+        settings.captcha = RouteLimit {
+            burst: 1,
+            period_seconds: 1,
+        };
+        let limits = Limits::new(&settings, &ClientIpResolver::default()).unwrap();
+        let limiter = limits.captcha.limiter();
+        for i in 0..500u32 {
+            let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            assert!(limiter.check_key(&ip).is_ok());
+        }
+        assert_eq!(limits.remembered(), 500);
+        // governor drops a key once its state is a full period older than a fresh one.
+        std::thread::sleep(Duration::from_millis(2100));
+        limits.prune();
+        assert_eq!(limits.remembered(), 0);
+    }
 }

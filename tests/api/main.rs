@@ -9,6 +9,7 @@ mod oauth2;
 mod oidc;
 mod openapi;
 mod refresh;
+mod security;
 mod sessions;
 mod store_contract;
 mod tokens;

@@ -14,7 +14,7 @@ pub const FRONTEND: &str = "http://localhost:5173/oauth2/callback";
 const FRONTEND_ERROR: &str = "http://localhost:5173/login";
 const FRONTEND_BIND: &str = "http://localhost:5173/profile";
 
-fn provider(kind: ProviderKind, base: &str) -> ProviderSettings {
+pub fn provider(kind: ProviderKind, base: &str) -> ProviderSettings {
     ProviderSettings {
         kind,
         client_id: "test-client".into(),
@@ -135,7 +135,7 @@ async fn fake_github(user: Value, emails: Value) -> MockServer {
     server
 }
 
-async fn github_app(user: Value, emails: Value, link: bool) -> (TestApp, MockServer) {
+pub async fn github_app(user: Value, emails: Value, link: bool) -> (TestApp, MockServer) {
     let server = fake_github(user, emails).await;
     let app = oauth_app(
         BTreeMap::from([(
@@ -482,6 +482,7 @@ async fn a_verified_email_links_only_when_configured() {
         let owner = app
             .create_user_full("owner", PASSWORD, Some("owner@example.com"), false)
             .await;
+        app.repo.set_email_verified(owner, true).await.unwrap();
         let data = app.oauth_login("github").await;
         assert_eq!(
             data["user"]["id"] == owner,

@@ -10,6 +10,7 @@ struct Ctx {
     app: TestApp,
     access: String,
     claims: Value,
+    kid: Option<String>,
 }
 
 async fn setup() -> Ctx {
@@ -19,10 +20,12 @@ async fn setup() -> Ctx {
     let access = token(&data, "access_token");
     let payload = access.split('.').nth(1).unwrap();
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let kid = jsonwebtoken::decode_header(&access).unwrap().kid;
     Ctx {
         app,
         access,
         claims,
+        kid,
     }
 }
 
@@ -30,6 +33,7 @@ impl Ctx {
     fn sign(&self, typ: &str, claims: &Value) -> String {
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(typ.into());
+        header.kid = self.kid.clone();
         encode(
             &header,
             claims,
@@ -65,6 +69,20 @@ async fn forged_and_malformed_tokens_are_refused() {
         ctx.app.me(&ctx.sign("at+jwt", &ctx.claims)).await.status(),
         200
     );
+
+    // The right secret, but a key id that is not ours (or none at all).
+    for kid in [Some("not-a-key-of-ours"), None] {
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some("at+jwt".into());
+        header.kid = kid.map(Into::into);
+        let t = encode(
+            &header,
+            &ctx.claims,
+            &EncodingKey::from_secret(ctx.app.secret()),
+        )
+        .unwrap();
+        ctx.expect_refused(&format!("kid {kid:?}"), &t).await;
+    }
 
     let mut tampered = ctx.access.clone();
     let last = tampered.pop().unwrap();

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::actors::repo::{FindUserById, RepoHandle, SetPasswordHash};
 use crate::actors::CacheHandle;
 use crate::auth::password::PasswordHasher;
+use crate::auth::reauth::Reauth;
 use crate::auth::sessions::Sessions;
 use crate::clock::SharedClock;
 use crate::domain::{AuthUser, Invalidation, PasswordPolicy};
@@ -31,7 +32,9 @@ pub struct PasswordChanged {
     pub ended_sessions: usize,
 }
 
-/// Change the caller's password. Every other session of the caller ends.
+/// Change the caller's password (or set one on a password-less account). Every other session of
+/// the caller ends. The current password proves who is asking (checks are limited per user);
+/// an account without one needs a recent sign-in (else 401 `insufficient_user_authentication`).
 #[api_v2_operation(tags(users))]
 #[tracing::instrument(skip_all, fields(uid = me.user.id))]
 #[allow(clippy::too_many_arguments)]
@@ -42,6 +45,7 @@ pub async fn change_password(
     hasher: Data<PasswordHasher>,
     sessions: Data<Sessions>,
     cache: Data<CacheHandle>,
+    reauth: Data<Reauth>,
     policy: Data<PasswordPolicy>,
     clock: Data<SharedClock>,
 ) -> Result<ApiOk<PasswordChanged>, ApiError> {
@@ -58,11 +62,13 @@ pub async fn change_password(
         .await
         .map_err(ApiError::unavailable)?
         .ok_or_else(|| ApiError::new(kind::INVALID_TOKEN))?;
-    if let Some(stored) = row.password_hash {
+    if row.password_hash.is_some() {
         let old = body.old_password.unwrap_or_default();
-        if !hasher.verify(old, Some(stored)).await?.ok {
+        if !reauth.with_password(uid, &me.sid, old).await? {
             return Err(ApiError::new(kind::WRONG_OLD_PASSWORD));
         }
+    } else {
+        reauth.require_recent(uid, &me.sid).await?;
     }
     let hash = hasher.hash(body.new_password).await?;
     // Whole seconds: this session's re-authentication, stamped just after, must not predate it.

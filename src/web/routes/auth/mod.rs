@@ -1,6 +1,7 @@
 pub mod captcha;
 pub mod login;
 pub mod logout;
+pub mod reauth;
 pub mod refresh;
 pub mod sessions;
 pub mod swagger;

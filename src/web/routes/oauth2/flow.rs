@@ -7,7 +7,8 @@ use super::{
 };
 use crate::actors::repo::{RepoHandle, TouchLastLogin};
 use crate::auth::client::ClientInfo;
-use crate::auth::sessions::{Sessions, TokenPair};
+use crate::auth::reauth::Reauth;
+use crate::auth::sessions::Sessions;
 use crate::clock::SharedClock;
 use crate::config::OAuth2Settings;
 use crate::crypto::{ct_eq, digest, random_token};
@@ -108,14 +109,19 @@ pub async fn start(
 }
 
 /// Start binding a provider identity to the caller's account: the authorize URL in `data`.
+/// Needs a recent sign-in (`security.reauth_seconds`): else 401
+/// `insufficient_user_authentication` (re-authenticate, then ask again).
 #[api_v2_operation(tags(oauth2))]
 pub async fn bind_start(
     me: CurrentUser,
     provider: Path<String>,
     flow: Data<Flow>,
+    reauth: Data<Reauth>,
 ) -> Result<ApiOk<String>, ApiError> {
+    reauth.require_recent(me.user.id, &me.sid).await?;
     let purpose = Purpose::Bind {
         user_id: me.user.id,
+        sid: me.sid.to_string(),
     };
     let (url, cookie) = begin(&flow, &provider, purpose, None).await?;
     Ok(ApiOk::new(url).cookie(cookie))
@@ -128,11 +134,14 @@ pub struct CallbackQuery {
     pub error: Option<String>,
 }
 
-/// What the callback stores under the one-time login code.
+/// What the callback keeps, under the digest of the one-time login code, until the browser that
+/// ran the flow exchanges it: who signed in and that browser. No token: the session starts at
+/// the exchange.
 #[derive(Serialize, Deserialize)]
 struct PendingLogin {
     uid: i64,
-    tokens: TokenPair,
+    method: String,
+    browser: String,
 }
 
 /// The provider sends the browser back here. Ends with a 302 to the frontend: the login URL
@@ -147,10 +156,9 @@ pub async fn callback(
 ) -> Result<ApiOk<()>, ApiError> {
     let provider = provider.into_inner();
     let client = client.0;
-    let secure = flow.sessions.settings().cookie_secure;
     let o = &flow.settings;
     match finish(&flow, &req, &client, &provider, query.into_inner()).await {
-        Ok(done) => Ok(done.cookie(clear_browser_cookie(secure))),
+        Ok(done) => Ok(done),
         Err(e) => {
             tracing::info!(provider, slug = e.slug(), "social login failed");
             let method = format!("oauth2:{provider}");
@@ -162,10 +170,10 @@ pub async fn callback(
                 &client,
                 flow.clock.naive(),
             );
+            // The flow cookie stays: it may still be needed to exchange the code of a flow that
+            // did finish (a reloaded callback page must not spoil it); it expires by itself.
             let url = with_param(&o.frontend_error_url, "error", e.slug());
-            Ok(ApiOk::new(())
-                .cookie(clear_browser_cookie(secure))
-                .redirect_to(url))
+            Ok(ApiOk::new(()).redirect_to(url))
         }
     }
 }
@@ -223,9 +231,15 @@ async fn finish(
     let o = &flow.settings;
     let method = format!("oauth2:{provider}");
     match record.purpose {
-        Purpose::Bind { user_id } => {
+        Purpose::Bind { user_id, sid } => {
             accounts::bind(&flow.repo, user_id, provider, &identity, at).await?;
-            Ok(ApiOk::new(()).redirect_to(with_param(&o.frontend_bind_url, "bound", provider)))
+            // Listed if this session is later revoked for refresh-token reuse.
+            if let Err(e) = flow.sessions.record_binding(user_id, &sid, provider).await {
+                tracing::warn!(error = %e, "cannot note the binding in its session");
+            }
+            Ok(ApiOk::new(())
+                .cookie(clear_browser_cookie(flow.sessions.settings().cookie_secure))
+                .redirect_to(with_param(&o.frontend_bind_url, "bound", provider)))
         }
         Purpose::Login => {
             let username = identity.login.clone().unwrap_or_default();
@@ -237,40 +251,28 @@ async fn finish(
                 }
                 other => other?,
             };
-            let tokens = flow
-                .sessions
-                .start(user.id, user.multi_login, client, &method)
-                .await
-                .map_err(|_| OAuthError::Internal)?;
-            let uid = user.id;
-            let _ = flow.repo.send(TouchLastLogin { user_id: uid, at }).await;
-            flow.login_log.record(
-                &user.username,
-                Some(uid),
-                Reason::Success,
-                &method,
-                client,
-                at,
-            );
             let code = random_token();
             let pending = serde_json::to_string(&PendingLogin {
-                uid,
-                tokens: tokens.clone(),
+                uid: user.id,
+                method,
+                browser: record.browser.clone(),
             })
             .map_err(|_| OAuthError::Internal)?;
             flow.store
-                .put_once(Once::LoginCode, &code, &pending, o.code_ttl_seconds, now)
+                .put_once(
+                    Once::LoginCode,
+                    &digest(&code),
+                    &pending,
+                    o.code_ttl_seconds,
+                    now,
+                )
                 .await
                 .map_err(|_| OAuthError::Internal)?;
             let target = record
                 .redirect_to
                 .unwrap_or_else(|| o.frontend_login_url.clone());
-            Ok(ApiOk::new(())
-                .cookie(refresh_cookie(
-                    &tokens.refresh_token,
-                    flow.sessions.settings(),
-                ))
-                .redirect_to(with_param(&target, "code", &code)))
+            // The flow cookie stays until the exchange: only this browser can use the code.
+            Ok(ApiOk::new(()).redirect_to(with_param(&target, "code", &code)))
         }
     }
 }
@@ -281,10 +283,14 @@ pub struct ExchangeRequest {
     pub code: String,
 }
 
-/// Exchange a social login's one-time code for the same answer as a password login.
+/// Exchange a social login's one-time code for the same answer as a password login. Only the
+/// browser that ran the flow can (its flow cookie must come along); the session starts here,
+/// with the refresh cookie.
 #[api_v2_operation(tags(oauth2))]
 pub async fn exchange(
+    req: HttpRequest,
     body: Json<ExchangeRequest>,
+    client: Client,
     flow: Data<Flow>,
 ) -> Result<ApiOk<LoginData>, ApiError> {
     let code = body.into_inner().code;
@@ -294,12 +300,49 @@ pub async fn exchange(
     }
     let pending = flow
         .store
-        .take_once(Once::LoginCode, &code, flow.clock.unix())
+        .take_once(Once::LoginCode, &digest(&code), flow.clock.unix())
         .await?
         .ok_or_else(invalid)?;
-    let PendingLogin { uid, tokens } =
-        serde_json::from_str(&pending).map_err(ApiError::internal)?;
-    let profile = profile(&flow.repo, uid).await?;
-    let cookie = refresh_cookie(&tokens.refresh_token, flow.sessions.settings());
-    Ok(ApiOk::new(LoginData::new(tokens, profile)).cookie(cookie))
+    let pending: PendingLogin = serde_json::from_str(&pending).map_err(ApiError::internal)?;
+    let browser = req
+        .cookie(BROWSER_COOKIE)
+        .map(|c| digest(c.value()))
+        .unwrap_or_default();
+    if !ct_eq(browser.as_bytes(), pending.browser.as_bytes()) {
+        tracing::info!(
+            uid = pending.uid,
+            "a login code was presented by another browser"
+        );
+        return Err(invalid());
+    }
+    let user = profile(&flow.repo, pending.uid).await?;
+    if !user.is_enabled() {
+        return Err(invalid());
+    }
+    let client = client.0;
+    let tokens = flow
+        .sessions
+        .start(user.id, user.multi_login, &client, &pending.method)
+        .await?;
+    let at = flow.clock.naive();
+    flow.repo
+        .send(TouchLastLogin {
+            user_id: user.id,
+            at,
+        })
+        .await
+        .map_err(ApiError::unavailable)?;
+    flow.login_log.record(
+        &user.username,
+        Some(user.id),
+        Reason::Success,
+        &pending.method,
+        &client,
+        at,
+    );
+    let user = profile(&flow.repo, pending.uid).await?;
+    let settings = flow.sessions.settings();
+    Ok(ApiOk::new(LoginData::new(tokens.clone(), user))
+        .cookie(refresh_cookie(&tokens.refresh_token, settings))
+        .cookie(clear_browser_cookie(settings.cookie_secure)))
 }

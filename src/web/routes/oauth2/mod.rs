@@ -15,7 +15,11 @@ const COOKIE_PATH: &str = "/api/v1/oauth2";
 #[serde(tag = "purpose", rename_all = "lowercase")]
 pub enum Purpose {
     Login,
-    Bind { user_id: i64 },
+    /// Binding to this user, started from this session.
+    Bind {
+        user_id: i64,
+        sid: String,
+    },
 }
 
 /// What the store keeps under the `state` until the callback (single use).
