@@ -7,8 +7,10 @@
 # PostgreSQL + Redis on 127.0.0.1), seeds a user, and drives load with wrk from a second process
 # on loopback, 64 connections. Cases, each run twice, interleaved: GET /health/live (no auth),
 # GET /api/v1/sys/users/me with a valid token, GET /api/v1/auth/codes (the same authentication
-# with a tiny body), /me with a bad signature, with a revoked session, and password login at low
-# concurrency. Then: /me while 8 clients log in continuously, RSS over a
+# with a tiny body), forward-auth GET /api/v1/auth/verify?permission=… (a warm token holding the
+# code), /me with a bad signature, with a revoked session, and password login at low
+# concurrency; if nginx is installed, /health/live through nginx with and without auth_request
+# (examples/nginx). Then: /me while 8 clients log in continuously, RSS over a
 # 60 s run, and (production) how fast a logout on one node is refused on a second node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +54,8 @@ fi
 
 password=$BENCH_PASSWORD
 echo "$password" | "$bin" user create --username bench --password-stdin >/dev/null
+"$bin" role create bencher --permission bench:read >/dev/null
+"$bin" user grant --username bench --role bencher >/dev/null
 
 start_node() { # port -> pid
   PORTCULLIS__SERVER__PORT=$1 "$bin" serve >"$work/node-$1.log" 2>&1 &
@@ -93,9 +97,10 @@ rss_kb() { ps -o rss= -p "$server" | tr -d ' '; }
 results="$work/results"
 run() {
   local name=$1 c=$2 path=$3; shift 3
-  local before after out
+  local before after out url=$path
+  [[ $path == http* ]] || url="$base$path"
   before=$(redis_calls)
-  out=$(wrk -t2 -c"$c" -d"${secs}s" --latency "$@" "$base$path")
+  out=$(wrk -t2 -c"$c" -d"${secs}s" --latency "$@" "$url")
   after=$(redis_calls)
   local rps p50 p99 reqs
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -106,10 +111,41 @@ run() {
   echo "  $name: $rps req/s, p50 $p50, p99 $p99" >&2
 }
 
+nginx_bin=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)
+if [ -n "$nginx_bin" ]; then
+  # The shipped site, asking this server, in front of this server's /health/live; and a plain
+  # proxy to the same, to see what auth_request adds.
+  mkdir -p "$work/nginx"
+  for f in protected-api.conf portcullis-forward.conf; do
+    sed -e "s/127.0.0.1:8000/127.0.0.1:$port/; s/127.0.0.1:9000/127.0.0.1:$port/; s/listen 127.0.0.1:8080/listen 127.0.0.1:18082/" \
+      "examples/nginx/$f" >"$work/nginx/$f"
+  done
+  cat >"$work/nginx/nginx.conf" <<NGINX
+worker_processes 1; daemon off; pid $work/nginx/pid; error_log $work/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/b; proxy_temp_path $work/nginx/p; fastcgi_temp_path $work/nginx/f;
+  uwsgi_temp_path $work/nginx/u; scgi_temp_path $work/nginx/s;
+  include $work/nginx/protected-api.conf;
+  # The same proxying as the site's, without auth_request.
+  server { listen 127.0.0.1:18083; location / { proxy_pass http://127.0.0.1:$port; } }
+}
+NGINX
+  "$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+  pids+=($!)
+  sleep 0.5
+fi
+
 echo "==> $mode mode, $conns connections, ${secs}s per case, each case twice (interleaved)" >&2
 for round in 1 2; do
   run live $conns /health/live
   run me $conns /api/v1/sys/users/me -H "Authorization: Bearer $token"
+  run verify $conns "/api/v1/auth/verify?permission=bench:read" -H "Authorization: Bearer $token"
+  if [ -n "$nginx_bin" ]; then
+    run nginx_plain $conns http://127.0.0.1:18083/health/live
+    run nginx_auth $conns http://127.0.0.1:18082/health/live -H "Authorization: Bearer $token"
+  fi
   run codes $conns /api/v1/auth/codes -H "Authorization: Bearer $token"
   run bad_signature $conns /api/v1/sys/users/me -H "Authorization: Bearer $bad"
   run revoked $conns /api/v1/sys/users/me -H "Authorization: Bearer $revoked"
@@ -155,7 +191,7 @@ live = sum(r[0] for r in rows["live"]) / len(rows["live"])
 print(f"\nPortcullis, {mode} mode, wrk -t2 -c64 (login: -c4), {secs}s per run, both processes on this machine\n")
 print("| case | runs | requests/s | p50 ms | p99 ms | vs /health/live | store calls per request |")
 print("|---|---|---|---|---|---|---|")
-for name in ["live", "me", "codes", "bad_signature", "revoked", "login", "me_under_logins"]:
+for name in ["live", "me", "verify", "codes", "bad_signature", "revoked", "login", "me_under_logins", "nginx_plain", "nginx_auth"]:
     runs = rows.get(name, [])
     if not runs:
         continue
@@ -169,6 +205,10 @@ for name in ["live", "me", "codes", "bad_signature", "revoked", "login", "me_und
 me_p99 = sum(r[2] for r in rows["me"]) / len(rows["me"])
 if "me_under_logins" in rows:
     print(f"\n/me p99 with 8 clients logging in: {rows['me_under_logins'][0][2]:.2f} ms vs {me_p99:.2f} ms without ({rows['me_under_logins'][0][2] / me_p99:.2f}x)")
+if "nginx_auth" in rows and "nginx_plain" in rows:
+    plain = sum(r[0] for r in rows["nginx_plain"]) / len(rows["nginx_plain"])
+    auth = sum(r[0] for r in rows["nginx_auth"]) / len(rows["nginx_auth"])
+    print(f"\nThrough nginx: with auth_request {auth:.0f} req/s, without {plain:.0f} req/s ({auth / plain:.2f} of plain proxying)")
 samples = [int(x) for x in rss.split()]
 print(f"RSS every 10 s over a 60 s /me run (MiB): {' '.join(f'{s / 1024:.1f}' for s in samples)}")
 print(f"Revocation: {revocation}")

@@ -2,13 +2,14 @@
 # Counts the CPU instructions the server spends per request, by route, under callgrind.
 #
 #   scripts/instructions.sh [requests per case]     (default 2000)
+#   PORTCULLIS_BIN=path/to/portcullis scripts/instructions.sh    (another build, e.g. an older one)
 #
 # Unlike requests/s on a shared machine, instruction counts repeat from run to run, so a change
 # to the hot path can be judged by a few hundred instructions. Builds release (with line tables),
 # runs one worker under `valgrind --tool=callgrind` in embedded mode, and sends the same number of
 # keep-alive requests for each case, zeroing and dumping the counters around each case. Cases:
 # GET /health/live, the same with a bearer header, GET /api/v1/sys/users/me, GET
-# /api/v1/auth/codes. Per-case profiles stay in the printed directory for callgrind_annotate.
+# /api/v1/auth/verify (forward-auth), GET /api/v1/auth/codes. Per-case profiles stay in the printed directory for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,13 +21,18 @@ if ! command -v valgrind >/dev/null 2>&1; then
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
 fi
 
-echo "==> building release" >&2
-cargo build --release --quiet --bin portcullis
-bin=$PWD/target/release/portcullis
+if [ -n "${PORTCULLIS_BIN:-}" ]; then
+  bin=$(realpath "$PORTCULLIS_BIN")
+else
+  echo "==> building release" >&2
+  cargo build --release --quiet --bin portcullis
+  bin=$PWD/target/release/portcullis
+fi
 
 work=$(mktemp -d)
 source scripts/bench_env.sh
 bench_env "$work"
+"$bin" config check >/dev/null 2>&1 || unset PORTCULLIS__METRICS__LISTEN # an older build
 export PORTCULLIS__SERVER__WORKERS=1
 export PORTCULLIS__SERVER__PORT=$port
 
@@ -56,7 +62,8 @@ status, body = request("POST", "/api/v1/auth/login",
 assert status == 200, body
 bearer = {"Authorization": "Bearer " + json.loads(body)["data"]["access_token"]}
 cases = [("live", "/health/live", {}), ("live_with_bearer_header", "/health/live", bearer),
-         ("me", "/api/v1/sys/users/me", bearer), ("codes", "/api/v1/auth/codes", bearer)]
+         ("me", "/api/v1/sys/users/me", bearer), ("verify", "/api/v1/auth/verify", bearer),
+         ("codes", "/api/v1/auth/codes", bearer)]
 for _, path, headers in cases:  # warm: the first request of a session reads through
     for _ in range(50):
         request("GET", path, headers=headers)

@@ -22,6 +22,20 @@ else
   runner=(cargo test --no-fail-fast)
 fi
 
+# Real parts the tests drive, installed from Debian's packages when missing (needs root):
+# nginx in front of Portcullis (tests/api/nginx.rs).
+missing=()
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing ${missing[*]} (Debian packages)"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: needs root to install ${missing[*]}: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
 # The OAuth2 tests run a real OpenID Connect provider (the npm package oidc-provider).
 if [ ! -d tests/oidc/node_modules/oidc-provider ]; then
   if ! command -v npm >/dev/null 2>&1; then

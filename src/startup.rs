@@ -15,9 +15,12 @@ use paperclip::v2::models::{DefaultApiRaw, Info};
 
 use crate::actors::repo::CountUsers;
 use crate::actors::{CacheHandle, Invalidator, RepoHandle};
+use crate::admin::roles::Roles;
 use crate::admin::{Admin, AdminError, UserSpec};
+use crate::auth::access::AccessRules;
 use crate::auth::captcha::{CaptchaGenerator, Captchas, ImageCaptcha};
 use crate::auth::client_ip::ClientIpResolver;
+use crate::auth::clients::ApiClients;
 use crate::auth::credentials::Authenticator;
 use crate::auth::gate::Gate;
 use crate::auth::jwt::JwtKeys;
@@ -38,6 +41,7 @@ use crate::repo::Repo;
 use crate::store::{EmbeddedStore, RedisStore, Store};
 use crate::web::envelope::{body_error, envelope};
 use crate::web::rate_limit::Limits;
+use crate::web::request_span::RequestSpan;
 use crate::web::routes::{self, health::Backend, oauth2::flow::Flow};
 
 /// Largest JSON or form body accepted.
@@ -76,9 +80,15 @@ impl Backends {
     }
 }
 
-/// User administration as the CLI does it: the same parts as the server, composed the same
-/// way; what it changes reaches running servers through the invalidation log.
-pub async fn admin(settings: &Settings, clock: SharedClock) -> anyhow::Result<Admin> {
+/// What the CLI administers with: the same parts as the server, composed the same way; what
+/// they change reaches running servers through the invalidation log.
+pub struct Tools {
+    pub admin: Admin,
+    pub roles: Roles,
+    pub clients: ApiClients,
+}
+
+pub async fn tools(settings: &Settings, clock: SharedClock) -> anyhow::Result<Tools> {
     let metrics = Metrics::default();
     let backends = Backends::connect(settings, &metrics).await?;
     let hasher = PasswordHasher::new(
@@ -98,14 +108,18 @@ pub async fn admin(settings: &Settings, clock: SharedClock) -> anyhow::Result<Ad
         settings.session.clone(),
         clock.clone(),
     );
-    Ok(Admin::new(
-        backends.repo,
-        hasher,
-        sessions,
-        invalidator,
-        clock,
-        password_policy(settings),
-    ))
+    Ok(Tools {
+        roles: Roles::new(backends.repo.clone(), invalidator.clone(), clock.clone()),
+        clients: ApiClients::new(backends.repo.clone(), clock.clone()),
+        admin: Admin::new(
+            backends.repo,
+            hasher,
+            sessions,
+            invalidator,
+            clock,
+            password_policy(settings),
+        ),
+    })
 }
 
 /// The password policy the settings give.
@@ -314,6 +328,9 @@ impl Application {
         );
         let services = Services {
             reauth: web::Data::new(reauth),
+            rules: web::Data::new(AccessRules::new(&settings.forward_auth.rules)),
+            clients: web::Data::new(ApiClients::new(repo.clone(), clock.clone())),
+            roles: web::Data::new(Roles::new(repo.clone(), cache.invalidator(), clock.clone())),
             gate: web::Data::new(Gate::new(
                 jwt.clone(),
                 cache.clone(),
@@ -421,6 +438,9 @@ impl Application {
 struct Services {
     gate: web::Data<Gate>,
     reauth: web::Data<Reauth>,
+    rules: web::Data<AccessRules>,
+    clients: web::Data<ApiClients>,
+    roles: web::Data<Roles>,
     authenticator: web::Data<Authenticator>,
     captchas: web::Data<Captchas>,
     sessions: web::Data<Sessions>,
@@ -472,6 +492,9 @@ fn app(
     App::new()
         .app_data(s.gate.clone())
         .app_data(s.reauth.clone())
+        .app_data(s.rules.clone())
+        .app_data(s.clients.clone())
+        .app_data(s.roles.clone())
         .app_data(s.authenticator.clone())
         .app_data(s.captchas.clone())
         .app_data(s.sessions.clone())
@@ -511,5 +534,5 @@ fn app(
         }))
         .wrap(from_fn(envelope))
         .wrap(from_fn(crate::web::metrics::record))
-        .wrap(tracing_actix_web::TracingLogger::default())
+        .wrap(tracing_actix_web::TracingLogger::<RequestSpan>::new())
 }

@@ -338,7 +338,7 @@ impl Handler<Resolve> for CacheActor {
                 );
                 return Err(AuthFailure::SessionEnded);
             };
-            let user = load_user(&store, &repo, msg.uid, now, shared.ttl).await?;
+            let user = load_user(&repo, msg.uid).await?;
             let Some(user) = user.filter(|u| u.is_enabled()) else {
                 return Err(AuthFailure::UserUnavailable);
             };
@@ -360,28 +360,14 @@ impl Handler<Resolve> for CacheActor {
     }
 }
 
-/// The store's copy, else the database (and the store is filled for the other nodes).
-async fn load_user(
-    store: &Store,
-    repo: &RepoHandle,
-    uid: i64,
-    now: i64,
-    ttl: i64,
-) -> Result<Option<Arc<CachedUser>>, AuthFailure> {
-    if let Some(json) = store.cached_user(uid, now).await? {
-        match CachedUser::from_json(json) {
-            Ok(user) => return Ok(Some(Arc::new(user))),
-            Err(e) => tracing::warn!(uid, error = %e, "dropping an unreadable cached user"),
-        }
-    }
+/// The user as the database has it now. Each node keeps its own decoded copy (and is told
+/// when it changes); there is no shared copy in the store that a role change could leave stale.
+async fn load_user(repo: &RepoHandle, uid: i64) -> Result<Option<Arc<CachedUser>>, AuthFailure> {
     let Some(user) = repo.send(LoadAuthUser { id: uid }).await? else {
         return Ok(None);
     };
     let cached = CachedUser::new(user)
         .map_err(|e| StoreError::Corrupt(format!("user does not serialize: {e}")))?;
-    store
-        .put_cached_user(uid, cached.json.get(), ttl, now)
-        .await?;
     Ok(Some(Arc::new(cached)))
 }
 
@@ -404,15 +390,11 @@ impl Invalidator {
         }
     }
 
-    /// Drops the entries here at once, then appends to the log every node follows. A user
-    /// invalidation also drops the store's shared copy of the user.
+    /// Drops the entries here at once, then appends to the log every node follows.
     pub async fn invalidate(&self, inv: Invalidation) -> Result<(), StoreError> {
         let now = self.clock.unix();
         if let Some(local) = &self.local {
             local.apply(&inv, now);
-        }
-        if let Invalidation::User(uid) = inv {
-            self.store.drop_cached_user(uid).await?;
         }
         self.store.append(&inv, now).await.map(|_| ())
     }

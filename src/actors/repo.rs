@@ -9,10 +9,10 @@
 use actix::{Actor, Addr, Arbiter, Context, Handler, Message, ResponseFuture};
 use chrono::NaiveDateTime;
 
-use crate::db::models::{LoginLogRow, NewLoginLog, NewUser, User};
+use crate::db::models::{ApiClientRow, LoginLogRow, NewLoginLog, NewUser, RoleRow, User};
 use crate::db::DbError;
 use crate::domain::AuthUser;
-use crate::repo::{LoginLogFilter, Repo};
+use crate::repo::{CodeChange, LoginLogFilter, Repo, RoleKey};
 
 pub struct RepoActor {
     repo: Repo,
@@ -88,6 +88,25 @@ messages! {
         |repo, m| repo.socials_of(m.user_id).await;
     UnlinkSocial { user_id: i64, provider: String } -> usize =
         |repo, m| repo.unlink_social(m.user_id, &m.provider).await;
+    ListRoles {} -> Vec<RoleRow> = |repo, _| repo.list_roles().await;
+    FindRole { key: RoleKey } -> Option<RoleRow> = |repo, m| repo.find_role(&m.key).await;
+    /// A new role; a unique violation means the name is taken.
+    CreateRole { name: String, codes: Vec<String>, now: NaiveDateTime } -> i64 =
+        |repo, m| repo.create_role(&m.name, &m.codes, m.now).await;
+    UpdateRole { id: i64, name: Option<String>, status: Option<i32> } -> usize =
+        |repo, m| repo.update_role(m.id, m.name, m.status).await;
+    DeleteRole { id: i64 } -> usize = |repo, m| repo.delete_role(m.id).await;
+    ChangeRoleCodes { id: i64, change: CodeChange, codes: Vec<String> } -> () =
+        |repo, m| repo.change_role_codes(m.id, m.change, &m.codes).await;
+    RolesOf { user_id: i64 } -> Vec<RoleRow> = |repo, m| repo.roles_of(m.user_id).await;
+    ChangeUserRoles { user_id: i64, change: CodeChange, role_ids: Vec<i64> } -> () =
+        |repo, m| repo.change_user_roles(m.user_id, m.change, &m.role_ids).await;
+    /// A new API client; a unique violation means the id is taken.
+    CreateClient { id: String, secret_hash: String, now: NaiveDateTime } -> () =
+        |repo, m| repo.create_client(&m.id, &m.secret_hash, m.now).await;
+    ClientSecretHash { id: String } -> Option<String> = |repo, m| repo.client_secret_hash(&m.id).await;
+    ListClients {} -> Vec<ApiClientRow> = |repo, _| repo.list_clients().await;
+    DeleteClient { id: String } -> usize = |repo, m| repo.delete_client(&m.id).await;
 }
 
 /// What the rest of the server holds: a cheap, cloneable address.

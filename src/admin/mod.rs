@@ -3,6 +3,7 @@
 //! node, through the invalidation log, when it changes something they may have cached.
 
 mod import;
+pub mod roles;
 
 pub use import::{parse_import, RowError};
 

@@ -27,6 +27,15 @@ pub struct Authenticated {
     pub sid: Arc<str>,
 }
 
+/// What introspection tells: who, and the token's times.
+#[derive(Debug, Clone)]
+pub struct Inspected {
+    pub who: Authenticated,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+}
+
 /// Why not, as the client sees it and as the metrics count it.
 #[derive(Debug)]
 pub struct Refusal {
@@ -226,6 +235,45 @@ impl Gate {
             user,
             sid: token.sid,
         })
+    }
+
+    /// Introspection's decision for a token given on its own: active or not, with its times.
+    pub async fn inspect(&self, token: &str) -> Result<Inspected, Refusal> {
+        let now = self.clock.unix();
+        let invalid = || Refusal::new(kind::INVALID_TOKEN, AuthOutcome::invalid_token);
+        let verified = match self.jwt.remembered(token.as_bytes(), now) {
+            Some(v) => v.map_err(|_| invalid()),
+            None if token.len() <= MAX_TOKEN_BYTES && is_b64token(token.as_bytes()) => self
+                .jwt
+                .verify_and_remember(token, now)
+                .map_err(|_| invalid()),
+            None => Err(invalid()),
+        };
+        let token = match verified {
+            Ok(t) => t,
+            Err(refusal) => {
+                self.metrics.auth(refusal.outcome);
+                return Err(refusal);
+            }
+        };
+        let (iat, nbf, exp) = (token.iat, token.nbf, token.exp);
+        let who = match self.cache.cached(&token.sid, token.uid, now) {
+            Some(answer) => answer.map_err(Refusal::from).map(|user| Authenticated {
+                user,
+                sid: token.sid,
+            }),
+            None => self.read_through(token).await,
+        };
+        let who = self.count(who)?;
+        Ok(Inspected { who, iat, nbf, exp })
+    }
+
+    pub fn issuer(&self) -> &str {
+        self.jwt.issuer()
+    }
+
+    pub fn audience(&self) -> &str {
+        self.jwt.audience()
     }
 
     /// Both halves.

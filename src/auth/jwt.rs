@@ -58,8 +58,9 @@ impl TokenRejection {
 pub struct VerifiedToken {
     pub uid: i64,
     pub sid: std::sync::Arc<str>,
-    nbf: i64,
-    exp: i64,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
 }
 
 pub struct JwtKeys {
@@ -130,6 +131,7 @@ impl JwtKeys {
         let v = VerifiedToken {
             uid: c.user_id().ok_or(TokenRejection::BadSubject)?,
             sid: std::sync::Arc::from(c.sid),
+            iat: c.iat,
             nbf: c.nbf.max(c.iat),
             exp: c.exp,
         };
@@ -139,6 +141,14 @@ impl JwtKeys {
 
     pub fn access_ttl(&self) -> i64 {
         self.ttl
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn audience(&self) -> &str {
+        &self.audience
     }
 
     /// Returns the token and its expiry (Unix seconds).

@@ -1,9 +1,11 @@
 //! Who may come in: access tokens, passwords, sessions, the lockout, captchas, client
 //! addresses, and the one decision (`gate`) that every way in shares.
 
+pub mod access;
 pub mod captcha;
 pub mod client;
 pub mod client_ip;
+pub mod clients;
 pub mod credentials;
 pub mod gate;
 pub mod jwt;

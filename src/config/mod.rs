@@ -9,6 +9,14 @@ mod validate;
 
 const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 const ENV_PREFIX: &str = "PORTCULLIS";
+/// Keys whose environment variable is a comma-separated list.
+const LIST_KEYS: &[&str] = &[
+    "rate_limit.trusted_proxies",
+    "oauth2.allowed_redirects",
+    "oauth2.default_roles",
+    "cors.allowed_origins",
+    "jwt.previous_public_key_files",
+];
 /// Smallest accepted HS256 secret: 256 bits.
 pub const MIN_SECRET_BYTES: usize = 32;
 
@@ -66,6 +74,30 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub bootstrap: BootstrapSettings,
     pub security: SecuritySettings,
+    pub forward_auth: ForwardAuthSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardAuthSettings {
+    /// What requests through `/auth/verify` need, first match wins.
+    pub rules: Vec<AccessRule>,
+}
+
+/// One access rule: method list (empty: any), host (none: any), path glob → public, or a
+/// signed-in user holding `permission` (none: any signed-in user).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessRule {
+    #[serde(default)]
+    pub methods: Vec<String>,
+    #[serde(default)]
+    pub host: Option<String>,
+    pub path: String,
+    #[serde(default)]
+    pub permission: Option<String>,
+    #[serde(default)]
+    pub public: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -340,13 +372,17 @@ impl Settings {
                 config::File::from(config_dir.join(format!("{}.toml", profile.name())))
                     .required(false),
             )
-            .add_source(
-                config::Environment::with_prefix(ENV_PREFIX)
+            .add_source({
+                let mut source = config::Environment::with_prefix(ENV_PREFIX)
                     .prefix_separator("__")
                     .separator("__")
                     .try_parsing(true)
-                    .source(Some(env)),
-            )
+                    .list_separator(",");
+                for key in LIST_KEYS {
+                    source = source.with_list_parse_key(key);
+                }
+                source.source(Some(env))
+            })
             .build()?;
         let mut settings: Settings = built.try_deserialize()?;
         settings.profile = profile;
@@ -401,6 +437,35 @@ mod tests {
         .unwrap();
         assert_eq!(s.server.port, 9123);
         assert!(s.uses_redis());
+    }
+
+    #[test]
+    fn lists_come_from_the_environment_comma_separated() {
+        let s = Settings::load_with_env(
+            Profile::Development,
+            Path::new("/nonexistent"),
+            env(&[
+                (
+                    "PORTCULLIS__RATE_LIMIT__TRUSTED_PROXIES",
+                    "10.0.0.0/8,192.168.0.0/16",
+                ),
+                ("PORTCULLIS__OAUTH2__DEFAULT_ROLES", "reader"),
+                (
+                    "PORTCULLIS__JWT__SECRET",
+                    "a,secret,with,commas,that,is,long,enough",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.rate_limit.trusted_proxies,
+            ["10.0.0.0/8", "192.168.0.0/16"]
+        );
+        assert_eq!(s.oauth2.default_roles, ["reader"]);
+        assert_eq!(
+            s.jwt.secret, "a,secret,with,commas,that,is,long,enough",
+            "other keys stay text"
+        );
     }
 
     #[test]

@@ -136,6 +136,19 @@ impl Settings {
                     .into(),
             );
         }
+        for (i, r) in self.forward_auth.rules.iter().enumerate() {
+            if !r.path.starts_with('/') || globset::Glob::new(&r.path).is_err() {
+                problems.push(format!(
+                    "forward_auth.rules[{i}].path `{}` is not a path glob starting with `/`",
+                    r.path
+                ));
+            }
+            if r.public && r.permission.is_some() {
+                problems.push(format!(
+                    "forward_auth.rules[{i}] is public and names a permission; choose one"
+                ));
+            }
+        }
         if self.password.max_queued_hashes == 0 {
             problems.push("password.max_queued_hashes must be at least 1".into());
         }

@@ -94,3 +94,20 @@ pub struct NewLoginLog {
     pub created_at: NaiveDateTime,
     pub attempts: i32,
 }
+
+/// A role with its permission codes, as listed.
+#[derive(Debug, Clone, Serialize, paperclip::actix::Apiv2Schema)]
+pub struct RoleRow {
+    pub id: i64,
+    pub name: String,
+    /// 1 enabled, 0 disabled.
+    pub status: i32,
+    pub codes: Vec<String>,
+}
+
+/// An API client as listed (never its secret).
+#[derive(Debug, Clone, Serialize, paperclip::actix::Apiv2Schema)]
+pub struct ApiClientRow {
+    pub client_id: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}

@@ -97,6 +97,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_clients (client_id) {
+        client_id -> Text,
+        secret_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(role_permissions -> roles (role_id));
 diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(user_roles -> users (user_id));
@@ -112,4 +120,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     session_versions,
     invalidations,
+    api_clients,
 );

@@ -1,5 +1,6 @@
 //! The decoded user: what the bearer validator hands to handlers and what the cache keeps.
 
+use actix_web::http::header::{HeaderName, HeaderValue};
 use chrono::{DateTime, Utc};
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
@@ -45,14 +46,35 @@ impl AuthUser {
     }
 }
 
-/// A decoded user as the cache holds it: the struct for checks, its JSON, and the English
-/// success envelope around that JSON, both serialized once (`/me` answers with a copy of
-/// `answer`, serializing nothing).
+/// A decoded user as the cache holds it: the struct for checks, its JSON, the English success
+/// envelope around that JSON, and the forward-auth headers, all made once (`/me` and
+/// `/auth/verify` answer with copies, serializing nothing).
 #[derive(Debug)]
 pub struct CachedUser {
     pub user: AuthUser,
     pub json: Box<serde_json::value::RawValue>,
     pub answer: Box<[u8]>,
+    /// `Remote-User`, `Remote-User-Id`, `Remote-Name`, `Remote-Email`, `Remote-Groups`.
+    pub remote_headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// The identity headers forward-auth answers with (the names Authelia and Authentik use). A
+/// value that cannot be a header value (none should: names and nicknames have no control
+/// characters) is left out.
+fn remote_headers(u: &AuthUser) -> Vec<(HeaderName, HeaderValue)> {
+    [
+        ("remote-user", u.username.clone()),
+        ("remote-user-id", u.id.to_string()),
+        ("remote-name", u.nickname.clone()),
+        ("remote-email", u.email.clone().unwrap_or_default()),
+        ("remote-groups", u.roles.join(",")),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| {
+        let value = HeaderValue::from_bytes(value.as_bytes()).ok()?;
+        Some((HeaderName::from_static(name), value))
+    })
+    .collect()
 }
 
 impl CachedUser {
@@ -75,7 +97,12 @@ impl CachedUser {
         let answer = Envelope::success(Lang::En, &json)
             .to_json()?
             .into_boxed_slice();
-        Ok(Self { user, json, answer })
+        Ok(Self {
+            remote_headers: remote_headers(&user),
+            user,
+            json,
+            answer,
+        })
     }
 }
 

@@ -70,6 +70,7 @@ pub mod kind {
         PASSWORD_POLICY = 400, 400, "password_policy", "The new password does not meet the password policy", "新密码不符合密码策略", Challenge::None;
         WRONG_OLD_PASSWORD = 400, 400, "wrong_old_password", "The current password is incorrect", "原密码错误", Challenge::None;
         PASSWORD_MISMATCH = 400, 400, "password_mismatch", "The two new passwords do not match", "两次密码输入不一致", Challenge::None;
+        CONFLICT = 409, 409, "conflict", "It exists already", "已存在", Challenge::None;
         SESSION_NOT_FOUND = 404, 404, "session_not_found", "Session not found", "会话不存在", Challenge::None;
         CAPTCHA_INVALID = 400, 40001, "captcha_invalid", "Captcha is wrong or expired, please enter the new one", "验证码错误或已过期，请重新输入", Challenge::None;
         RATE_LIMITED = 429, 429, "rate_limited", "Too many requests, please try again later", "请求过于频繁，请稍后重试", Challenge::None;

@@ -1,12 +1,14 @@
 //! Every query the server makes, written once for both backends (see `db::pool`), grouped by
 //! area. The server and the CLI reach it through the repository actor (`actors::repo`).
 
+mod clients;
 mod login_logs;
 mod roles;
 mod social;
 mod users;
 
 pub use login_logs::LoginLogFilter;
+pub use roles::{CodeChange, RoleKey};
 
 use crate::db::Db;
 

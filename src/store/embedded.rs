@@ -1,6 +1,6 @@
 //! The embedded store: sessions and the invalidation log in the database, so a restart loses no
-//! session and the CLI (another process) reaches a running server; single-use values, counters
-//! and cached users in process memory.
+//! session and the CLI (another process) reaches a running server; single-use values and
+//! counters in process memory.
 
 mod memory;
 
@@ -219,26 +219,6 @@ impl EmbeddedStore {
                 .map_err(DbError::from)?;
             Ok((page, total as usize))
         })
-    }
-
-    pub async fn cached_user(&self, uid: i64, now: i64) -> Result<Option<String>, StoreError> {
-        Ok(self.memory()?.cached_user(uid, now))
-    }
-
-    pub async fn put_cached_user(
-        &self,
-        uid: i64,
-        json: &str,
-        ttl: i64,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        self.memory()?.put_cached_user(uid, json, ttl, now);
-        Ok(())
-    }
-
-    pub async fn drop_cached_user(&self, uid: i64) -> Result<(), StoreError> {
-        self.memory()?.drop_cached_user(uid);
-        Ok(())
     }
 
     pub async fn put_once(

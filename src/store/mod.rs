@@ -1,5 +1,4 @@
-//! The hot store: sessions (per user, changed by compare-and-swap), cached users, single-use
-//! values, counters, and the invalidation log every node follows. Two implementations behind
+//! The hot store: sessions (per user, changed by compare-and-swap), single-use values, counters, and the invalidation log every node follows. Two implementations behind
 //! one type, so callers never branch:
 //!
 //! - `embedded`: sessions and the invalidation log in the database (a restart loses no session,
@@ -219,24 +218,6 @@ impl Store {
         limit: usize,
     ) -> Result<(Vec<i64>, usize), StoreError> {
         call!(self, s => s.online_users(now, offset, limit).await)
-    }
-
-    pub async fn cached_user(&self, uid: i64, now: i64) -> Result<Option<String>, StoreError> {
-        call!(self, s => s.cached_user(uid, now).await)
-    }
-
-    pub async fn put_cached_user(
-        &self,
-        uid: i64,
-        json: &str,
-        ttl: i64,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        call!(self, s => s.put_cached_user(uid, json, ttl, now).await)
-    }
-
-    pub async fn drop_cached_user(&self, uid: i64) -> Result<(), StoreError> {
-        call!(self, s => s.drop_cached_user(uid).await)
     }
 
     /// Keeps a short-lived value under `{namespace}:{id}`.

@@ -3,7 +3,6 @@
 //! | key | what |
 //! |---|---|
 //! | `p:{u:UID}:sessions` | hash: session id → record (JSON), and `v`, the version |
-//! | `p:{u:UID}:user` | the decoded user, shared by every node |
 //! | `p:online` | sorted set: user id → end of their last live session |
 //! | `p:captcha:ID`, `p:oauth2:state:ID`, `p:oauth2:code:ID` | single-use values |
 //! | `p:n:…` | counters (lockout) |
@@ -98,10 +97,6 @@ impl RedisStore {
 
     fn sessions_key(&self, uid: i64) -> String {
         format!("{}:{{u:{uid}}}:sessions", self.prefix)
-    }
-
-    fn user_key(&self, uid: i64) -> String {
-        format!("{}:{{u:{uid}}}:user", self.prefix)
     }
 
     fn online_key(&self) -> String {
@@ -221,31 +216,6 @@ impl RedisStore {
             .zrange(&online, offset as isize, (offset + limit) as isize - 1)
             .await?;
         Ok((ids, total))
-    }
-
-    pub async fn cached_user(&self, uid: i64, _now: i64) -> Result<Option<String>, StoreError> {
-        let mut conn = self.pool.get().await?;
-        Ok(conn.get(self.user_key(uid)).await?)
-    }
-
-    pub async fn put_cached_user(
-        &self,
-        uid: i64,
-        json: &str,
-        ttl: i64,
-        _now: i64,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.pool.get().await?;
-        let _: () = conn
-            .set_ex(self.user_key(uid), json, ttl.max(1) as u64)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn drop_cached_user(&self, uid: i64) -> Result<(), StoreError> {
-        let mut conn = self.pool.get().await?;
-        let _: i64 = conn.del(self.user_key(uid)).await?;
-        Ok(())
     }
 
     /// Stored as `{expires_at}:{value}`: Redis expires the key, and the caller's clock decides

@@ -8,6 +8,7 @@ pub mod current_user;
 pub mod envelope;
 pub mod metrics;
 pub mod rate_limit;
+pub mod request_span;
 pub mod respond;
 pub mod routes;
 

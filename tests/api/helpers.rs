@@ -122,9 +122,10 @@ pub async fn spawn_with(settings: Settings, dir: Arc<tempfile::TempDir>) -> Test
         .cookie_store(true)
         .build()
         .unwrap();
-    let admin = portcullis::startup::admin(&settings, shared)
+    let admin = portcullis::startup::tools(&settings, shared)
         .await
-        .expect("admin tools");
+        .expect("admin tools")
+        .admin;
     let test = TestApp {
         address,
         metrics_address,

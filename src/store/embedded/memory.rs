@@ -1,5 +1,4 @@
-//! Process memory for what may be lost on restart: single-use values, counters and cached
-//! users. Each entry expires; expired entries are swept a few at a time as new ones arrive
+//! Process memory for what may be lost on restart: single-use values and counters. Each entry expires; expired entries are swept a few at a time as new ones arrive
 //! (a heap of expiry times), never by walking the whole map under the lock.
 
 use std::cmp::Reverse;
@@ -9,7 +8,6 @@ use std::collections::{BinaryHeap, HashMap};
 pub struct Memory {
     values: Expiring<String>,
     numbers: Expiring<i64>,
-    users: Expiring<String>,
 }
 
 struct Expiring<V> {
@@ -70,19 +68,6 @@ impl<V> Expiring<V> {
 }
 
 impl Memory {
-    pub fn cached_user(&self, uid: i64, now: i64) -> Option<String> {
-        self.users.get(&uid.to_string(), now).cloned()
-    }
-
-    pub fn put_cached_user(&mut self, uid: i64, json: &str, ttl: i64, now: i64) {
-        self.users
-            .insert(uid.to_string(), json.to_owned(), now + ttl, now);
-    }
-
-    pub fn drop_cached_user(&mut self, uid: i64) {
-        self.users.entries.remove(&uid.to_string());
-    }
-
     pub fn put_once(&mut self, key: String, value: &str, ttl: i64, now: i64) {
         self.values.insert(key, value.to_owned(), now + ttl, now);
     }

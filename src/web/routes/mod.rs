@@ -4,6 +4,7 @@ pub mod auth;
 pub mod health;
 pub mod logs;
 pub mod oauth2;
+pub mod roles;
 pub mod users;
 
 use actix_web::{
@@ -61,6 +62,21 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
             .wrap(require_bearer())
             .route(web::get().to(users::me)),
     );
+    // Forward-auth is as hot: every request to a protected API passes it. It asks the gate
+    // itself (no bearer middleware) and answers any method.
+    let mut verify = web::resource("/api/v1/auth/verify");
+    for method in [
+        actix_web::http::Method::GET,
+        actix_web::http::Method::HEAD,
+        actix_web::http::Method::POST,
+        actix_web::http::Method::PUT,
+        actix_web::http::Method::PATCH,
+        actix_web::http::Method::DELETE,
+        actix_web::http::Method::OPTIONS,
+    ] {
+        verify = verify.route(web::method(method).to(auth::verify::verify));
+    }
+    cfg.service(verify);
     let mut api = web::scope("/api/v1")
         // public, rate limited
         .service(
@@ -96,6 +112,32 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
                 web::resource("/auth/logout/all")
                     .wrap(require_bearer())
                     .route(web::post().to(auth::logout::logout_all)),
+            )
+            .service(
+                web::resource("/auth/introspect")
+                    .route(web::post().to(auth::introspect::introspect)),
+            )
+            .service(
+                web::resource("/sys/roles")
+                    .wrap(require_bearer())
+                    .route(web::get().to(roles::list))
+                    .route(web::post().to(roles::create)),
+            )
+            .service(
+                web::resource("/sys/roles/{id}")
+                    .wrap(require_bearer())
+                    .route(web::put().to(roles::update))
+                    .route(web::delete().to(roles::delete)),
+            )
+            .service(
+                web::resource("/sys/roles/{id}/permissions")
+                    .wrap(require_bearer())
+                    .route(web::put().to(roles::set_permissions)),
+            )
+            .service(
+                web::resource("/sys/users/{id}/roles")
+                    .wrap(require_bearer())
+                    .route(web::put().to(roles::set_user_roles)),
             )
             .service(
                 web::resource("/auth/reauthenticate")

@@ -1,10 +1,12 @@
 pub mod captcha;
+pub mod introspect;
 pub mod login;
 pub mod logout;
 pub mod reauth;
 pub mod refresh;
 pub mod sessions;
 pub mod swagger;
+pub mod verify;
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 

@@ -1,23 +1,35 @@
 //! Subcommands of the one binary. They share config loading with the server and run the same
-//! validation as the API.
+//! validation as the API; what they change reaches running servers through the invalidation log.
+
+mod clients;
+mod roles;
+mod users;
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::admin::{self, Admin, AdminError, UserSpec};
 use crate::clock::SystemClock;
 use crate::config::{redact, Profile, Settings};
-use crate::startup::Application;
+use crate::startup::{Application, Tools};
+
+const ENVIRONMENT: &str = "\
+Configuration: config/default.toml (built in) -> config/{profile}.toml -> environment.
+  PORTCULLIS_PROFILE         development (default) or production
+  PORTCULLIS_CONFIG_DIR      where {profile}.toml is (default: config)
+  PORTCULLIS__SECTION__KEY   any setting, e.g. PORTCULLIS__DATABASE__URL, PORTCULLIS__REDIS__URL,
+                             PORTCULLIS__JWT__SECRET, PORTCULLIS__SERVER__PORT; lists are
+                             comma-separated (PORTCULLIS__RATE_LIMIT__TRUSTED_PROXIES=10.0.0.0/8,::1)
+  RUST_LOG                   log filter (default: info)";
 
 #[derive(Parser)]
 #[command(
     name = "portcullis",
     version,
-    about = "Authentication server for Rust web backends"
+    about = "Authentication server for Rust web backends",
+    after_help = ENVIRONMENT
 )]
 pub struct Cli {
     /// Folder holding {profile}.toml overrides.
@@ -44,6 +56,12 @@ pub enum Command {
     /// Manage sessions.
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Manage roles and their permission codes.
+    #[command(subcommand)]
+    Role(RoleCommand),
+    /// Manage API clients (introspection, the event feed).
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -53,12 +71,16 @@ pub enum Command {
 pub enum UserCommand {
     /// Create a user; the password is read from standard input.
     Create {
+        /// 3 to 64 letters, digits, `_`, `.`, `-` or `@`, starting with a letter or digit.
         #[arg(long)]
         username: String,
+        /// The user's email address.
         #[arg(long)]
         email: Option<String>,
+        /// The name shown (default: the username).
         #[arg(long)]
         nickname: Option<String>,
+        /// A superuser holds every permission.
         #[arg(long)]
         superuser: bool,
         /// Read the password from standard input (required: passwords never go on the command line).
@@ -83,6 +105,63 @@ pub enum UserCommand {
     Enable {
         #[arg(long)]
         username: String,
+    },
+    /// Give a user a role.
+    Grant {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Take a role from a user.
+    Ungrant {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RoleCommand {
+    /// Create a role, with permission codes.
+    Create {
+        name: String,
+        /// A permission code (repeatable), e.g. `--permission order:create`.
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+    },
+    /// List roles: name, status, codes.
+    List,
+    /// Delete a role (its holders lose its codes on their next request).
+    Delete { name: String },
+    /// Add permission codes to a role.
+    Permit {
+        name: String,
+        #[arg(required = true)]
+        codes: Vec<String>,
+    },
+    /// Remove permission codes from a role.
+    Forbid {
+        name: String,
+        #[arg(required = true)]
+        codes: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ClientCommand {
+    /// Create an API client; its secret is printed once, alone, on standard output.
+    Create {
+        #[arg(long)]
+        id: String,
+    },
+    /// List API clients.
+    List,
+    /// Delete an API client.
+    Delete {
+        #[arg(long)]
+        id: String,
     },
 }
 
@@ -116,8 +195,8 @@ fn metrics_host(settings: &Settings) -> String {
         .map_or_else(String::new, |(host, _)| host.to_owned())
 }
 
-async fn admin(settings: &Settings) -> anyhow::Result<Admin> {
-    crate::startup::admin(settings, Arc::new(SystemClock)).await
+async fn tools(settings: &Settings) -> anyhow::Result<Tools> {
+    crate::startup::tools(settings, Arc::new(SystemClock)).await
 }
 
 fn read_password() -> anyhow::Result<String> {
@@ -180,94 +259,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             println!("configuration is valid");
         }
-        Command::User(cmd) => user(cmd, &settings).await?,
+        Command::User(cmd) => users::run(cmd, &settings).await?,
+        Command::Role(cmd) => roles::run(cmd, &settings).await?,
+        Command::Client(cmd) => clients::run(cmd, &settings).await?,
         Command::Sessions(SessionsCommand::Revoke { username }) => {
-            let n = admin(&settings)
+            let n = tools(&settings)
                 .await?
+                .admin
                 .revoke_sessions_by_name(&username)
                 .await?;
             println!("ended {n} session(s) of {username}");
-        }
-    }
-    Ok(())
-}
-
-async fn user(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> {
-    match cmd {
-        UserCommand::Create {
-            username,
-            email,
-            nickname,
-            superuser,
-            password_stdin: _,
-        } => {
-            let password = read_password()?;
-            let spec = UserSpec {
-                username,
-                password,
-                email,
-                nickname,
-                superuser,
-            };
-            let user = admin(settings).await?.create_user(spec).await?;
-            println!("created user {} (id {})", user.username, user.id);
-        }
-        UserCommand::Import { file } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let a = admin(settings).await?;
-            let (rows, mut errors) = admin::parse_import(&text);
-            let total = rows.len() + errors.len();
-            let (mut created, mut existing) = (0, 0);
-            for (i, (line, spec)) in rows.into_iter().enumerate() {
-                let name = spec.username.clone();
-                match a.create_user(spec).await {
-                    Ok(_) => created += 1,
-                    Err(AdminError::Taken(_)) => {
-                        existing += 1;
-                        eprintln!("line {line}: `{name}` already exists, skipped");
-                    }
-                    Err(e @ AdminError::Invalid(_)) => errors.push(admin::RowError {
-                        line,
-                        message: e.to_string(),
-                    }),
-                    Err(e) => {
-                        return Err(e).with_context(|| format!("line {line}: import stopped"))
-                    }
-                }
-                if (i + 1) % 50 == 0 {
-                    eprintln!("... {} of {total} rows", i + 1);
-                }
-            }
-            errors.sort_by_key(|e| e.line);
-            for e in &errors {
-                eprintln!("line {}: {}", e.line, e.message);
-            }
-            println!(
-                "imported {created} user(s); {existing} already existed; {} row(s) with errors",
-                errors.len()
-            );
-            anyhow::ensure!(
-                errors.is_empty(),
-                "{} row(s) were not imported",
-                errors.len()
-            );
-        }
-        UserCommand::SetPassword { username, .. } => {
-            let password = read_password()?;
-            let n = admin(settings)
-                .await?
-                .set_password(&username, password)
-                .await?;
-            println!("password of {username} changed; ended {n} session(s)");
-        }
-        UserCommand::Disable { username } => {
-            let n = admin(settings).await?.set_enabled(&username, false).await?;
-            println!("disabled {username}; ended {n} session(s)");
-        }
-        UserCommand::Enable { username } => {
-            admin(settings).await?.set_enabled(&username, true).await?;
-            println!("enabled {username}");
         }
     }
     Ok(())

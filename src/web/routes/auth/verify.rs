@@ -1,0 +1,95 @@
+//! Forward-auth for reverse proxies (nginx `auth_request`, Traefik `ForwardAuth`, Caddy
+//! `forward_auth`, Envoy `ext_authz`): any method; 200 with the `Remote-*` headers Authelia and
+//! Authentik use, or the RFC 6750 answers. The decision is the gate's, from memory for a warm
+//! token: no store call.
+
+use actix_web::http::header::HeaderMap;
+use actix_web::{web::Data, HttpRequest, HttpResponse};
+use paperclip::actix::api_v2_operation;
+
+use crate::auth::access::{AccessRules, Need};
+use crate::auth::gate::{Gate, Step};
+use crate::error::ApiError;
+
+fn header<'a>(headers: &'a HeaderMap, names: &[&str]) -> Option<&'a str> {
+    names
+        .iter()
+        .find_map(|n| headers.get(*n))
+        .and_then(|v| v.to_str().ok())
+}
+
+/// `permission=CODE` from the verify URL's own query.
+fn permission_param(query: &str) -> Option<String> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == "permission")
+        .map(|(_, v)| {
+            percent_encoding::percent_decode_str(&v.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .filter(|v| !v.is_empty())
+}
+
+/// Forward-auth: is the request the proxy is holding allowed? 200 with `Remote-User`,
+/// `Remote-User-Id`, `Remote-Name`, `Remote-Email` and `Remote-Groups` (role names); 401 with
+/// a `WWW-Authenticate` challenge; 400 for a malformed header; 403 `insufficient_scope`. Add
+/// `?permission=CODE` to require a permission code; the `forward_auth.rules` match the original
+/// request (`X-Forwarded-Method`/`-Host`/`-Uri`, or `X-Original-Method`/`-URI`).
+#[api_v2_operation(tags(auth))]
+pub async fn verify(
+    req: HttpRequest,
+    gate: Data<Gate>,
+    rules: Data<AccessRules>,
+) -> Result<HttpResponse, ApiError> {
+    let headers = req.headers();
+    let need = if rules.is_empty() {
+        Need::User(None)
+    } else {
+        rules.need(
+            header(headers, &["x-forwarded-method", "x-original-method"]),
+            header(headers, &["x-forwarded-host", "host"]),
+            header(headers, &["x-forwarded-uri", "x-original-uri"]),
+        )
+    };
+    let asked = permission_param(req.query_string());
+    let rule_code = match need {
+        Need::Public if asked.is_none() => return Ok(HttpResponse::Ok().finish()),
+        Need::Public => None,
+        Need::User(code) => code,
+    };
+    let result = match gate.check(headers) {
+        Step::Done(result) => result,
+        Step::ReadThrough(token) => gate.read_through(token).await,
+    };
+    let who = gate.count(result).map_err(|r| r.error)?;
+    for code in [rule_code.as_deref(), asked.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        Gate::permits(&who.user, code).map_err(|r| r.error)?;
+    }
+    let mut res = HttpResponse::Ok().finish();
+    let headers = res.headers_mut();
+    for (name, value) in &who.user.remote_headers {
+        headers.insert(name.clone(), value.clone());
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_permission_is_read_from_the_query() {
+        assert_eq!(
+            permission_param("permission=order%3Acreate").as_deref(),
+            Some("order:create")
+        );
+        assert_eq!(permission_param("a=1&permission=x:y"), Some("x:y".into()));
+        assert_eq!(permission_param("permission="), None);
+        assert_eq!(permission_param(""), None);
+    }
+}

@@ -1,0 +1,188 @@
+//! Portcullis behind a real nginx (Debian's, `auth_request`), protecting a small upstream API
+//! that echoes the identity headers it receives. The nginx site is examples/nginx/ as shipped.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+struct Nginx {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn nginx_binary() -> &'static str {
+    for path in ["/usr/sbin/nginx", "/usr/bin/nginx"] {
+        if std::path::Path::new(path).exists() {
+            return path;
+        }
+    }
+    panic!("nginx is not installed: apt-get install nginx-light (.ci/run installs it)");
+}
+
+impl Nginx {
+    fn start(portcullis: &str, api: u16) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nginx");
+        for file in ["protected-api.conf", "portcullis-forward.conf"] {
+            let text = std::fs::read_to_string(format!("{examples}/{file}"))
+                .unwrap()
+                .replace("127.0.0.1:8000", portcullis)
+                .replace("127.0.0.1:9000", &format!("127.0.0.1:{api}"))
+                .replace("listen 127.0.0.1:8080", &format!("listen 127.0.0.1:{port}"));
+            std::fs::write(dir.path().join(file), text).unwrap();
+        }
+        let d = dir.path().display();
+        let conf = format!(
+            "daemon off; master_process off; worker_processes 1;\n\
+             pid {d}/nginx.pid; error_log {d}/error.log warn;\n\
+             events {{ worker_connections 256; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n  \
+             fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n  \
+             include {d}/protected-api.conf;\n}}\n"
+        );
+        std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+        let child = Command::new(nginx_binary())
+            .args(["-p", &d.to_string(), "-c", &format!("{d}/nginx.conf")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx starts");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "nginx did not start:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+/// The upstream API: answers with the identity headers it was given.
+async fn echo(req: HttpRequest) -> HttpResponse {
+    let h = |name: &str| {
+        req.headers()
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    HttpResponse::Ok().json(json!({
+        "path": req.path(),
+        "remote_user": h("remote-user"),
+        "remote_user_id": h("remote-user-id"),
+        "remote_groups": h("remote-groups"),
+    }))
+}
+
+fn start_api() -> u16 {
+    let server = HttpServer::new(|| App::new().default_service(web::to(echo)))
+        .workers(1)
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+    let port = server.addrs()[0].port();
+    actix_web::rt::spawn(server.run());
+    port
+}
+
+#[actix_web::test]
+async fn nginx_auth_request_protects_an_api() {
+    let (settings, dir) = test_settings().await;
+    let a = spawn_with(settings.clone(), dir.clone()).await;
+    // Production: the logout happens on another node than the one nginx asks.
+    let b = if production_mode() {
+        Some(spawn_with(settings, dir).await)
+    } else {
+        None
+    };
+    let elsewhere = b.as_ref().unwrap_or(&a);
+    let api = start_api();
+    let nginx = Nginx::start(a.address.trim_start_matches("http://"), api);
+    let client = reqwest::Client::new();
+
+    let res = client.get(nginx.url("/orders")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        www_authenticate(&res).as_deref(),
+        Some("Bearer realm=\"portcullis\"")
+    );
+
+    a.create_user("vince").await;
+    let t = token(&a.login("vince", PASSWORD).await, "access_token");
+    let res = client
+        .get(nginx.url("/orders?page=2"))
+        .bearer_auth(&t)
+        .header("remote-user", "root") // a client cannot name itself
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let seen: Value = res.json().await.unwrap();
+    assert_eq!(seen["remote_user"], "vince", "{seen}");
+    assert_eq!(seen["path"], "/orders");
+
+    let res = client
+        .get(nginx.url("/orders/new"))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "order:create is missing");
+
+    let bad = client
+        .get(nginx.url("/orders"))
+        .bearer_auth("not.a.token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+    assert!(www_authenticate(&bad).unwrap().contains("invalid_token"));
+
+    assert_eq!(
+        elsewhere
+            .post_auth("/api/v1/auth/logout", &t)
+            .await
+            .status(),
+        200
+    );
+    let res = client
+        .get(nginx.url("/orders"))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        401,
+        "logged out on another node: refused on the next request"
+    );
+}
