@@ -2,9 +2,13 @@
 # Runs the whole test suite: embedded mode (SQLite + in-process store, no services needed) and
 # production mode (PostgreSQL at 127.0.0.1:5432 + Redis at 127.0.0.1:6379).
 #
-#   scripts/test.sh                 # both modes
+#   scripts/test.sh                 # every mode: embedded, production, cluster, spec
 #   scripts/test.sh embedded        # no services needed
 #   scripts/test.sh production      # needs PostgreSQL and Redis (scripts/services.sh starts them)
+#   scripts/test.sh cluster         # the production suite on a local three-master Redis Cluster
+#                                   # (started by scripts/cluster.sh on ports 7001-7003)
+#   scripts/test.sh spec            # schemathesis against the OpenAPI document, all checks
+#                                   # (scripts/schemathesis.sh, 25 examples per operation)
 #
 # Extra arguments after `--` go to the test runner, e.g. `scripts/test.sh embedded -- refresh`.
 set -euo pipefail
@@ -13,7 +17,7 @@ cd "$(dirname "$0")/.."
 modes=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do modes+=("$1"); shift; done
 [ "${1:-}" = "--" ] && shift
-[ ${#modes[@]} -eq 0 ] && modes=(embedded production)
+[ ${#modes[@]} -eq 0 ] && modes=(embedded production cluster spec)
 
 if cargo nextest --version >/dev/null 2>&1; then
   runner=(cargo nextest run --no-fail-fast)
@@ -53,21 +57,28 @@ services_up() {
 for mode in "${modes[@]}"; do
   case "$mode" in
     embedded) ;;
-    production)
+    spec) echo "==> schemathesis"; scripts/schemathesis.sh 25; continue ;;
+    production|cluster)
       if ! services_up; then
         echo "test.sh: production mode needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379;" \
              "start them with scripts/services.sh" >&2
         exit 1
       fi
-      # Each test makes its own database; drop the ones earlier runs left behind.
+      # Each test makes its own database and drops it when it ends; a run that was killed
+      # leaves its own behind. Those older than a day go (never one a concurrent run uses).
       if command -v psql >/dev/null 2>&1; then
+        cutoff=$(( $(date +%s) - 86400 ))
         psql -h 127.0.0.1 -U postgres -d postgres -Atqc \
-          "SELECT datname FROM pg_database WHERE datname LIKE 'portcullis_test_%'" 2>/dev/null |
-          while read -r db; do dropdb -h 127.0.0.1 -U postgres --if-exists "$db" 2>/dev/null || true; done
+          "SELECT datname FROM pg_database WHERE datname ~ '^portcullis_test_[0-9]+_'" 2>/dev/null |
+          while read -r db; do
+            created=${db#portcullis_test_}; created=${created%%_*}
+            [ "$created" -lt "$cutoff" ] && dropdb -h 127.0.0.1 -U postgres --if-exists "$db" 2>/dev/null || true
+          done
       fi
       ;;
-    *) echo "test.sh: unknown mode '$mode' (embedded | production)" >&2; exit 2 ;;
+    *) echo "test.sh: unknown mode '$mode' (embedded | production | cluster | spec)" >&2; exit 2 ;;
   esac
+  [ "$mode" = cluster ] && scripts/cluster.sh
   echo "==> tests, $mode mode"
   PORTCULLIS_TEST_MODE="$mode" "${runner[@]}" "$@"
 done

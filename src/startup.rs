@@ -7,6 +7,7 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::{dev::Server, middleware::from_fn, web, App, HttpServer};
 use anyhow::Context;
@@ -39,10 +40,12 @@ use crate::metrics::Metrics;
 use crate::oauth2::Providers;
 use crate::repo::Repo;
 use crate::store::{EmbeddedStore, RedisStore, Store};
+use crate::web::drain::{close_when_draining, Draining};
 use crate::web::envelope::{body_error, envelope};
 use crate::web::rate_limit::Limits;
 use crate::web::request_span::RequestSpan;
 use crate::web::routes::{self, health::Backend, oauth2::flow::Flow};
+use crate::web::spec::Spec;
 
 /// Largest JSON or form body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -60,21 +63,27 @@ impl Backends {
         let kind = settings.database_kind();
         let hint = "cannot open the database (database.url / PORTCULLIS__DATABASE__URL)";
         db::migrate(&kind).await.context(hint)?;
-        let pool = Db::open(&kind, settings.database.max_connections).context(hint)?;
+        let deadline = settings.db_deadline();
+        let pool = Db::open(&kind, settings.database.max_connections, deadline).context(hint)?;
         let repo = RepoHandle::start(Repo::new(pool));
         let store = if settings.uses_redis() {
+            let r = &settings.redis;
             let redis = RedisStore::connect(
-                &settings.redis.url,
-                &settings.redis.key_prefix,
-                settings.redis.pool_size,
+                &r.url,
+                &r.cluster_urls,
+                &r.key_prefix,
+                r.pool_size,
+                settings.redis_deadline(),
             )
             .await
-            .context("cannot reach Redis (redis.url / PORTCULLIS__REDIS__URL)")?;
-            Store::redis(redis, metrics.clone())
+            .context(
+                "cannot reach Redis (redis.url or redis.cluster_urls / PORTCULLIS__REDIS__URL)",
+            )?;
+            Store::redis(redis, metrics.clone(), settings.redis_deadline())
         } else {
             // Sessions and the invalidation log live in the database, on a small pool of their own.
-            let pool = Db::open(&kind, 4).context(hint)?;
-            Store::embedded(EmbeddedStore::new(pool), metrics.clone())
+            let pool = Db::open(&kind, 4, deadline).context(hint)?;
+            Store::embedded(EmbeddedStore::new(pool), metrics.clone(), deadline)
         };
         Ok(Self { kind, repo, store })
     }
@@ -234,7 +243,13 @@ pub struct Application {
     metrics_port: Option<u16>,
     server: Server,
     metrics_server: Option<actix_web::dev::ServerHandle>,
+    draining: Draining,
+    listening: TcpListener,
+    shutdown: Duration,
 }
+
+/// How long a stopping server answers with `Connection: close` before it closes what is left.
+const DRAIN: Duration = Duration::from_secs(1);
 
 impl Application {
     pub fn builder(settings: Settings) -> Builder {
@@ -327,6 +342,8 @@ impl Application {
             clock.clone(),
         );
         let services = Services {
+            spec: web::Data::new(Spec::default()),
+            draining: web::Data::new(Draining::default()),
             reauth: web::Data::new(reauth),
             rules: web::Data::new(AccessRules::new(&settings.forward_auth.rules)),
             clients: web::Data::new(ApiClients::new(repo.clone(), clock.clone())),
@@ -374,9 +391,14 @@ impl Application {
             n => n,
         };
         let shutdown = settings.server.shutdown_timeout_seconds;
+        let draining = services.draining.get_ref().clone();
+        // A second handle on the listening socket: stopping shuts it at once (see `stop`).
+        let listening = listener.try_clone()?;
         let api = HttpServer::new(move || app(&services, &limits, swagger_login))
             .workers(workers)
             .shutdown_timeout(shutdown)
+            // Signals are ours (`run_until_stopped`): draining starts before the listener closes.
+            .disable_signals()
             .listen(listener)?
             .run();
         let (metrics_port, metrics_server) = if settings.metrics.enabled {
@@ -394,6 +416,7 @@ impl Application {
                     .route("/metrics", web::get().to(crate::web::metrics::render))
             })
             .workers(1)
+            .disable_signals()
             .listen(listener)?
             .run();
             (Some(port), Some(server))
@@ -410,6 +433,9 @@ impl Application {
             metrics_port,
             server: api,
             metrics_server,
+            draining,
+            listening,
+            shutdown: Duration::from_secs(shutdown),
         })
     }
 
@@ -422,20 +448,76 @@ impl Application {
         self.metrics_port
     }
 
-    /// Serves until stopped (SIGTERM or SIGINT: in-flight requests finish first, within
-    /// `server.shutdown_timeout_seconds`); the metrics listener stops with it.
+    /// Serves until SIGTERM or SIGINT, then stops without dropping a request: the listener
+    /// closes, every answer from then on closes its connection, and in-flight requests finish
+    /// (within `server.shutdown_timeout_seconds`). The metrics listener stops with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let shutdown = self.shutdown;
+        let draining = self.draining.clone();
+        let listening = self.listening;
+        actix_web::rt::spawn(async move {
+            stop_signal().await;
+            tracing::info!("stopping: finishing the requests in flight");
+            // First no new connection: the socket stops listening, so a client that connects
+            // now is refused (it knows nothing was sent) rather than queued and then reset.
+            // Then each open connection closes after the request it is serving.
+            stop_listening(&listening);
+            handle.pause().await;
+            draining.start();
+            // actix closes idle keep-alive connections the moment it stops, racing a client that
+            // is sending on one: first let every busy connection close after its next answer.
+            actix_web::rt::time::sleep(DRAIN.min(shutdown)).await;
+            handle.stop(true).await;
+        });
         let result = self.server.await;
         if let Some(m) = self.metrics_server {
             m.stop(false).await;
         }
+        tracing::info!("stopped");
         result
     }
+}
+
+/// Shuts the listening socket (all handles on it): new connections are refused from now on.
+fn stop_listening(listener: &TcpListener) {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: shutdown(2) on a socket this process owns; it changes the socket's state only.
+        unsafe {
+            libc::shutdown(listener.as_raw_fd(), libc::SHUT_RD);
+        }
+    }
+}
+
+/// SIGTERM or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Every service the routes use, each registered as its own `web::Data`.
 #[derive(Clone)]
 struct Services {
+    spec: web::Data<Spec>,
+    draining: web::Data<Draining>,
     gate: web::Data<Gate>,
     reauth: web::Data<Reauth>,
     rules: web::Data<AccessRules>,
@@ -490,6 +572,8 @@ fn app(
     >,
 > {
     App::new()
+        .app_data(s.spec.clone())
+        .app_data(s.draining.clone())
         .app_data(s.gate.clone())
         .app_data(s.reauth.clone())
         .app_data(s.rules.clone())
@@ -524,15 +608,26 @@ fn app(
         .app_data(web::PathConfig::default().error_handler(body_error))
         .app_data(web::QueryConfig::default().error_handler(body_error))
         .wrap_api_with_spec(spec())
-        // Before the routes: the `/api/v1` scope would otherwise swallow the spec's path.
+        // Before the routes (the `/api/v1` scope would swallow it): the document as made exact.
+        .route(
+            "/api/v1/openapi.json",
+            paperclip::actix::web::get().to(crate::web::spec::serve),
+        )
+        // paperclip's own document at the same path is never reached; the Swagger UI reads it
+        // from there, that is, ours.
         .with_json_spec_at("/api/v1/openapi.json")
         .with_swagger_ui_at("/docs")
         .configure(|cfg| routes::configure(cfg, limits, swagger_login))
+        .with_raw_json_spec(|app, generated| {
+            s.spec.fill(generated);
+            app
+        })
         .build()
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::new(kind::NOT_FOUND))
         }))
         .wrap(from_fn(envelope))
         .wrap(from_fn(crate::web::metrics::record))
+        .wrap(from_fn(close_when_draining))
         .wrap(tracing_actix_web::TracingLogger::<RequestSpan>::new())
 }

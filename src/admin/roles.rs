@@ -48,19 +48,23 @@ impl From<RoleError> for crate::error::ApiError {
     }
 }
 
+/// At most 64 characters as sent, and something left once trimmed.
 fn check_name(name: &str) -> Result<String, RoleError> {
+    let ok = name.chars().count() <= 64 && !name.chars().any(|c| c.is_control() || c == ',');
     let name = name.trim();
-    let ok = (1..=64).contains(&name.chars().count())
-        && !name.chars().any(|c| c.is_control() || c == ',');
-    ok.then(|| name.to_owned()).ok_or(RoleError::InvalidName)
+    (ok && !name.is_empty())
+        .then(|| name.to_owned())
+        .ok_or(RoleError::InvalidName)
 }
 
 /// Codes trimmed, checked, without duplicates, in order.
 pub fn check_codes(codes: &[String]) -> Result<Vec<String>, RoleError> {
     let mut out: Vec<String> = Vec::with_capacity(codes.len());
     for c in codes {
+        let long = c.chars().count() > 128;
         let c = c.trim();
-        let ok = (1..=128).contains(&c.len())
+        let ok = !long
+            && !c.is_empty()
             && !c
                 .chars()
                 .any(|ch| ch.is_whitespace() || ch.is_control() || ch == ',');

@@ -11,6 +11,7 @@ const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 const ENV_PREFIX: &str = "PORTCULLIS";
 /// Keys whose environment variable is a comma-separated list.
 const LIST_KEYS: &[&str] = &[
+    "redis.cluster_urls",
     "rate_limit.trusted_proxies",
     "oauth2.allowed_redirects",
     "oauth2.default_roles",
@@ -145,14 +146,20 @@ pub struct DataSettings {
 pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: usize,
+    /// Every database call's deadline.
+    pub statement_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSettings {
     pub url: String,
+    /// A Redis Cluster's nodes (any of them; the rest are discovered). Set instead of `url`.
+    pub cluster_urls: Vec<String>,
     pub key_prefix: String,
     pub pool_size: usize,
+    /// Every Redis call's deadline.
+    pub timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -377,6 +384,7 @@ impl Settings {
                     .prefix_separator("__")
                     .separator("__")
                     .try_parsing(true)
+                    .ignore_empty(true)
                     .list_separator(",");
                 for key in LIST_KEYS {
                     source = source.with_list_parse_key(key);
@@ -409,7 +417,15 @@ impl Settings {
     }
 
     pub fn uses_redis(&self) -> bool {
-        !self.redis.url.trim().is_empty()
+        !self.redis.url.trim().is_empty() || !self.redis.cluster_urls.is_empty()
+    }
+
+    pub fn db_deadline(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.database.statement_timeout_ms)
+    }
+
+    pub fn redis_deadline(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.redis.timeout_ms)
     }
 }
 

@@ -31,10 +31,33 @@ impl Settings {
             ));
         }
         let redis = self.redis.url.trim();
-        if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
+        let redis_url = |u: &str| u.starts_with("redis://") || u.starts_with("rediss://");
+        if !(redis.is_empty() || redis_url(redis)) {
             problems.push(format!(
-                "redis.url `{redis}` is not a redis:// URL; set PORTCULLIS__REDIS__URL, e.g. redis://127.0.0.1:6379/0"
+                "redis.url `{}` is not a redis:// URL; set PORTCULLIS__REDIS__URL, e.g. redis://127.0.0.1:6379/0",
+                super::redact(redis)
             ));
+        }
+        if !redis.is_empty() && !self.redis.cluster_urls.is_empty() {
+            problems.push(
+                "redis.url and redis.cluster_urls are both set; a deployment uses one Redis or one cluster"
+                    .into(),
+            );
+        }
+        if self.redis.cluster_urls.iter().any(|u| !redis_url(u.trim())) {
+            problems.push(
+                "redis.cluster_urls must be redis:// URLs (PORTCULLIS__REDIS__CLUSTER_URLS, comma-separated)"
+                    .into(),
+            );
+        }
+        if self.redis.key_prefix.contains(['{', '}']) || self.redis.key_prefix.is_empty() {
+            problems.push(
+                "redis.key_prefix must be non-empty and without braces (they mark cluster hash tags)".into(),
+            );
+        }
+        if self.database.statement_timeout_ms == 0 || self.redis.timeout_ms == 0 {
+            problems
+                .push("database.statement_timeout_ms and redis.timeout_ms must be positive".into());
         }
         if self.jwt.algorithm == JwtAlgorithm::EdDSA {
             problems.push(

@@ -2,4 +2,4 @@ pub mod models;
 mod pool;
 pub mod schema;
 
-pub use pool::{migrate, Db, DbError};
+pub use pool::{migrate, Backend, Db, DbError};

@@ -73,9 +73,15 @@ pub struct LoginLogRow {
     pub device: Option<String>,
     /// password, swagger or oauth2:{provider}
     pub method: String,
+    #[serde(serialize_with = "as_utc")]
     pub created_at: NaiveDateTime,
     /// More than 1 for rate-limited refusals, counted per address and minute.
     pub attempts: i32,
+}
+
+/// Stored times are UTC without a zone; the API says so (RFC 3339 with `Z`).
+fn as_utc<S: serde::Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+    t.and_utc().serialize(s)
 }
 
 #[derive(Debug, Clone, Insertable)]

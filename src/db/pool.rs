@@ -1,12 +1,21 @@
 //! The one place where the two database backends differ: a pool per backend behind `Db`, and
 //! `with_conn!`, which expands a query body once per backend so queries are written once.
+//!
+//! Every database call has a deadline (`database.statement_timeout_ms`): getting a connection,
+//! and running the body, each within it. A connection whose call ran out of time is dropped,
+//! never returned to the pool (it may still be waiting for an answer). PostgreSQL enforces the
+//! same limit itself (`statement_timeout`), and a connection taken from the pool is checked
+//! first (within the deadline too), so a database that stalled and came back is used again
+//! within seconds, without a restart.
 
 use std::time::Duration;
 
 use diesel::{Connection, SqliteConnection};
 use diesel_async::{
     async_connection_wrapper::AsyncConnectionWrapper,
-    pooled_connection::{deadpool::Pool, AsyncDieselConnectionManager, ManagerConfig},
+    pooled_connection::{
+        deadpool::Pool, AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+    },
     sync_connection_wrapper::SyncConnectionWrapper,
     AsyncPgConnection, SimpleAsyncConnection,
 };
@@ -28,6 +37,8 @@ pub enum DbError {
     Pool(String),
     #[error("database migration failed: {0}")]
     Migration(String),
+    #[error("the database did not answer within {0:?}")]
+    Timeout(Duration),
 }
 
 impl DbError {
@@ -47,50 +58,123 @@ impl DbError {
     }
 }
 
+/// A pool of connections to one database, and the deadline of every call.
 #[derive(Clone)]
-pub enum Db {
+pub struct Db {
+    backend: Backend,
+    deadline: Duration,
+}
+
+#[derive(Clone)]
+pub enum Backend {
     Postgres(Pool<AsyncPgConnection>),
     Sqlite(Pool<SqliteAsync>),
 }
 
 /// Runs `$body` with `$conn: &mut <backend connection>`; the body is compiled for each backend.
+/// Getting the connection and running the body each have the deadline; a connection that ran
+/// out of time is taken out of the pool.
 #[macro_export]
 macro_rules! with_conn {
-    ($db:expr, |$conn:ident| $body:expr) => {
-        match $db {
-            $crate::db::Db::Postgres(pool) => {
-                let mut pooled = pool.get().await.map_err($crate::db::DbError::pool)?;
-                let $conn = &mut *pooled;
-                $body
+    ($db:expr, |$conn:ident| $body:expr) => {{
+        let db: &$crate::db::Db = $db;
+        let deadline = db.deadline();
+        let late = || $crate::db::DbError::Timeout(deadline);
+        match db.backend() {
+            $crate::db::Backend::Postgres(pool) => {
+                let mut pooled = tokio::time::timeout(deadline, pool.get())
+                    .await
+                    .map_err(|_| late())?
+                    .map_err($crate::db::DbError::pool)?;
+                let answer = {
+                    let $conn = &mut *pooled;
+                    tokio::time::timeout(deadline, async { $body }).await
+                };
+                match answer {
+                    Ok(answer) => answer,
+                    Err(_) => {
+                        drop(deadpool::managed::Object::take(pooled));
+                        Err(late())?
+                    }
+                }
             }
-            $crate::db::Db::Sqlite(pool) => {
-                let mut pooled = pool.get().await.map_err($crate::db::DbError::pool)?;
-                let $conn = &mut *pooled;
-                $body
+            $crate::db::Backend::Sqlite(pool) => {
+                let mut pooled = tokio::time::timeout(deadline, pool.get())
+                    .await
+                    .map_err(|_| late())?
+                    .map_err($crate::db::DbError::pool)?;
+                let answer = {
+                    let $conn = &mut *pooled;
+                    tokio::time::timeout(deadline, async { $body }).await
+                };
+                match answer {
+                    Ok(answer) => answer,
+                    Err(_) => {
+                        drop(deadpool::managed::Object::take(pooled));
+                        Err(late())?
+                    }
+                }
             }
         }
-    };
+    }};
 }
 
 impl Db {
     /// Applies pending migrations, then opens the pool.
-    pub async fn connect(kind: &DatabaseKind, max_connections: usize) -> Result<Self, DbError> {
+    pub async fn connect(
+        kind: &DatabaseKind,
+        max_connections: usize,
+        deadline: Duration,
+    ) -> Result<Self, DbError> {
         migrate(kind).await?;
-        Self::open(kind, max_connections)
+        Self::open(kind, max_connections, deadline)
+    }
+
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    pub fn backend(&self) -> &Backend {
+        &self.backend
     }
 
     /// Opens a pool (connections are made on first use), without migrating.
-    pub fn open(kind: &DatabaseKind, max_connections: usize) -> Result<Self, DbError> {
-        match kind {
+    pub fn open(
+        kind: &DatabaseKind,
+        max_connections: usize,
+        deadline: Duration,
+    ) -> Result<Self, DbError> {
+        let backend = match kind {
             DatabaseKind::Postgres(url) => {
-                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+                let mut config = ManagerConfig::default();
+                // Checked when taken from the pool: a connection broken by a stall or a restart
+                // is replaced, not handed to a query.
+                config.recycling_method = RecyclingMethod::Verified;
+                let ms = deadline.as_millis();
+                config.custom_setup = Box::new(move |url| {
+                    let url = url.to_owned();
+                    async move {
+                        let mut conn =
+                            <AsyncPgConnection as diesel_async::AsyncConnection>::establish(&url)
+                                .await?;
+                        conn.batch_execute(&format!("SET statement_timeout = {ms}"))
+                            .await
+                            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
+                let manager =
+                    AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
                 let pool = Pool::builder(manager)
                     .max_size(max_connections)
-                    .wait_timeout(Some(Duration::from_secs(10)))
+                    .wait_timeout(Some(deadline))
+                    .create_timeout(Some(deadline))
+                    .recycle_timeout(Some(deadline))
                     .runtime(deadpool::Runtime::Tokio1)
                     .build()
                     .map_err(DbError::pool)?;
-                Ok(Self::Postgres(pool))
+                Backend::Postgres(pool)
             }
             DatabaseKind::Sqlite(path) => {
                 let mut config = ManagerConfig::default();
@@ -111,20 +195,16 @@ impl Db {
                 );
                 let pool = Pool::builder(manager)
                     .max_size(max_connections)
-                    .wait_timeout(Some(Duration::from_secs(10)))
+                    .wait_timeout(Some(deadline))
+                    .create_timeout(Some(deadline))
+                    .recycle_timeout(Some(deadline))
                     .runtime(deadpool::Runtime::Tokio1)
                     .build()
                     .map_err(DbError::pool)?;
-                Ok(Self::Sqlite(pool))
+                Backend::Sqlite(pool)
             }
-        }
-    }
-
-    pub fn backend_name(&self) -> &'static str {
-        match self {
-            Self::Postgres(_) => "postgres",
-            Self::Sqlite(_) => "sqlite",
-        }
+        };
+        Ok(Self { backend, deadline })
     }
 
     pub async fn ping(&self) -> Result<(), DbError> {

@@ -66,7 +66,7 @@ pub mod kind {
         UNSUPPORTED_MEDIA_TYPE = 415, 415, "unsupported_media_type", "Unsupported content type", "不支持的内容类型", Challenge::None;
         NOT_FOUND = 404, 404, "not_found", "Not found", "资源不存在", Challenge::None;
         REFRESH_INVALID = 401, 401, "invalid_refresh_token", "Refresh token is invalid or expired, please log in again", "Refresh Token 已过期，请重新登录", Challenge::None;
-        REFRESH_MISSING = 400, 400, "refresh_token_missing", "No refresh token was sent", "缺少 Refresh Token", Challenge::None;
+        REFRESH_MISSING = 401, 401, "refresh_token_missing", "No refresh token was sent", "缺少 Refresh Token", Challenge::None;
         PASSWORD_POLICY = 400, 400, "password_policy", "The new password does not meet the password policy", "新密码不符合密码策略", Challenge::None;
         WRONG_OLD_PASSWORD = 400, 400, "wrong_old_password", "The current password is incorrect", "原密码错误", Challenge::None;
         PASSWORD_MISMATCH = 400, 400, "password_mismatch", "The two new passwords do not match", "两次密码输入不一致", Challenge::None;
@@ -75,7 +75,7 @@ pub mod kind {
         CAPTCHA_INVALID = 400, 40001, "captcha_invalid", "Captcha is wrong or expired, please enter the new one", "验证码错误或已过期，请重新输入", Challenge::None;
         RATE_LIMITED = 429, 429, "rate_limited", "Too many requests, please try again later", "请求过于频繁，请稍后重试", Challenge::None;
         INVALID_REDIRECT = 400, 400, "invalid_redirect", "redirect_to is not an allowed address", "redirect_to 不在允许的地址中", Challenge::None;
-        INVALID_LOGIN_CODE = 400, 400, "invalid_login_code", "The login code is invalid, used or expired", "登录码无效、已使用或已过期", Challenge::None;
+        INVALID_LOGIN_CODE = 401, 401, "invalid_login_code", "The login code is invalid, used or expired", "登录码无效、已使用或已过期", Challenge::None;
         LAST_LOGIN_METHOD = 400, 400, "last_login_method", "This is the account's last way to log in; set a password or bind another provider first", "这是账号最后的登录方式，请先设置密码或绑定其他账号", Challenge::None;
         PROVIDER_UNAVAILABLE = 502, 502, "provider_unavailable", "The login provider could not be reached", "无法连接第三方登录服务", Challenge::None;
         BUSY = 503, 503, "busy", "The server is busy, please try again in a moment", "服务器繁忙，请稍后重试", Challenge::None;
@@ -94,10 +94,20 @@ pub mod kind {
     description = "Not allowed",
     code = 404,
     description = "Not found",
+    code = 409,
+    description = "Conflict: it exists already",
     code = 413,
     description = "Body too large",
+    code = 415,
+    description = "Unsupported content type",
+    code = 429,
+    description = "Too many requests (`Retry-After`)",
+    code = 500,
+    description = "Internal error (the cause is in the server log under the trace id)",
+    code = 502,
+    description = "A login provider could not be reached",
     code = 503,
-    description = "Database or store unavailable"
+    description = "Database or store unavailable, or busy (`Retry-After`)"
 )]
 #[derive(Debug)]
 pub struct ApiError {

@@ -45,39 +45,38 @@ impl Repo {
     ) -> Result<User, DbError> {
         use diesel_async::AsyncConnection;
         with_conn!(&self.db, |conn| {
-            Ok(conn
-                .transaction::<User, DbError, _>(async |conn| {
-                    let user: User = diesel::insert_into(users::table)
-                        .values(&new)
-                        .returning(User::as_returning())
-                        .get_result(conn)
-                        .await?;
-                    diesel::insert_into(user_social::table)
+            conn.transaction::<User, DbError, _>(async |conn| {
+                let user: User = diesel::insert_into(users::table)
+                    .values(&new)
+                    .returning(User::as_returning())
+                    .get_result(conn)
+                    .await?;
+                diesel::insert_into(user_social::table)
+                    .values((
+                        user_social::user_id.eq(user.id),
+                        user_social::provider.eq(provider),
+                        user_social::provider_user_id.eq(pid),
+                        user_social::created_at.eq(new.created_at),
+                    ))
+                    .execute(conn)
+                    .await?;
+                let ids: Vec<i64> = roles::table
+                    .filter(roles::name.eq_any(roles_to_grant))
+                    .select(roles::id)
+                    .load(conn)
+                    .await?;
+                for role_id in ids {
+                    diesel::insert_into(user_roles::table)
                         .values((
-                            user_social::user_id.eq(user.id),
-                            user_social::provider.eq(provider),
-                            user_social::provider_user_id.eq(pid),
-                            user_social::created_at.eq(new.created_at),
+                            user_roles::user_id.eq(user.id),
+                            user_roles::role_id.eq(role_id),
                         ))
                         .execute(conn)
                         .await?;
-                    let ids: Vec<i64> = roles::table
-                        .filter(roles::name.eq_any(roles_to_grant))
-                        .select(roles::id)
-                        .load(conn)
-                        .await?;
-                    for role_id in ids {
-                        diesel::insert_into(user_roles::table)
-                            .values((
-                                user_roles::user_id.eq(user.id),
-                                user_roles::role_id.eq(role_id),
-                            ))
-                            .execute(conn)
-                            .await?;
-                    }
-                    Ok(user)
-                })
-                .await?)
+                }
+                Ok(user)
+            })
+            .await
         })
     }
 

@@ -131,6 +131,8 @@ pub const FEED_BLOCK: Duration = Duration::from_millis(1000);
 pub struct Store {
     backend: Backend,
     metrics: Metrics,
+    /// Every call's deadline.
+    deadline: Duration,
 }
 
 #[derive(Clone)]
@@ -139,13 +141,19 @@ enum Backend {
     Redis(RedisStore),
 }
 
-/// Runs the call on the backend and counts its failures.
+/// Runs the call on the backend, within the deadline, and counts its failures.
 macro_rules! call {
     ($self:expr, $s:ident => $call:expr) => {{
         let result = match &$self.backend {
-            Backend::Embedded($s) => $call,
-            Backend::Redis($s) => $call,
-        };
+            Backend::Embedded($s) => tokio::time::timeout($self.deadline, $call).await,
+            Backend::Redis($s) => tokio::time::timeout($self.deadline, $call).await,
+        }
+        .unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(format!(
+                "no answer within {:?}",
+                $self.deadline
+            )))
+        });
         if result.is_err() {
             $self.metrics.store_error();
         }
@@ -154,17 +162,19 @@ macro_rules! call {
 }
 
 impl Store {
-    pub fn embedded(store: EmbeddedStore, metrics: Metrics) -> Self {
+    pub fn embedded(store: EmbeddedStore, metrics: Metrics, deadline: Duration) -> Self {
         Self {
             backend: Backend::Embedded(store),
             metrics,
+            deadline,
         }
     }
 
-    pub fn redis(store: RedisStore, metrics: Metrics) -> Self {
+    pub fn redis(store: RedisStore, metrics: Metrics, deadline: Duration) -> Self {
         Self {
             backend: Backend::Redis(store),
             metrics,
+            deadline,
         }
     }
 
@@ -181,21 +191,21 @@ impl Store {
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        call!(self, s => s.ping().await)
+        call!(self, s => s.ping())
     }
 
     /// Writes and removes a short-lived key: readiness means the store still takes writes.
     pub async fn probe_write(&self) -> Result<(), StoreError> {
-        call!(self, s => s.probe_write().await)
+        call!(self, s => s.probe_write())
     }
 
     pub async fn sessions_of(&self, uid: i64) -> Result<UserSessions, StoreError> {
-        call!(self, s => s.sessions_of(uid).await)
+        call!(self, s => s.sessions_of(uid))
     }
 
     /// One session as stored, alive or not (`SessionRecord::is_live` decides).
     pub async fn session(&self, uid: i64, sid: &str) -> Result<Option<SessionRecord>, StoreError> {
-        call!(self, s => s.session(uid, sid).await)
+        call!(self, s => s.session(uid, sid))
     }
 
     /// Applies the commit if the user's sessions are still at its version; false when another
@@ -207,7 +217,7 @@ impl Store {
         commit: &Commit,
         now: i64,
     ) -> Result<bool, StoreError> {
-        call!(self, s => s.commit_sessions(uid, commit, now).await)
+        call!(self, s => s.commit_sessions(uid, commit, now))
     }
 
     /// Users with live sessions, by id, for one page; and how many there are.
@@ -217,7 +227,7 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<(Vec<i64>, usize), StoreError> {
-        call!(self, s => s.online_users(now, offset, limit).await)
+        call!(self, s => s.online_users(now, offset, limit))
     }
 
     /// Keeps a short-lived value under `{namespace}:{id}`.
@@ -229,7 +239,7 @@ impl Store {
         ttl: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        call!(self, s => s.put_once(ns.as_str(), id, value, ttl, now).await)
+        call!(self, s => s.put_once(ns.as_str(), id, value, ttl, now))
     }
 
     /// Returns and deletes the value: each can be used at most once, right or wrong.
@@ -239,16 +249,16 @@ impl Store {
         id: &str,
         now: i64,
     ) -> Result<Option<String>, StoreError> {
-        call!(self, s => s.take_once(ns.as_str(), id, now).await)
+        call!(self, s => s.take_once(ns.as_str(), id, now))
     }
 
     /// Adds one to a counter and (re)starts its expiry; returns the new value.
     pub async fn incr(&self, key: &str, ttl: i64, now: i64) -> Result<i64, StoreError> {
-        call!(self, s => s.incr(key, ttl, now).await)
+        call!(self, s => s.incr(key, ttl, now))
     }
 
     pub async fn get_number(&self, key: &str, now: i64) -> Result<Option<i64>, StoreError> {
-        call!(self, s => s.get_number(key, now).await)
+        call!(self, s => s.get_number(key, now))
     }
 
     pub async fn set_number(
@@ -258,17 +268,17 @@ impl Store {
         ttl: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        call!(self, s => s.set_number(key, value, ttl, now).await)
+        call!(self, s => s.set_number(key, value, ttl, now))
     }
 
     pub async fn remove_numbers(&self, keys: &[String]) -> Result<(), StoreError> {
-        call!(self, s => s.remove_numbers(keys).await)
+        call!(self, s => s.remove_numbers(keys))
     }
 
     /// Appends to the invalidation log every node follows. Goes through even when the store is
     /// otherwise full: an invalidation frees more than it takes.
     pub async fn append(&self, inv: &Invalidation, now: i64) -> Result<EventId, StoreError> {
-        call!(self, s => s.append(inv, now).await)
+        call!(self, s => s.append(inv, now))
     }
 
     /// A reader of the invalidation log, on a connection of its own.

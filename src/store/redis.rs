@@ -12,9 +12,14 @@
 //! declares, so the store runs on Redis Cluster as on one Redis. The only script with a rule in
 //! it is none: `CAS` applies changes if a version is unchanged; the decisions are in `auth`.
 
-use deadpool_redis::{Config as PoolConfig, Pool, Runtime};
+mod conn;
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
 use redis::{AsyncCommands, Script};
 
+use self::conn::{FeedConn, Pools};
 use super::{Batch, Commit, SessionChange, StoreError, UserSessions, FEED_BLOCK};
 use crate::domain::{EventId, Invalidation, SessionRecord};
 
@@ -23,8 +28,9 @@ const STREAM_LENGTH: usize = 100_000;
 
 #[derive(Clone)]
 pub struct RedisStore {
-    pool: Pool,
+    pool: Pools,
     url: String,
+    cluster: Vec<String>,
     prefix: String,
 }
 
@@ -79,16 +85,32 @@ const APPEND: &str = r#"#!lua flags=allow-oom
 return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'i', ARGV[2])
 "#;
 
+/// KEYS: a counter. ARGV: its lifetime. (One script, not MULTI: cluster pipelines are not atomic.)
+const INCR: &str = r#"
+local n = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return n
+"#;
+
+static CAS: LazyLock<Script> = LazyLock::new(|| Script::new(CAS_BODY));
+static CAS_SHRINK: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("#!lua flags=allow-oom\n{CAS_BODY}")));
+static APPEND_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(APPEND));
+static INCR_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(INCR));
+
 impl RedisStore {
-    pub async fn connect(url: &str, prefix: &str, pool_size: usize) -> Result<Self, StoreError> {
-        let mut cfg = PoolConfig::from_url(url);
-        cfg.pool = Some(deadpool_redis::PoolConfig::new(pool_size));
-        let pool = cfg
-            .create_pool(Some(Runtime::Tokio1))
-            .map_err(unavailable)?;
+    /// One Redis at `url`, or a cluster through `cluster` (any of its nodes).
+    pub async fn connect(
+        url: &str,
+        cluster: &[String],
+        prefix: &str,
+        pool_size: usize,
+        deadline: Duration,
+    ) -> Result<Self, StoreError> {
         let store = Self {
-            pool,
+            pool: Pools::new(url, cluster, pool_size, deadline)?,
             url: url.to_owned(),
+            cluster: cluster.to_vec(),
             prefix: prefix.to_owned(),
         };
         store.ping().await?;
@@ -165,11 +187,7 @@ impl RedisStore {
         let mut conn = self.pool.get().await?;
         let keep = commit.keep_until.map_or(0, |until| (until - now).max(1));
         // Removing sessions must work when Redis is full (it frees memory); adding may not.
-        let script = if commit.grows() {
-            Script::new(CAS_BODY)
-        } else {
-            Script::new(&format!("#!lua flags=allow-oom\n{CAS_BODY}"))
-        };
+        let script: &Script = if commit.grows() { &CAS } else { &CAS_SHRINK };
         let mut call = script.prepare_invoke();
         call.key(self.sessions_key(uid))
             .arg(commit.expected)
@@ -255,14 +273,11 @@ impl RedisStore {
 
     pub async fn incr(&self, key: &str, ttl: i64, _now: i64) -> Result<i64, StoreError> {
         let mut conn = self.pool.get().await?;
-        let key = self.number_key(key);
-        let (n, _): (i64, i64) = redis::pipe()
-            .atomic()
-            .incr(&key, 1)
-            .expire(&key, ttl.max(1))
-            .query_async(&mut conn)
-            .await?;
-        Ok(n)
+        Ok(INCR_SCRIPT
+            .key(self.number_key(key))
+            .arg(ttl.max(1))
+            .invoke_async(&mut conn)
+            .await?)
     }
 
     pub async fn get_number(&self, key: &str, _now: i64) -> Result<Option<i64>, StoreError> {
@@ -295,7 +310,7 @@ impl RedisStore {
 
     pub async fn append(&self, inv: &Invalidation, _now: i64) -> Result<EventId, StoreError> {
         let mut conn = self.pool.get().await?;
-        let id: String = Script::new(APPEND)
+        let id: String = APPEND_SCRIPT
             .key(self.stream_key())
             .arg(STREAM_LENGTH)
             .arg(inv.encode())
@@ -305,19 +320,15 @@ impl RedisStore {
     }
 
     pub async fn feed(&self) -> Result<Feed, StoreError> {
-        let client = redis::Client::open(self.url.as_str())?;
-        let config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
-            .set_response_timeout(Some(FEED_BLOCK * 3));
-        let mut conn = client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await?;
-        // Named, so an operator sees which connection follows the log (`CLIENT LIST`).
-        let _: () = redis::cmd("CLIENT")
-            .arg("SETNAME")
-            .arg(format!("{}:feed", self.prefix))
-            .query_async(&mut conn)
-            .await?;
+        let mut conn = FeedConn::open(&self.url, &self.cluster, FEED_BLOCK).await?;
+        if !conn.is_cluster() {
+            // Named, so an operator sees which connection follows the log (`CLIENT LIST`).
+            let _: () = redis::cmd("CLIENT")
+                .arg("SETNAME")
+                .arg(format!("{}:feed", self.prefix))
+                .query_async(&mut conn)
+                .await?;
+        }
         Ok(Feed {
             conn,
             key: self.stream_key(),
@@ -329,7 +340,7 @@ impl RedisStore {
 /// Reads the stream on a connection of its own with a blocking `XREAD`: an answer, or the
 /// timeout's empty one, arrives at least every `FEED_BLOCK`.
 pub struct Feed {
-    conn: redis::aio::MultiplexedConnection,
+    conn: FeedConn,
     key: String,
     /// Whether this connection has checked for entries trimmed while it was away.
     checked: bool,

@@ -5,12 +5,14 @@
 pub mod bearer;
 pub mod client;
 pub mod current_user;
+pub mod drain;
 pub mod envelope;
 pub mod metrics;
 pub mod rate_limit;
 pub mod request_span;
 pub mod respond;
 pub mod routes;
+pub mod spec;
 
 pub use client::Client;
 pub use current_user::CurrentUser;

@@ -14,6 +14,10 @@ pub fn portcullis(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
         .env("PORTCULLIS__DATABASE__URL", &app.settings.database.url)
         .env("PORTCULLIS__REDIS__URL", &app.settings.redis.url)
         .env(
+            "PORTCULLIS__REDIS__CLUSTER_URLS",
+            app.settings.redis.cluster_urls.join(","),
+        )
+        .env(
             "PORTCULLIS__REDIS__KEY_PREFIX",
             &app.settings.redis.key_prefix,
         )

@@ -90,7 +90,7 @@ async fn the_login_sets_the_refresh_cookie_and_the_cookie_alone_refreshes() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["data"]["ended"], 1);
     let res = app.post("/api/v1/auth/refresh").await;
-    assert_error(res, 400, "refresh_token_missing").await;
+    assert_error(res, 401, "refresh_token_missing").await;
 }
 
 #[actix_web::test]

@@ -19,8 +19,52 @@ pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379/0";
 pub const PASSWORD: &str = "correct horse battery";
 
+/// PostgreSQL and Redis (`production`), or PostgreSQL and a Redis Cluster (`cluster`).
 pub fn production_mode() -> bool {
-    std::env::var("PORTCULLIS_TEST_MODE").as_deref() == Ok("production")
+    matches!(
+        std::env::var("PORTCULLIS_TEST_MODE").as_deref(),
+        Ok("production" | "cluster")
+    )
+}
+
+/// The cluster's nodes in `cluster` mode (`PORTCULLIS_TEST_CLUSTER`, comma-separated; scripts/test.sh
+/// starts one on ports 7001 to 7003); empty otherwise.
+pub fn cluster_urls() -> Vec<String> {
+    if std::env::var("PORTCULLIS_TEST_MODE").as_deref() != Ok("cluster") {
+        return Vec::new();
+    }
+    std::env::var("PORTCULLIS_TEST_CLUSTER")
+        .unwrap_or_else(|_| {
+            "redis://127.0.0.1:7001,redis://127.0.0.1:7002,redis://127.0.0.1:7003".into()
+        })
+        .split(',')
+        .map(|u| u.trim().to_owned())
+        .collect()
+}
+
+/// Every Redis node the tests use (one, or the cluster's masters).
+pub fn redis_nodes() -> Vec<String> {
+    match cluster_urls() {
+        c if c.is_empty() => vec![REDIS_URL.to_owned()],
+        c => c,
+    }
+}
+
+/// Deletes the keys matching `pattern` on one node.
+pub fn delete_keys(node: &str, pattern: &str) {
+    let Ok(client) = redis::Client::open(node) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_connection() else {
+        return;
+    };
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(pattern)
+        .query(&mut conn)
+        .unwrap_or_default();
+    for k in keys {
+        let _: Result<i64, _> = redis::cmd("DEL").arg(k).query(&mut conn);
+    }
 }
 
 pub struct TestApp {
@@ -36,8 +80,44 @@ pub struct TestApp {
     pub admin: Admin,
     /// The answers of the captchas this app drew, in order.
     pub captcha_answers: Arc<Mutex<Vec<String>>>,
-    /// Keeps the SQLite file's folder alive for the test.
-    _dir: Arc<tempfile::TempDir>,
+    /// What the test made, removed when the last node of the test goes.
+    _resources: Arc<Resources>,
+}
+
+/// A test's own database and store keys: a temporary folder (the SQLite file), a PostgreSQL
+/// database, a Redis key prefix. Dropped with the test, whatever its outcome.
+pub struct Resources {
+    /// Kept for its `Drop`: the folder goes with the test.
+    _dir: tempfile::TempDir,
+    database: Option<String>,
+    prefix: Option<String>,
+}
+
+impl Drop for Resources {
+    fn drop(&mut self) {
+        if let Some(prefix) = &self.prefix {
+            for node in redis_nodes() {
+                delete_keys(&node, &format!("{prefix}:*"));
+            }
+        }
+        if let Some(name) = self.database.take() {
+            // A runtime of its own: this may run inside or outside the test's.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok(mut conn) = AsyncPgConnection::establish(PG_ADMIN_URL).await {
+                        let _ = conn
+                            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
 }
 
 /// Draws real captchas and keeps their answers for the test, as a person reads the image.
@@ -52,11 +132,13 @@ impl CaptchaGenerator for RememberedCaptcha {
 }
 
 /// Settings for a fresh database of the chosen mode.
-pub async fn test_settings() -> (Settings, Arc<tempfile::TempDir>) {
+pub async fn test_settings() -> (Settings, Arc<Resources>) {
     if std::env::var("TEST_LOG").is_ok() {
         portcullis::telemetry::init("debug");
     }
-    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut database = None;
+    let mut prefix = None;
     let mut s = Settings::defaults();
     s.server.port = 0;
     s.server.workers = 2;
@@ -76,7 +158,14 @@ pub async fn test_settings() -> (Settings, Arc<tempfile::TempDir>) {
         limit.burst = 100_000;
     }
     if production_mode() {
-        let name = format!("portcullis_test_{}", uuid::Uuid::new_v4().simple());
+        // Named with its creation time, so that scripts/test.sh can tell a database that a
+        // killed run left behind from one a concurrent run is using.
+        #[allow(clippy::disallowed_methods)]
+        let created = chrono::Utc::now().timestamp();
+        let name = format!(
+            "portcullis_test_{created}_{}",
+            uuid::Uuid::new_v4().simple()
+        );
         let mut conn = AsyncPgConnection::establish(PG_ADMIN_URL)
             .await
             .expect("PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth)");
@@ -84,12 +173,24 @@ pub async fn test_settings() -> (Settings, Arc<tempfile::TempDir>) {
             .await
             .expect("create test database");
         s.database.url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-        s.redis.url = REDIS_URL.into();
+        s.redis.cluster_urls = cluster_urls();
+        if s.redis.cluster_urls.is_empty() {
+            s.redis.url = REDIS_URL.into();
+        }
         s.redis.key_prefix = format!("pt:{}", uuid::Uuid::new_v4().simple());
+        database = Some(name);
+        prefix = Some(s.redis.key_prefix.clone());
     } else {
         s.database.url = format!("sqlite://{}", dir.path().join("test.db").display());
     }
-    (s, dir)
+    (
+        s,
+        Arc::new(Resources {
+            _dir: dir,
+            database,
+            prefix,
+        }),
+    )
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -98,7 +199,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Another node of the same deployment: same database, store and secret.
-pub async fn spawn_with(settings: Settings, dir: Arc<tempfile::TempDir>) -> TestApp {
+pub async fn spawn_with(settings: Settings, dir: Arc<Resources>) -> TestApp {
     let clock = Arc::new(OffsetClock::default());
     let shared: SharedClock = clock.clone();
     let answers = Arc::new(Mutex::new(Vec::new()));
@@ -114,7 +215,7 @@ pub async fn spawn_with(settings: Settings, dir: Arc<tempfile::TempDir>) -> Test
         app.metrics_port().expect("metrics on")
     );
     actix_web::rt::spawn(app.run_until_stopped());
-    let db = Db::connect(&settings.database_kind(), 2)
+    let db = Db::connect(&settings.database_kind(), 2, settings.db_deadline())
         .await
         .expect("test pool");
     let client = Client::builder()
@@ -135,7 +236,7 @@ pub async fn spawn_with(settings: Settings, dir: Arc<tempfile::TempDir>) -> Test
         repo: Repo::new(db),
         admin,
         captcha_answers: answers,
-        _dir: dir,
+        _resources: dir,
     };
     test.wait_for_invalidation_link().await;
     test

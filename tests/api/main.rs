@@ -1,4 +1,5 @@
 mod cli;
+mod faults;
 mod flow;
 mod helpers;
 mod login_defence;

@@ -369,7 +369,7 @@ async fn bad_states_and_reused_codes_are_refused() {
     // the one-time login code works once
     let code = query_param(&landing, "code").unwrap();
     assert_eq!(app.oauth_exchange(&code).await.status(), 200);
-    assert_error(app.oauth_exchange(&code).await, 400, "invalid_login_code").await;
+    assert_error(app.oauth_exchange(&code).await, 401, "invalid_login_code").await;
     // expired
     let state = query_param(&app.oauth_start("github", None).await, "state").unwrap();
     app.clock.advance(app.settings.oauth2.state_ttl_seconds + 1);
@@ -409,7 +409,7 @@ async fn bad_states_and_reused_codes_are_refused() {
     )
     .unwrap();
     app.clock.advance(app.settings.oauth2.code_ttl_seconds + 1);
-    assert_error(app.oauth_exchange(&code).await, 400, "invalid_login_code").await;
+    assert_error(app.oauth_exchange(&code).await, 401, "invalid_login_code").await;
 }
 
 #[actix_web::test]

@@ -131,7 +131,7 @@ async fn a_login_code_works_only_in_the_browser_that_ran_the_flow() {
         .send()
         .await
         .unwrap();
-    assert_error(res, 400, "invalid_login_code").await;
+    assert_error(res, 401, "invalid_login_code").await;
 
     // The browser that ran a flow exchanges its own code, and gets the refresh cookie then.
     let url = app.oauth_start("github", None).await;

@@ -24,20 +24,31 @@ async fn subject() -> Subject {
     let dir = tempfile::tempdir().unwrap();
     if production_mode() {
         let prefix = format!("contract:{}", uuid::Uuid::new_v4().simple());
-        let redis = RedisStore::connect(CONTRACT_REDIS, &prefix, 8)
+        let deadline = std::time::Duration::from_secs(5);
+        let cluster = cluster_urls();
+        let url = if cluster.is_empty() {
+            CONTRACT_REDIS
+        } else {
+            ""
+        };
+        let redis = RedisStore::connect(url, &cluster, &prefix, 8, deadline)
             .await
             .unwrap();
         Subject {
-            store: Store::redis(redis, Metrics::default()),
+            store: Store::redis(redis, Metrics::default(), deadline),
             prefix: Some(prefix),
             _dir: dir,
         }
     } else {
         let kind = portcullis::config::DatabaseKind::Sqlite(dir.path().join("store.db"));
         db::migrate(&kind).await.unwrap();
-        let pool = Db::open(&kind, 4).unwrap();
+        let pool = Db::open(&kind, 4, std::time::Duration::from_secs(5)).unwrap();
         Subject {
-            store: Store::embedded(EmbeddedStore::new(pool), Metrics::default()),
+            store: Store::embedded(
+                EmbeddedStore::new(pool),
+                Metrics::default(),
+                std::time::Duration::from_secs(5),
+            ),
             prefix: None,
             _dir: dir,
         }
@@ -49,14 +60,12 @@ impl Drop for Subject {
         let Some(prefix) = self.prefix.take() else {
             return;
         };
-        let client = redis::Client::open(CONTRACT_REDIS).unwrap();
-        let mut conn = client.get_connection().unwrap();
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{prefix}:*"))
-            .query(&mut conn)
-            .unwrap();
-        for k in keys {
-            let _: i64 = redis::cmd("DEL").arg(k).query(&mut conn).unwrap();
+        let nodes = match cluster_urls() {
+            c if c.is_empty() => vec![CONTRACT_REDIS.to_owned()],
+            c => c,
+        };
+        for node in nodes {
+            delete_keys(&node, &format!("{prefix}:*"));
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::web::{ApiOk, CurrentUser};
 pub struct LoginLogQuery {
     /// Part of the username tried.
     pub username: Option<String>,
-    /// `success` or `failure`.
+    /// `success` or `failure` (empty: both).
     pub status: Option<String>,
     pub ip: Option<String>,
     /// RFC 3339, inclusive.
@@ -46,8 +46,8 @@ pub async fn login_logs(
     let invalid = |what: &str| ApiError::new(kind::INVALID_BODY).with_detail(what.to_owned());
     let success = match q.status.as_deref() {
         None | Some("") => None,
-        Some("success" | "1") => Some(true),
-        Some("failure" | "0") => Some(false),
+        Some("success") => Some(true),
+        Some("failure") => Some(false),
         Some(_) => return Err(invalid("status must be `success` or `failure`")),
     };
     let page = q.page.unwrap_or(1);

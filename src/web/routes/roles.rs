@@ -20,9 +20,8 @@ pub async fn list(me: CurrentUser, roles: Data<Roles>) -> Result<ApiOk<Vec<RoleR
 #[derive(Deserialize, Apiv2Schema)]
 pub struct NewRole {
     pub name: String,
-    /// Permission codes, e.g. `sys:user:add`.
-    #[serde(default)]
-    pub codes: Vec<String>,
+    /// Permission codes, e.g. `sys:user:add` (none if left out).
+    pub codes: Option<Vec<String>>,
 }
 
 /// Create a role.
@@ -34,7 +33,11 @@ pub async fn create(
 ) -> Result<ApiOk<RoleRow>, ApiError> {
     me.require_superuser()?;
     let body = body.into_inner();
-    Ok(ApiOk::new(roles.create(&body.name, &body.codes).await?))
+    Ok(ApiOk::new(
+        roles
+            .create(&body.name, body.codes.as_deref().unwrap_or_default())
+            .await?,
+    ))
 }
 
 #[derive(Deserialize, Apiv2Schema)]

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs schemathesis, with all its checks, against the OpenAPI document of a throwaway server
+# (embedded mode), signed in as a superuser. Installs schemathesis into target/schemathesis-venv
+# the first time (PyPI).
+#
+#   scripts/schemathesis.sh [max examples per operation]     (default 25; SCHEMATHESIS_SEED=1)
+#
+# Left out: the operations that end the caller's own session or change its password (the run
+# would sign itself out halfway), and the Swagger UI's assets.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+examples=${1:-25}
+venv=target/schemathesis-venv
+if [ ! -x "$venv/bin/schemathesis" ]; then
+  echo "==> installing schemathesis into $venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check schemathesis
+fi
+
+cargo build --quiet --bin portcullis
+bin=target/debug/portcullis
+work=$(mktemp -d)
+port=18700
+server=
+cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+source scripts/bench_env.sh
+bench_env "$work"
+export PORTCULLIS__SERVER__PORT=$port
+for route in LOGIN REFRESH CAPTCHA OAUTH2_START OAUTH2_CALLBACK; do
+  export "PORTCULLIS__RATE_LIMIT__${route}__BURST=100000000"
+done
+export PORTCULLIS__LOCKOUT__THRESHOLD=100000000
+echo "$BENCH_PASSWORD" | "$bin" user create --username bench --superuser --password-stdin >/dev/null
+"$bin" serve >"$work/server.log" 2>&1 &
+server=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.1; done
+token=$(curl -sf "http://127.0.0.1:$port/api/v1/auth/login" -H 'content-type: application/json' \
+  -d "{\"username\":\"bench\",\"password\":\"$BENCH_PASSWORD\"}" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["access_token"])')
+
+status=0
+"$venv/bin/schemathesis" --config-file scripts/schemathesis.toml run "http://127.0.0.1:$port/api/v1/openapi.json" \
+  --checks all \
+  --max-examples "$examples" \
+  --header "Authorization: Bearer $token" \
+  --exclude-path /api/v1/auth/logout \
+  --exclude-path /api/v1/auth/logout/all \
+  --exclude-path /api/v1/sys/users/me/password \
+  --exclude-path-regex '^/api/v1/auth/sessions/' \
+  --seed "${SCHEMATHESIS_SEED:-1}" \
+  || status=$?
+if [ $status -ne 0 ]; then
+  echo "schemathesis: failures above; the server's log:" >&2
+  tail -n 50 "$work/server.log" >&2
+fi
+exit $status
