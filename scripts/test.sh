@@ -26,10 +26,21 @@ else
   runner=(cargo test --no-fail-fast)
 fi
 
+# nextest runs the login-timing test alone (.config/nextest.toml); cargo test needs telling.
+run_tests() {
+  if [ "${runner[1]}" = nextest ] || [ $# -gt 0 ]; then
+    "${runner[@]}" "$@"
+  else
+    "${runner[@]}" "$@" -- --skip take_the_same_time && "${runner[@]}" "$@" take_the_same_time -- --test-threads=1
+  fi
+}
+
 # Real parts the tests drive, installed from Debian's packages when missing (needs root):
-# nginx in front of Portcullis (tests/api/nginx.rs).
+# nginx in front of Portcullis (tests/api/nginx.rs), systemd-analyze.
 missing=()
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
+# systemd-analyze checks the example service unit (tests/api/deploying.rs).
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing ${missing[*]} (Debian packages)"
   if [ "$(id -u)" -ne 0 ]; then
@@ -80,5 +91,5 @@ for mode in "${modes[@]}"; do
   esac
   [ "$mode" = cluster ] && scripts/cluster.sh
   echo "==> tests, $mode mode"
-  PORTCULLIS_TEST_MODE="$mode" "${runner[@]}" "$@"
+  PORTCULLIS_TEST_MODE="$mode" run_tests "$@"
 done

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use tokio::sync::mpsc;
 
-use crate::actors::repo::{RecordLogins, RepoHandle};
+use crate::actors::repo::{PruneLoginLogs, RecordLogins, RepoHandle};
 use crate::clock::SharedClock;
 use crate::db::models::NewLoginLog;
 use crate::domain::ClientInfo;
@@ -99,10 +99,14 @@ pub struct LoginLog {
 }
 
 impl LoginLog {
-    /// Starts the writer on the current arbiter.
-    pub fn start(repo: RepoHandle, clock: SharedClock) -> Self {
+    /// Starts the writer on the current arbiter, and the pruning of entries older than
+    /// `retention_days` (0: none) at once and then hourly.
+    pub fn start(repo: RepoHandle, clock: SharedClock, retention_days: u32) -> Self {
         let (tx, rx) = mpsc::channel::<NewLoginLog>(CAPACITY);
-        actix_web::rt::spawn(writer(repo, rx, clock));
+        actix_web::rt::spawn(writer(repo.clone(), rx, clock.clone()));
+        if retention_days > 0 {
+            actix_web::rt::spawn(prune(repo, clock, retention_days));
+        }
         Self { tx }
     }
 
@@ -158,6 +162,28 @@ async fn writer(repo: RepoHandle, mut rx: mpsc::Receiver<NewLoginLog>, clock: Sh
                 let done: Vec<_> = refused.keys().filter(|k| k.2 < minute).cloned().collect();
                 let rows: Vec<_> = done.iter().filter_map(|k| refused.remove(k)).collect();
                 write(&repo, rows).await;
+            }
+        }
+    }
+}
+
+async fn prune(repo: RepoHandle, clock: SharedClock, retention_days: u32) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        hourly.tick().await;
+        let before = clock.naive() - chrono::Duration::days(retention_days.into());
+        match repo
+            .send(PruneLoginLogs {
+                before: Some(before),
+            })
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(target: "login_log", n, %before, "deleted login log entries past retention")
+            }
+            Err(e) => {
+                tracing::warn!(target: "login_log", error = %e, "login log pruning failed; next try in an hour")
             }
         }
     }

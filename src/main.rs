@@ -3,8 +3,9 @@ use clap::Parser;
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
     tune_allocator();
-    portcullis::telemetry::init("info");
     let cli = portcullis::cli::Cli::parse();
+    // The server logs what it does; a command prints its result, and logs only what went wrong.
+    portcullis::telemetry::init(if cli.serves() { "info" } else { "warn" });
     match portcullis::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

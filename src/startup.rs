@@ -180,15 +180,21 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
 }
 
 /// Development, empty database: an `admin` superuser with a random password, printed once.
+/// Elsewhere an empty database gets a warning saying how to create the first administrator.
 async fn bootstrap_admin(
     settings: &Settings,
     repo: &RepoHandle,
     admin: &Admin,
 ) -> anyhow::Result<()> {
-    if settings.profile != Profile::Development || !settings.bootstrap.create_admin {
+    if repo.send(CountUsers {}).await? > 0 {
         return Ok(());
     }
-    if repo.send(CountUsers {}).await? > 0 {
+    if settings.profile != Profile::Development || !settings.bootstrap.create_admin {
+        tracing::warn!(
+            "no users yet: create the first administrator with \
+             `portcullis user create --username admin --superuser --password-stdin` \
+             (same configuration as this server)"
+        );
         return Ok(());
     }
     let password = crypto::b64(&crypto::random_bytes::<15>());
@@ -199,6 +205,7 @@ async fn bootstrap_admin(
             email: None,
             nickname: Some("Administrator".into()),
             superuser: true,
+            ..UserSpec::default()
         })
         .await;
     match created {
@@ -322,7 +329,11 @@ impl Application {
             ClientIpResolver::new(&r.trusted_proxies, &r.client_ip_header, r.ipv6_prefix);
         let limits = Limits::new(r, &client_ip).map_err(anyhow::Error::msg)?;
         limits.prune_every_minute();
-        let login_log = LoginLog::start(repo.clone(), clock.clone());
+        let login_log = LoginLog::start(
+            repo.clone(),
+            clock.clone(),
+            settings.login_log.retention_days,
+        );
         let lockout = Lockout::new(store.clone(), settings.lockout, clock.clone());
         let flow = Flow {
             providers: Providers::new(&settings.oauth2, settings.jwt.leeway_seconds as i64)?,

@@ -12,7 +12,7 @@ use chrono::NaiveDateTime;
 use crate::db::models::{ApiClientRow, LoginLogRow, NewLoginLog, NewUser, RoleRow, User};
 use crate::db::DbError;
 use crate::domain::AuthUser;
-use crate::repo::{CodeChange, LoginLogFilter, Repo, RoleKey};
+use crate::repo::{CodeChange, Guarded, LoginLogFilter, Repo, RoleKey, UserChanges, UserFilter};
 
 pub struct RepoActor {
     repo: Repo,
@@ -55,6 +55,7 @@ messages! {
     FindUserByName { username: String } -> Option<User> =
         |repo, m| repo.user_by_username(&m.username).await;
     FindUserById { id: i64 } -> Option<User> = |repo, m| repo.user_by_id(m.id).await;
+    FindUsersByIds { ids: Vec<i64> } -> Vec<User> = |repo, m| repo.users_by_ids(&m.ids).await;
     FindUserByEmail { email: String } -> Option<User> =
         |repo, m| repo.user_by_email(&m.email).await;
     /// The user as the API shows it, with roles and permission codes.
@@ -63,8 +64,6 @@ messages! {
     /// A new hash; `changed_at` set for a password change, left alone for a rehash.
     SetPasswordHash { user_id: i64, hash: String, changed_at: Option<NaiveDateTime>, now: NaiveDateTime } -> () =
         |repo, m| repo.set_password_hash(m.user_id, &m.hash, m.changed_at, m.now).await;
-    SetStatus { user_id: i64, status: i32, now: NaiveDateTime } -> () =
-        |repo, m| repo.set_status(m.user_id, m.status, m.now).await;
     TouchLastLogin { user_id: i64, at: NaiveDateTime } -> () =
         |repo, m| repo.touch_last_login(m.user_id, m.at).await;
     /// Creates the role if needed, with these codes, and gives it to the user.
@@ -73,7 +72,21 @@ messages! {
             let codes: Vec<&str> = m.codes.iter().map(String::as_str).collect();
             repo.grant_role(m.user_id, &m.role, &codes, m.now).await
         };
+    /// One page of users as the API shows them, and how many match.
+    ListUsers { filter: UserFilter, page: i64, size: i64 } -> (Vec<AuthUser>, i64) =
+        |repo, m| {
+            let (rows, total) = repo.list_users(&m.filter, m.page, m.size).await?;
+            Ok((repo.auth_users(&rows).await?, total))
+        };
+    /// Refused (rolled back) if it takes away the last enabled superuser.
+    ChangeUser { id: i64, changes: UserChanges } -> Guarded<User> =
+        |repo, m| repo.change_user(m.id, &m.changes).await;
+    DeleteUser { id: i64 } -> Guarded<()> = |repo, m| repo.delete_user(m.id).await;
     RecordLogins { rows: Vec<NewLoginLog> } -> () = |repo, m| repo.insert_login_logs(m.rows).await;
+    DeleteLoginLogs { ids: Vec<i64> } -> usize = |repo, m| repo.delete_login_logs(&m.ids).await;
+    /// Older than `before`, or all.
+    PruneLoginLogs { before: Option<NaiveDateTime> } -> usize =
+        |repo, m| repo.prune_login_logs(m.before).await;
     ListLoginLogs { filter: LoginLogFilter, page: i64, size: i64 } -> (Vec<LoginLogRow>, i64) =
         |repo, m| repo.list_login_logs(&m.filter, m.page, m.size).await;
     FindUserBySocial { provider: String, provider_user_id: String } -> Option<User> =

@@ -119,6 +119,7 @@ fn parse_csv(text: &str) -> (Vec<(usize, UserSpec)>, Vec<RowError>) {
                 email: get(email_col).map(str::to_owned),
                 nickname: get(nick_col).map(str::to_owned),
                 superuser,
+                ..UserSpec::default()
             },
         ));
     }

@@ -4,28 +4,40 @@
 
 mod import;
 pub mod roles;
+mod users;
 
 pub use import::{parse_import, RowError};
+pub use users::UserEdit;
 
-use crate::actors::repo::{CreateUser, FindUserByName, RepoHandle, SetPasswordHash, SetStatus};
+use crate::actors::repo::{CreateUser, FindUserByName, RepoHandle, SetPasswordHash};
 use crate::actors::Invalidator;
 use crate::auth::password::{HashError, PasswordHasher};
 use crate::auth::sessions::Sessions;
 use crate::clock::SharedClock;
 use crate::db::models::{NewUser, User, STATUS_DISABLED, STATUS_ENABLED};
 use crate::db::DbError;
-use crate::domain::{parse_nickname, DomainError, Email, Invalidation, PasswordPolicy, Username};
+use crate::domain::{
+    parse_avatar, parse_nickname, parse_phone, DomainError, Email, Invalidation, PasswordPolicy,
+    Username,
+};
 use crate::error::ApiError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] DomainError),
     #[error("username or email already taken: {0}")]
     Taken(String),
     #[error("no user named `{0}`")]
     NoSuchUser(String),
+    #[error("no user with id {0}")]
+    NoSuchId(i64),
+    /// Superuser accounts and the superuser flag are for superusers to change.
+    #[error("only a superuser may change a superuser or make one")]
+    NotSuperuser,
+    #[error("this would leave no enabled superuser")]
+    LastSuperuser,
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]
@@ -42,7 +54,31 @@ impl From<ApiError> for AdminError {
     }
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        use crate::error::kind;
+        match e {
+            AdminError::Invalid(
+                DomainError::PasswordLength { .. } | DomainError::PasswordIsUsername,
+            ) => ApiError::new(kind::PASSWORD_POLICY).with_detail(e.to_string()),
+            AdminError::Invalid(_) => ApiError::new(kind::INVALID_BODY).with_detail(e.to_string()),
+            AdminError::Taken(_) => ApiError::new(kind::CONFLICT).with_detail(e.to_string()),
+            AdminError::NoSuchUser(_) | AdminError::NoSuchId(_) => {
+                ApiError::new(kind::USER_NOT_FOUND)
+            }
+            AdminError::NotSuperuser => {
+                ApiError::new(kind::INSUFFICIENT_SCOPE).with_detail(e.to_string())
+            }
+            AdminError::LastSuperuser => ApiError::new(kind::LAST_SUPERUSER),
+            AdminError::Db(e) => ApiError::unavailable(e),
+            AdminError::Hash(e) => e.into(),
+            AdminError::Store(e) => ApiError::unavailable(e),
+            AdminError::Api(e) => e,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserSpec {
     pub username: String,
@@ -53,6 +89,16 @@ pub struct UserSpec {
     pub nickname: Option<String>,
     #[serde(default)]
     pub superuser: bool,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub avatar: Option<String>,
+    /// Default: as `superuser`.
+    #[serde(default)]
+    pub staff: Option<bool>,
+    /// Default: on.
+    #[serde(default)]
+    pub multi_login: Option<bool>,
 }
 
 #[derive(Clone)]
@@ -89,10 +135,22 @@ impl Admin {
         let email = spec
             .email
             .as_deref()
-            .filter(|e| !e.trim().is_empty())
+            .filter(|e| !e.trim_ascii().is_empty())
             .map(Email::parse)
             .transpose()?;
-        let nickname = parse_nickname(spec.nickname.as_deref(), &username)?;
+        let nickname = parse_nickname(spec.nickname.as_deref(), username.as_str())?;
+        let phone = spec
+            .phone
+            .as_deref()
+            .map(parse_phone)
+            .transpose()?
+            .flatten();
+        let avatar = spec
+            .avatar
+            .as_deref()
+            .map(parse_avatar)
+            .transpose()?
+            .flatten();
         self.policy.check(&spec.password, username.as_str())?;
         let hash = self.hasher.hash(spec.password).await?;
         let now = self.clock.naive();
@@ -103,12 +161,12 @@ impl Admin {
             password_hash: Some(hash),
             email: email.map(Email::into_inner),
             email_verified: false,
-            phone: None,
-            avatar: None,
+            phone,
+            avatar,
             status: STATUS_ENABLED,
             is_superuser: spec.superuser,
-            is_staff: spec.superuser,
-            multi_login: true,
+            is_staff: spec.staff.unwrap_or(spec.superuser),
+            multi_login: spec.multi_login.unwrap_or(true),
             password_changed_at: Some(now),
             created_at: now,
             updated_at: now,
@@ -150,6 +208,10 @@ impl Admin {
         password: String,
     ) -> Result<usize, AdminError> {
         let user = self.find(username).await?;
+        self.set_password_of(&user, password).await
+    }
+
+    async fn set_password_of(&self, user: &User, password: String) -> Result<usize, AdminError> {
         self.policy.check(&password, &user.username)?;
         let hash = self.hasher.hash(password).await?;
         let now = self.clock.naive();
@@ -164,7 +226,8 @@ impl Admin {
         self.revoke_sessions(user.id).await
     }
 
-    /// Disables (or enables) an account; disabling ends its sessions everywhere.
+    /// Disables (or enables) an account; disabling ends its sessions everywhere (and is
+    /// refused for the last enabled superuser).
     pub async fn set_enabled(&self, username: &str, enabled: bool) -> Result<usize, AdminError> {
         let user = self.find(username).await?;
         let status = if enabled {
@@ -172,20 +235,10 @@ impl Admin {
         } else {
             STATUS_DISABLED
         };
-        self.repo
-            .send(SetStatus {
-                user_id: user.id,
-                status,
-                now: self.clock.naive(),
-            })
-            .await?;
-        if enabled {
-            self.invalidator
-                .invalidate(Invalidation::User(user.id))
-                .await?;
-            Ok(0)
-        } else {
-            self.revoke_sessions(user.id).await
-        }
+        let edit = UserEdit {
+            status: Some(status),
+            ..UserEdit::default()
+        };
+        Ok(self.edit_user(true, user.id, edit).await?.1)
     }
 }

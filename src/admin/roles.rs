@@ -49,9 +49,9 @@ impl From<RoleError> for crate::error::ApiError {
 }
 
 /// At most 64 characters as sent, and something left once trimmed.
-fn check_name(name: &str) -> Result<String, RoleError> {
+pub fn check_name(name: &str) -> Result<String, RoleError> {
     let ok = name.chars().count() <= 64 && !name.chars().any(|c| c.is_control() || c == ',');
-    let name = name.trim();
+    let name = name.trim_ascii();
     (ok && !name.is_empty())
         .then(|| name.to_owned())
         .ok_or(RoleError::InvalidName)
@@ -62,7 +62,7 @@ pub fn check_codes(codes: &[String]) -> Result<Vec<String>, RoleError> {
     let mut out: Vec<String> = Vec::with_capacity(codes.len());
     for c in codes {
         let long = c.chars().count() > 128;
-        let c = c.trim();
+        let c = c.trim_ascii();
         let ok = !long
             && !c.is_empty()
             && !c

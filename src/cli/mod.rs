@@ -177,7 +177,52 @@ pub enum SessionsCommand {
 #[derive(Subcommand)]
 pub enum ConfigCommand {
     /// Load and validate the configuration, then print where things are.
-    Check,
+    Check {
+        /// Also connect to the database and the store, and report each.
+        #[arg(long)]
+        connect: bool,
+    },
+}
+
+impl Cli {
+    /// Whether this runs the server (the default command).
+    pub fn serves(&self) -> bool {
+        matches!(self.command, None | Some(Command::Serve))
+    }
+}
+
+/// Connects to the database and the store the settings name, each within its deadline; one
+/// line per dependency. False if one cannot be reached.
+async fn probe(settings: &Settings) -> bool {
+    let mut ok = true;
+    let mut report = |what: &str, result: Result<(), String>| match result {
+        Ok(()) => println!("{what:<9} reachable"),
+        Err(e) => {
+            ok = false;
+            println!("{what:<9} NOT reachable: {e}");
+        }
+    };
+    let kind = settings.database_kind();
+    let db = match crate::db::Db::open(&kind, 1, settings.db_deadline()) {
+        Ok(db) => db.ping().await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    report("database:", db);
+    if settings.uses_redis() {
+        let r = &settings.redis;
+        let store = crate::store::RedisStore::connect(
+            &r.url,
+            &r.cluster_urls,
+            &r.key_prefix,
+            1,
+            settings.redis_deadline(),
+        )
+        .await
+        .map(drop)
+        .map_err(|e| redact(&e.to_string()));
+        report("store:", store);
+    }
+    ok
 }
 
 pub fn load_settings(cli: &Cli) -> anyhow::Result<Settings> {
@@ -242,7 +287,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let ran = crate::db::migrate(&settings.database_kind()).await?;
             println!("applied {ran} migration(s) to {}", settings.database_kind());
         }
-        Command::Config(ConfigCommand::Check) => {
+        Command::Config(ConfigCommand::Check { connect }) => {
             println!("profile:  {}", settings.profile.name());
             println!("database: {}", settings.database_kind());
             println!(
@@ -258,6 +303,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 settings.server.host, settings.server.port
             );
             println!("configuration is valid");
+            if connect {
+                anyhow::ensure!(probe(&settings).await, "a dependency cannot be reached");
+            }
         }
         Command::User(cmd) => users::run(cmd, &settings).await?,
         Command::Role(cmd) => roles::run(cmd, &settings).await?,

@@ -23,6 +23,7 @@ pub async fn run(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> {
                 email,
                 nickname,
                 superuser,
+                ..UserSpec::default()
             };
             let user = tools(settings).await?.admin.create_user(spec).await?;
             println!("created user {} (id {})", user.username, user.id);

@@ -76,6 +76,14 @@ pub struct Settings {
     pub bootstrap: BootstrapSettings,
     pub security: SecuritySettings,
     pub forward_auth: ForwardAuthSettings,
+    pub login_log: LoginLogSettings,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginLogSettings {
+    /// Entries older than this many days are deleted by the server (0: kept for ever).
+    pub retention_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -503,6 +511,7 @@ mod tests {
         let msg = s.validate().unwrap_err().to_string();
         assert!(msg.contains("PORTCULLIS__JWT__SECRET"), "{msg}");
         assert!(msg.contains("PORTCULLIS__REDIS__URL"), "{msg}");
+        assert!(msg.contains("PORTCULLIS__DATABASE__URL"), "{msg}");
         s.jwt.secret = "short".into();
         let msg = s.validate().unwrap_err().to_string();
         assert!(msg.contains("at least 32"), "{msg}");

@@ -239,6 +239,14 @@ impl Settings {
                      to at least {MIN_SECRET_BYTES} random bytes, e.g. `openssl rand -base64 48`"
                 ));
             }
+            if !(db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+                problems.push(
+                    "database.url is not a PostgreSQL URL; production keeps its users in PostgreSQL \
+                     (SQLite is for one embedded server). Set PORTCULLIS__DATABASE__URL, e.g. \
+                     postgres://portcullis@127.0.0.1:5432/portcullis"
+                        .into(),
+                );
+            }
             if !self.uses_redis() {
                 problems.push(
                     "redis.url is empty, so sessions would live in this process only and other nodes \

@@ -216,9 +216,10 @@ impl Db {
 }
 
 /// WAL lets readers and one writer work together; the busy timeout makes writers queue instead of
-/// failing with "database is locked".
+/// failing with "database is locked". It comes first: setting the journal mode takes a lock too,
+/// and a new connection opened while another one writes must wait for it, not fail.
 const SQLITE_PRAGMAS: &str =
-    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
 
 /// Applies every pending migration; returns how many ran. Runs off the async threads: the
 /// migration harness is synchronous.

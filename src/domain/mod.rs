@@ -2,6 +2,7 @@
 //! the store keeps it, and the invalidations every node hears.
 
 mod client;
+pub mod codes;
 mod invalidation;
 mod names;
 mod session;
@@ -9,6 +10,8 @@ mod user;
 
 pub use client::ClientInfo;
 pub use invalidation::{EventId, Invalidation};
-pub use names::{parse_nickname, DomainError, Email, PasswordPolicy, Username};
+pub use names::{
+    parse_avatar, parse_nickname, parse_phone, DomainError, Email, PasswordPolicy, Username,
+};
 pub use session::{Grace, SessionRecord, SPENT_HISTORY};
 pub use user::{AuthUser, CachedUser, STATUS_DISABLED, STATUS_ENABLED};

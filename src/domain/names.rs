@@ -17,11 +17,21 @@ pub enum DomainError {
     PasswordIsUsername,
     #[error("nickname must be at most 64 characters")]
     Nickname,
+    #[error("phone must be up to 32 digits, spaces and `+-()`, with at least one digit")]
+    Phone,
+    #[error("avatar must be an http(s) URL of at most 1024 characters")]
+    Avatar,
+    #[error("status must be 0 (disabled) or 1 (enabled)")]
+    Status,
 }
+
+// Input is trimmed of ASCII whitespace only (`str::trim_ascii`), and lengths count the text as
+// sent: the OpenAPI document states these rules as patterns (`web::spec`), and the two must
+// agree character for character.
 
 impl Username {
     pub fn parse(s: &str) -> Result<Self, DomainError> {
-        let s = s.trim();
+        let s = s.trim_ascii();
         let ok_len = (3..=64).contains(&s.chars().count());
         let ok_chars = s
             .chars()
@@ -44,8 +54,9 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(s: &str) -> Result<Self, DomainError> {
-        let s = s.trim();
-        let valid = s.len() <= 254
+        let short = s.chars().count() <= 254;
+        let s = s.trim_ascii();
+        let valid = short
             && !s.chars().any(|c| c.is_whitespace() || c.is_control())
             && s.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
@@ -66,11 +77,48 @@ impl Email {
     }
 }
 
-pub fn parse_nickname(s: Option<&str>, fallback: &Username) -> Result<String, DomainError> {
-    match s.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(n) if n.chars().count() <= 64 && !n.chars().any(char::is_control) => Ok(n.to_owned()),
-        Some(_) => Err(DomainError::Nickname),
-        None => Ok(fallback.as_str().to_owned()),
+/// The name shown: up to 64 characters, no control characters; blank means the username.
+pub fn parse_nickname(s: Option<&str>, username: &str) -> Result<String, DomainError> {
+    let Some(s) = s else {
+        return Ok(username.to_owned());
+    };
+    if s.chars().count() > 64 || s.chars().any(char::is_control) {
+        return Err(DomainError::Nickname);
+    }
+    Ok(match s.trim_ascii() {
+        "" => username.to_owned(),
+        n => n.to_owned(),
+    })
+}
+
+/// A phone number as people write them; empty means none.
+pub fn parse_phone(s: &str) -> Result<Option<String>, DomainError> {
+    let short = s.chars().count() <= 32;
+    let s = s.trim_ascii();
+    let ok = short
+        && s.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c))
+        && s.chars().any(|c| c.is_ascii_digit());
+    match s {
+        "" => Ok(None),
+        s if ok => Ok(Some(s.to_owned())),
+        _ => Err(DomainError::Phone),
+    }
+}
+
+/// An avatar image's address; empty means none.
+pub fn parse_avatar(s: &str) -> Result<Option<String>, DomainError> {
+    let short = s.chars().count() <= 1024;
+    let s = s.trim_ascii();
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    let ok = short
+        && rest.is_some_and(|r| !r.is_empty())
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+    match s {
+        "" => Ok(None),
+        s if ok => Ok(Some(s.to_owned())),
+        _ => Err(DomainError::Avatar),
     }
 }
 
@@ -116,6 +164,26 @@ mod tests {
             &"x".repeat(65),
         ] {
             assert!(Username::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn phones_and_avatars() {
+        assert_eq!(
+            parse_phone(" +86 (10) 1234-5678 ").unwrap().as_deref(),
+            Some("+86 (10) 1234-5678")
+        );
+        assert_eq!(parse_phone("").unwrap(), None);
+        for bad in ["abc", "+", "1;2", &"1".repeat(33)] {
+            assert!(parse_phone(bad).is_err(), "{bad}");
+        }
+        assert!(parse_avatar("https://cdn.example.com/a.png")
+            .unwrap()
+            .is_some());
+        assert_eq!(parse_avatar(" ").unwrap(), None);
+        assert!(parse_avatar("http://x").unwrap().is_some());
+        for bad in ["javascript:alert(1)", "https://", "http://a b", "ftp://x/y"] {
+            assert!(parse_avatar(bad).is_err(), "{bad}");
         }
     }
 

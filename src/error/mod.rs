@@ -71,6 +71,8 @@ pub mod kind {
         WRONG_OLD_PASSWORD = 400, 400, "wrong_old_password", "The current password is incorrect", "原密码错误", Challenge::None;
         PASSWORD_MISMATCH = 400, 400, "password_mismatch", "The two new passwords do not match", "两次密码输入不一致", Challenge::None;
         CONFLICT = 409, 409, "conflict", "It exists already", "已存在", Challenge::None;
+        USER_NOT_FOUND = 404, 404, "user_not_found", "User not found", "用户不存在", Challenge::None;
+        LAST_SUPERUSER = 409, 409, "last_superuser", "This would leave no enabled superuser", "不能移除最后一个可用的超级管理员", Challenge::None;
         SESSION_NOT_FOUND = 404, 404, "session_not_found", "Session not found", "会话不存在", Challenge::None;
         CAPTCHA_INVALID = 400, 40001, "captcha_invalid", "Captcha is wrong or expired, please enter the new one", "验证码错误或已过期，请重新输入", Challenge::None;
         RATE_LIMITED = 429, 429, "rate_limited", "Too many requests, please try again later", "请求过于频繁，请稍后重试", Challenge::None;

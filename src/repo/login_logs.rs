@@ -22,7 +22,7 @@ pub struct LoginLogFilter {
 }
 
 /// `%`, `_` and `\` match themselves in a LIKE pattern.
-fn like_contains(s: &str) -> String {
+pub(super) fn like_contains(s: &str) -> String {
     let escaped: String = s
         .chars()
         .flat_map(|c| match c {
@@ -85,11 +85,36 @@ impl Repo {
             let items = filtered!()
                 .order((login_logs::created_at.desc(), login_logs::id.desc()))
                 .limit(size)
-                .offset((page - 1) * size)
+                .offset((page - 1).saturating_mul(size))
                 .select(LoginLogRow::as_select())
                 .load(conn)
                 .await?;
             Ok((items, total))
+        })
+    }
+
+    /// Deletes these entries; how many there were.
+    pub async fn delete_login_logs(&self, ids: &[i64]) -> Result<usize, DbError> {
+        with_conn!(&self.db, |conn| {
+            Ok(
+                diesel::delete(login_logs::table.filter(login_logs::id.eq_any(ids)))
+                    .execute(conn)
+                    .await?,
+            )
+        })
+    }
+
+    /// Deletes every entry older than `before` (all of them without it); how many.
+    pub async fn prune_login_logs(&self, before: Option<NaiveDateTime>) -> Result<usize, DbError> {
+        with_conn!(&self.db, |conn| {
+            Ok(match before {
+                Some(t) => {
+                    diesel::delete(login_logs::table.filter(login_logs::created_at.lt(t)))
+                        .execute(conn)
+                        .await?
+                }
+                None => diesel::delete(login_logs::table).execute(conn).await?,
+            })
         })
     }
 }

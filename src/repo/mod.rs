@@ -9,6 +9,7 @@ mod users;
 
 pub use login_logs::LoginLogFilter;
 pub use roles::{CodeChange, RoleKey};
+pub use users::{Guarded, UserChanges, UserFilter};
 
 use crate::db::Db;
 

@@ -4,12 +4,105 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::login_logs::like_contains;
 use super::Repo;
-use crate::db::models::{NewUser, User};
-use crate::db::schema::users;
+use crate::db::models::{NewUser, User, STATUS_ENABLED};
+use crate::db::schema::{role_permissions, roles, user_roles, users};
 use crate::db::DbError;
 use crate::domain::AuthUser;
 use crate::with_conn;
+
+/// Filters of the user listing; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Substring of the username.
+    pub username: Option<String>,
+    pub status: Option<i32>,
+}
+
+/// Columns an administrator may change; `None` leaves one alone (`Some(None)` empties it).
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub nickname: Option<String>,
+    pub email: Option<Option<String>>,
+    pub email_verified: Option<bool>,
+    pub phone: Option<Option<String>>,
+    pub avatar: Option<Option<String>>,
+    pub status: Option<i32>,
+    pub is_superuser: Option<bool>,
+    pub is_staff: Option<bool>,
+    pub multi_login: Option<bool>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// The outcome of a change that must leave an enabled superuser behind.
+#[derive(Debug, PartialEq)]
+pub enum Guarded<T> {
+    Done(T),
+    NoSuchUser,
+    /// Refused and rolled back: no enabled superuser would be left.
+    LastSuperuser,
+}
+
+/// Inside the guarded transaction: a refusal rolls it back like an error does.
+enum Refusal {
+    Db(DbError),
+    NoSuchUser,
+    LastSuperuser,
+}
+
+impl From<diesel::result::Error> for Refusal {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+impl<T> From<Result<T, Refusal>> for Guarded<T> {
+    fn from(r: Result<T, Refusal>) -> Self {
+        match r {
+            Ok(t) => Self::Done(t),
+            Err(Refusal::NoSuchUser) => Self::NoSuchUser,
+            Err(Refusal::LastSuperuser) => Self::LastSuperuser,
+            Err(Refusal::Db(_)) => unreachable!("database errors are returned, not guarded"),
+        }
+    }
+}
+
+/// Runs `$body` (which may `return Err(Refusal::…)`) in a transaction that first touches every
+/// enabled superuser's row (a row lock in PostgreSQL, the write lock in SQLite: two such
+/// changes never both count the other's superuser as still there), and rolls back if it took
+/// away the last enabled superuser.
+macro_rules! keeping_a_superuser {
+    ($db:expr, |$conn:ident| $body:expr) => {{
+        use diesel_async::AsyncConnection;
+        with_conn!($db, |conn| {
+            let outcome = conn
+                .transaction::<_, Refusal, _>(async |$conn| {
+                    let enabled_superusers = || {
+                        users::table
+                            .filter(users::is_superuser.eq(true))
+                            .filter(users::status.eq(STATUS_ENABLED))
+                    };
+                    let before = diesel::update(enabled_superusers())
+                        .set(users::updated_at.eq(users::updated_at))
+                        .execute($conn)
+                        .await?;
+                    let out = $body;
+                    let left: i64 = enabled_superusers().count().get_result($conn).await?;
+                    if before > 0 && left == 0 {
+                        return Err(Refusal::LastSuperuser);
+                    }
+                    Ok(out)
+                })
+                .await;
+            match outcome {
+                Err(Refusal::Db(e)) => Err(e),
+                other => Ok(Guarded::from(other)),
+            }
+        })
+    }};
+}
 
 impl Repo {
     pub async fn user_by_username(&self, username: &str) -> Result<Option<User>, DbError> {
@@ -31,6 +124,16 @@ impl Repo {
                 .first(conn)
                 .await
                 .optional()?)
+        })
+    }
+
+    pub async fn users_by_ids(&self, ids: &[i64]) -> Result<Vec<User>, DbError> {
+        with_conn!(&self.db, |conn| {
+            Ok(users::table
+                .filter(users::id.eq_any(ids))
+                .select(User::as_select())
+                .load(conn)
+                .await?)
         })
     }
 
@@ -125,6 +228,123 @@ impl Repo {
                 .execute(conn)
                 .await?;
             Ok(())
+        })
+    }
+
+    /// One page of users by id, and how many match.
+    pub async fn list_users(
+        &self,
+        f: &UserFilter,
+        page: i64,
+        size: i64,
+    ) -> Result<(Vec<User>, i64), DbError> {
+        with_conn!(&self.db, |conn| {
+            macro_rules! filtered {
+                () => {{
+                    let mut q = users::table.into_boxed();
+                    if let Some(u) = &f.username {
+                        q = q.filter(users::username.like(like_contains(u)).escape('\\'));
+                    }
+                    if let Some(s) = f.status {
+                        q = q.filter(users::status.eq(s));
+                    }
+                    q
+                }};
+            }
+            let total: i64 = filtered!().count().get_result(conn).await?;
+            let items = filtered!()
+                .order(users::id)
+                .limit(size)
+                .offset((page - 1).saturating_mul(size))
+                .select(User::as_select())
+                .load(conn)
+                .await?;
+            Ok((items, total))
+        })
+    }
+
+    /// Enabled role names of these users, as (user id, role name), by name.
+    pub async fn role_names_of(&self, ids: &[i64]) -> Result<Vec<(i64, String)>, DbError> {
+        with_conn!(&self.db, |conn| {
+            Ok(user_roles::table
+                .inner_join(roles::table)
+                .filter(user_roles::user_id.eq_any(ids))
+                .filter(roles::status.eq(1))
+                .select((user_roles::user_id, roles::name))
+                .order(roles::name)
+                .load(conn)
+                .await?)
+        })
+    }
+
+    /// The users as the API shows them (roles and permission codes in two queries for all).
+    pub async fn auth_users(&self, rows: &[User]) -> Result<Vec<AuthUser>, DbError> {
+        let ids: Vec<i64> = rows.iter().map(|u| u.id).collect();
+        let names = self.role_names_of(&ids).await?;
+        let codes: Vec<(i64, String)> = with_conn!(&self.db, |conn| {
+            Ok::<_, DbError>(
+                user_roles::table
+                    .inner_join(roles::table.inner_join(role_permissions::table))
+                    .filter(user_roles::user_id.eq_any(&ids))
+                    .filter(roles::status.eq(1))
+                    .select((user_roles::user_id, role_permissions::code))
+                    .distinct()
+                    .order(role_permissions::code)
+                    .load(conn)
+                    .await?,
+            )
+        })?;
+        let every_code = if rows.iter().any(|u| u.is_superuser) {
+            self.permission_codes(0, true).await?
+        } else {
+            Vec::new()
+        };
+        let of = |pairs: &[(i64, String)], id: i64| -> Vec<String> {
+            pairs
+                .iter()
+                .filter(|(u, _)| *u == id)
+                .map(|(_, c)| c.clone())
+                .collect()
+        };
+        Ok(rows
+            .iter()
+            .map(|u| {
+                let permissions = if u.is_superuser {
+                    every_code.clone()
+                } else {
+                    of(&codes, u.id)
+                };
+                auth_user(u, of(&names, u.id), permissions)
+            })
+            .collect())
+    }
+
+    /// Changes a user; refused if that leaves no enabled superuser. A unique violation means
+    /// the email address is taken.
+    pub async fn change_user(
+        &self,
+        id: i64,
+        changes: &UserChanges,
+    ) -> Result<Guarded<User>, DbError> {
+        keeping_a_superuser!(&self.db, |conn| {
+            diesel::update(users::table.find(id))
+                .set(changes)
+                .returning(User::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?
+                .ok_or(Refusal::NoSuchUser)?
+        })
+    }
+
+    /// Deletes a user (roles and social identities go with it); refused if that leaves no
+    /// enabled superuser.
+    pub async fn delete_user(&self, id: i64) -> Result<Guarded<()>, DbError> {
+        keeping_a_superuser!(&self.db, |conn| {
+            let n = diesel::delete(users::table.find(id)).execute(conn).await?;
+            if n == 0 {
+                return Err(Refusal::NoSuchUser);
+            }
         })
     }
 

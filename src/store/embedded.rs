@@ -212,7 +212,7 @@ impl EmbeddedStore {
                 .map_err(DbError::from)?;
             let page: Vec<i64> = live
                 .order(sessions::user_id)
-                .offset(offset as i64)
+                .offset(i64::try_from(offset).unwrap_or(i64::MAX))
                 .limit(limit as i64)
                 .load(conn)
                 .await

@@ -230,8 +230,9 @@ impl RedisStore {
         let online = self.online_key();
         let _: i64 = conn.zrembyscore(&online, "-inf", now).await?;
         let total: usize = conn.zcard(&online).await?;
+        let start = isize::try_from(offset).unwrap_or(isize::MAX);
         let ids: Vec<i64> = conn
-            .zrange(&online, offset as isize, (offset + limit) as isize - 1)
+            .zrange(&online, start, start.saturating_add(limit as isize) - 1)
             .await?;
         Ok((ids, total))
     }

@@ -38,6 +38,14 @@ impl CurrentUser {
         Gate::permits(&self.user, code).map_err(|r| r.error)
     }
 
+    /// Any one of these codes will do.
+    pub fn require_any(&self, codes: &[&str]) -> Result<(), ApiError> {
+        match codes.iter().any(|c| self.user.holds(c)) {
+            true => Ok(()),
+            false => Err(ApiError::new(kind::INSUFFICIENT_SCOPE)),
+        }
+    }
+
     pub fn require_superuser(&self) -> Result<(), ApiError> {
         if self.user.is_superuser {
             Ok(())

@@ -8,7 +8,6 @@ pub fn portcullis(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
         .env("PORTCULLIS_CONFIG_DIR", "/nonexistent")
         .env("PORTCULLIS__DATA__DIR", &app.settings.data.dir)
         .env("PORTCULLIS__DATABASE__URL", &app.settings.database.url)
@@ -101,7 +100,19 @@ async fn user_create_reads_the_password_from_stdin_and_validates() {
         Some("gina-password-1\n"),
     );
     assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(text(&out).1, "", "nothing on standard error but problems");
     app.login("gina", "gina-password-1").await;
+
+    // A refusal, said once, on one line.
+    let out = portcullis(
+        &app,
+        &["user", "create", "--username", "hugo", "--password-stdin"],
+        Some("short\n"),
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out).1;
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("password must be").count(), 1, "{stderr}");
 
     let out = portcullis(
         &app,
@@ -154,6 +165,8 @@ async fn config_check_names_the_key_and_the_fix() {
         stderr.contains("PORTCULLIS__JWT__SECRET") && stderr.contains("PORTCULLIS__REDIS__URL"),
         "{stderr}"
     );
+    // Production names PostgreSQL: an empty database URL is not quietly SQLite.
+    assert!(stderr.contains("PORTCULLIS__DATABASE__URL"), "{stderr}");
     let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .env_clear()
         .env("PORTCULLIS_CONFIG_DIR", "/nonexistent")
@@ -163,4 +176,36 @@ async fn config_check_names_the_key_and_the_fix() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("prot"));
+}
+
+#[actix_web::test]
+async fn config_check_connect_reports_each_dependency() {
+    let app = spawn_app().await;
+    let out = portcullis(&app, &["config", "check", "--connect"], None);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let stdout = text(&out).0;
+    assert!(stdout.contains("database: reachable"), "{stdout}");
+    if production_mode() {
+        assert!(stdout.contains("store:    reachable"), "{stdout}");
+    }
+
+    // A database that is not there: named, and the exit status says so.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    let out = cmd
+        .env_clear()
+        .env("PORTCULLIS_CONFIG_DIR", "/nonexistent")
+        .env(
+            "PORTCULLIS__DATABASE__URL",
+            "postgres://postgres@127.0.0.1:1/nowhere",
+        )
+        .env("PORTCULLIS__DATABASE__STATEMENT_TIMEOUT_MS", "2000")
+        .args(["config", "check", "--connect"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).0.contains("database: NOT reachable"),
+        "{:?}",
+        text(&out)
+    );
 }

@@ -301,6 +301,7 @@ impl TestApp {
                 email: email.map(Into::into),
                 nickname: None,
                 superuser,
+                ..UserSpec::default()
             })
             .await
             .expect("create user")

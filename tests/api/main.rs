@@ -1,4 +1,6 @@
+mod admin;
 mod cli;
+mod deploying;
 mod faults;
 mod flow;
 mod helpers;

@@ -152,7 +152,8 @@ impl Sessions {
         })
     }
 
-    /// Starts a session for a user who has just proved who they are.
+    /// Starts a session for a user who has just proved who they are (and whose last login
+    /// time is already stored).
     pub async fn start(
         &self,
         uid: i64,
@@ -200,6 +201,8 @@ impl Sessions {
                 })
             })
             .await?;
+        // A login changes the user (its last login time): cached copies go, on every node.
+        self.invalidator.invalidate(Invalidation::User(uid)).await?;
         self.pair(uid, &sid, token, record.refresh_expires_at, None)
     }
 
@@ -407,5 +410,27 @@ impl Sessions {
         let mut sessions = self.store.sessions_of(uid).await?.sessions;
         sessions.retain(|s| s.is_live(now));
         Ok(sessions)
+    }
+
+    /// One page of the users with live sessions (by id), each with those sessions, and how
+    /// many users are online. Read from the per-user session indexes, never a key scan.
+    pub async fn online(
+        &self,
+        page: usize,
+        size: usize,
+    ) -> Result<(Vec<(i64, Vec<SessionRecord>)>, usize), ApiError> {
+        let now = self.clock.unix();
+        let (ids, total) = self
+            .store
+            .online_users(now, (page - 1).saturating_mul(size), size)
+            .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for uid in ids {
+            let live = self.list(uid).await?;
+            if !live.is_empty() {
+                out.push((uid, live));
+            }
+        }
+        Ok((out, total))
     }
 }

@@ -1,10 +1,16 @@
 use actix_web::web::Data;
 use chrono::{DateTime, Utc};
-use paperclip::actix::{api_v2_operation, web::Query, Apiv2Schema};
+use paperclip::actix::{
+    api_v2_operation,
+    web::{Json, Query},
+    Apiv2Schema,
+};
 use serde::{Deserialize, Serialize};
 
-use crate::actors::repo::{ListLoginLogs, RepoHandle};
+use super::paging;
+use crate::actors::repo::{DeleteLoginLogs, ListLoginLogs, PruneLoginLogs, RepoHandle};
 use crate::db::models::LoginLogRow;
+use crate::domain::codes;
 use crate::error::{kind, ApiError};
 use crate::repo::LoginLogFilter;
 use crate::web::{ApiOk, CurrentUser};
@@ -34,27 +40,25 @@ pub struct LoginLogPage {
     pub size: i64,
 }
 
-/// The login log, newest first (superusers only).
+/// The login log, newest first (superusers, or the `log:login:*` codes).
 #[api_v2_operation(tags(logs))]
 pub async fn login_logs(
     repo: Data<RepoHandle>,
     me: CurrentUser,
     query: Query<LoginLogQuery>,
 ) -> Result<ApiOk<LoginLogPage>, ApiError> {
-    me.require_superuser()?;
+    me.require_any(codes::LOGIN_LOG_ANY)?;
     let q = query.into_inner();
-    let invalid = |what: &str| ApiError::new(kind::INVALID_BODY).with_detail(what.to_owned());
     let success = match q.status.as_deref() {
         None | Some("") => None,
         Some("success") => Some(true),
         Some("failure") => Some(false),
-        Some(_) => return Err(invalid("status must be `success` or `failure`")),
+        Some(_) => {
+            return Err(ApiError::new(kind::INVALID_BODY)
+                .with_detail("status must be `success` or `failure`"))
+        }
     };
-    let page = q.page.unwrap_or(1);
-    let size = q.size.unwrap_or(20);
-    if page < 1 || !(1..=200).contains(&size) {
-        return Err(invalid("page must be at least 1 and size 1 to 200"));
-    }
+    let (page, size) = paging(q.page, q.size)?;
     let filter = LoginLogFilter {
         username: q.username.filter(|u| !u.is_empty()),
         success,
@@ -72,4 +76,46 @@ pub async fn login_logs(
         page,
         size,
     }))
+}
+
+#[derive(Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct LogIds {
+    /// Ids of the entries to delete.
+    pub pks: Vec<i64>,
+}
+
+#[derive(Serialize, Apiv2Schema)]
+pub struct Deleted {
+    pub deleted: usize,
+}
+
+/// Delete these entries (`log:login:del`).
+#[api_v2_operation(tags(logs))]
+pub async fn delete(
+    me: CurrentUser,
+    body: Json<LogIds>,
+    repo: Data<RepoHandle>,
+) -> Result<ApiOk<Deleted>, ApiError> {
+    me.require(codes::LOGIN_LOG_DELETE)?;
+    let ids = body.into_inner().pks;
+    if ids.len() > 10_000 {
+        return Err(ApiError::new(kind::INVALID_BODY).with_detail("at most 10000 ids at once"));
+    }
+    let deleted = repo
+        .send(DeleteLoginLogs { ids })
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(ApiOk::new(Deleted { deleted }))
+}
+
+/// Delete every entry (`log:login:clear`).
+#[api_v2_operation(tags(logs))]
+pub async fn clear(me: CurrentUser, repo: Data<RepoHandle>) -> Result<ApiOk<Deleted>, ApiError> {
+    me.require(codes::LOGIN_LOG_CLEAR)?;
+    let deleted = repo
+        .send(PruneLoginLogs { before: None })
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(ApiOk::new(Deleted { deleted }))
 }

@@ -1,8 +1,10 @@
 //! Every route, registered once on the paperclip-wrapped app so the router and the spec agree.
 
+pub mod admin_users;
 pub mod auth;
 pub mod health;
 pub mod logs;
+pub mod monitors;
 pub mod oauth2;
 pub mod roles;
 pub mod users;
@@ -50,6 +52,19 @@ async fn log_rate_limited(
         }
     }
     Ok(res)
+}
+
+/// `page` from 1 and `size` from 1 to 200, defaults 1 and 20. (A page far past the end is
+/// simply empty: offsets saturate.)
+pub fn paging(page: Option<i64>, size: Option<i64>) -> Result<(i64, i64), crate::error::ApiError> {
+    let (page, size) = (page.unwrap_or(1), size.unwrap_or(20));
+    if page < 1 || !(1..=200).contains(&size) {
+        return Err(
+            crate::error::ApiError::new(crate::error::kind::INVALID_BODY)
+                .with_detail("page must be at least 1 and size 1 to 200"),
+        );
+    }
+    Ok((page, size))
 }
 
 /// Registers the API. Protected resources are wrapped in the bearer middleware one by one, so a
@@ -167,7 +182,41 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
             .service(
                 web::resource("/logs/login")
                     .wrap(require_bearer())
-                    .route(web::get().to(logs::login_logs)),
+                    .route(web::get().to(logs::login_logs))
+                    .route(web::delete().to(logs::delete)),
+            )
+            .service(
+                web::resource("/logs/login/all")
+                    .wrap(require_bearer())
+                    .route(web::delete().to(logs::clear)),
+            )
+            // administration; fixed paths (`/sys/users/me/...`) are registered above
+            .service(
+                web::resource("/sys/users")
+                    .wrap(require_bearer())
+                    .route(web::get().to(admin_users::list))
+                    .route(web::post().to(admin_users::create)),
+            )
+            .service(
+                web::resource("/sys/users/{id}")
+                    .wrap(require_bearer())
+                    .route(web::put().to(admin_users::update))
+                    .route(web::delete().to(admin_users::delete)),
+            )
+            .service(
+                web::resource("/sys/users/{id}/password")
+                    .wrap(require_bearer())
+                    .route(web::put().to(admin_users::reset_password)),
+            )
+            .service(
+                web::resource("/monitors/online")
+                    .wrap(require_bearer())
+                    .route(web::get().to(monitors::online)),
+            )
+            .service(
+                web::resource("/monitors/online/{user_id}")
+                    .wrap(require_bearer())
+                    .route(web::delete().to(monitors::kick)),
             )
             // social login; fixed paths before `/oauth2/{provider}`
             .service(

@@ -320,10 +320,6 @@ pub async fn exchange(
         return Err(invalid());
     }
     let client = client.0;
-    let tokens = flow
-        .sessions
-        .start(user.id, user.multi_login, &client, &pending.method)
-        .await?;
     let at = flow.clock.naive();
     flow.repo
         .send(TouchLastLogin {
@@ -332,6 +328,10 @@ pub async fn exchange(
         })
         .await
         .map_err(ApiError::unavailable)?;
+    let tokens = flow
+        .sessions
+        .start(user.id, user.multi_login, &client, &pending.method)
+        .await?;
     flow.login_log.record(
         &user.username,
         Some(user.id),
