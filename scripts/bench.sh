@@ -10,8 +10,10 @@
 # with a tiny body), forward-auth GET /api/v1/auth/verify?permission=… (a warm token holding the
 # code), /me with a bad signature, with a revoked session, and password login at low
 # concurrency; if nginx is installed, /health/live through nginx with and without auth_request
-# (examples/nginx). Then: /me while 8 clients log in continuously, RSS over a
-# 60 s run, and (production) how fast a logout on one node is refused on a second node.
+# (examples/nginx); the guard crate's example API (guard/examples/protected_api.rs): its
+# protected GET /orders against its own GET /public. Then: /me while 8 clients log in
+# continuously, RSS over a 60 s run, how fast a logout on the server is refused by the guard,
+# and (production) by a second node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +32,7 @@ fi
 
 echo "==> building release" >&2
 cargo build --release --quiet --bin portcullis --example revocation_latency
+cargo build --release --quiet -p portcullis-guard --example protected_api
 bin=target/release/portcullis
 
 work=$(mktemp -d)
@@ -69,6 +72,15 @@ start_node() { # port -> pid
 server=$(start_node $port); pids+=("$server")
 base="http://127.0.0.1:$port"
 sleep 0.5 # production: let the node subscribe to invalidations
+
+# The guard's example API, in front of nothing but itself, asking this server.
+guard_port=18090
+client_secret=$("$bin" client create --id bench-api 2>/dev/null)
+PORTCULLIS_URL=$base PORTCULLIS_CLIENT_ID=bench-api PORTCULLIS_CLIENT_SECRET=$client_secret \
+  PORTCULLIS_JWT_SECRET=$PORTCULLIS__JWT__SECRET PORT=$guard_port RUST_LOG=warn \
+  target/release/examples/protected_api >"$work/guard.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$guard_port/public" >/dev/null && break; sleep 0.1; done
 
 login() {
   curl -sf "$base/api/v1/auth/login" -H 'content-type: application/json' \
@@ -146,6 +158,8 @@ for round in 1 2; do
     run nginx_plain $conns http://127.0.0.1:18083/health/live
     run nginx_auth $conns http://127.0.0.1:18082/health/live -H "Authorization: Bearer $token"
   fi
+  run guard_public $conns "http://127.0.0.1:$guard_port/public"
+  run guard_orders $conns "http://127.0.0.1:$guard_port/orders" -H "Authorization: Bearer $token"
   run codes $conns /api/v1/auth/codes -H "Authorization: Bearer $token"
   run bad_signature $conns /api/v1/sys/users/me -H "Authorization: Bearer $bad"
   run revoked $conns /api/v1/sys/users/me -H "Authorization: Bearer $revoked"
@@ -166,6 +180,9 @@ soak=$!
 for _ in 1 2 3 4 5 6; do sleep 10; rss_samples="$rss_samples $(rss_kb)"; done
 wait "$soak" || true
 
+echo "==> revocation latency, server -> guard" >&2
+revocation_guard=$(target/release/examples/revocation_latency "$base" "http://127.0.0.1:$guard_port/orders" bench "$password" 200)
+
 revocation="(production mode only)"
 if [ "$mode" = production ]; then
   echo "==> revocation latency between two nodes" >&2
@@ -174,9 +191,9 @@ if [ "$mode" = production ]; then
   revocation=$(target/release/examples/revocation_latency "$base" "http://127.0.0.1:$port_b" bench "$password" 200)
 fi
 
-python3 - "$results" "$mode" "$secs" "$rss_samples" "$revocation" <<'PY'
+python3 - "$results" "$mode" "$secs" "$rss_samples" "$revocation" "$revocation_guard" <<'PY'
 import sys
-path, mode, secs, rss, revocation = sys.argv[1:6]
+path, mode, secs, rss, revocation, revocation_guard = sys.argv[1:7]
 def ms(v):
     v = v.strip()
     for unit, f in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
@@ -191,7 +208,7 @@ live = sum(r[0] for r in rows["live"]) / len(rows["live"])
 print(f"\nPortcullis, {mode} mode, wrk -t2 -c64 (login: -c4), {secs}s per run, both processes on this machine\n")
 print("| case | runs | requests/s | p50 ms | p99 ms | vs /health/live | store calls per request |")
 print("|---|---|---|---|---|---|---|")
-for name in ["live", "me", "verify", "codes", "bad_signature", "revoked", "login", "me_under_logins", "nginx_plain", "nginx_auth"]:
+for name in ["live", "me", "verify", "guard_public", "guard_orders", "codes", "bad_signature", "revoked", "login", "me_under_logins", "nginx_plain", "nginx_auth"]:
     runs = rows.get(name, [])
     if not runs:
         continue
@@ -209,7 +226,12 @@ if "nginx_auth" in rows and "nginx_plain" in rows:
     plain = sum(r[0] for r in rows["nginx_plain"]) / len(rows["nginx_plain"])
     auth = sum(r[0] for r in rows["nginx_auth"]) / len(rows["nginx_auth"])
     print(f"\nThrough nginx: with auth_request {auth:.0f} req/s, without {plain:.0f} req/s ({auth / plain:.2f} of plain proxying)")
+if "guard_orders" in rows and "guard_public" in rows:
+    public = sum(r[0] for r in rows["guard_public"]) / len(rows["guard_public"])
+    orders = sum(r[0] for r in rows["guard_orders"]) / len(rows["guard_orders"])
+    print(f"\nGuard crate example: protected GET /orders {orders:.0f} req/s, its GET /public {public:.0f} req/s ({orders / public:.2f} of unprotected)")
 samples = [int(x) for x in rss.split()]
 print(f"RSS every 10 s over a 60 s /me run (MiB): {' '.join(f'{s / 1024:.1f}' for s in samples)}")
-print(f"Revocation: {revocation}")
+print(f"Revocation, server -> guard: {revocation_guard}")
+print(f"Revocation, node -> node: {revocation}")
 PY

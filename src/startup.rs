@@ -25,15 +25,16 @@ use crate::auth::clients::ApiClients;
 use crate::auth::credentials::Authenticator;
 use crate::auth::gate::Gate;
 use crate::auth::jwt::JwtKeys;
+use crate::auth::keys::{self, KeySet};
 use crate::auth::lockout::Lockout;
 use crate::auth::password::PasswordHasher;
 use crate::auth::reauth::Reauth;
 use crate::auth::sessions::Sessions;
 use crate::clock::SharedClock;
-use crate::config::{DatabaseKind, Profile, Settings, MIN_SECRET_BYTES};
+use crate::config::{DatabaseKind, JwtAlgorithm, Profile, Settings, MIN_SECRET_BYTES};
 use crate::crypto;
 use crate::db::{self, Db};
-use crate::domain::PasswordPolicy;
+use crate::domain::{Invalidation, PasswordPolicy};
 use crate::error::{kind, ApiError};
 use crate::login_log::LoginLog;
 use crate::metrics::Metrics;
@@ -107,8 +108,7 @@ pub async fn tools(settings: &Settings, clock: SharedClock) -> anyhow::Result<To
     )
     .await?;
     let invalidator = Invalidator::log_only(backends.store.clone(), clock.clone());
-    let secret = resolve_secret(settings)?;
-    let jwt = Arc::new(JwtKeys::new(&settings.jwt, &secret, 1));
+    let jwt = Arc::new(JwtKeys::new(&settings.jwt, &resolve_keys(settings)?, 1)?);
     let sessions = Sessions::new(
         backends.store,
         invalidator.clone(),
@@ -139,6 +139,53 @@ pub fn password_policy(settings: &Settings) -> PasswordPolicy {
     }
 }
 
+/// The signing keys the settings name: the HS256 secret, or the Ed25519 private key file and the
+/// previous public keys; in development a missing secret or key is made in the data folder.
+pub fn resolve_keys(settings: &Settings) -> anyhow::Result<KeySet> {
+    let jwt = &settings.jwt;
+    if jwt.algorithm == JwtAlgorithm::HS256 {
+        return Ok(KeySet::Hs256 {
+            secret: resolve_secret(settings)?,
+        });
+    }
+    let read = |path: &Path, what: &str| {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the {what} {}", path.display()))
+    };
+    let private_pem = if jwt.private_key_file.is_empty() {
+        anyhow::ensure!(
+            settings.profile == Profile::Development,
+            "jwt.private_key_file is missing: set PORTCULLIS__JWT__PRIVATE_KEY_FILE \
+             (make one with `portcullis keys generate`)"
+        );
+        let path = settings.data.dir.join("jwt_ed25519.pem");
+        if path.exists() {
+            read(&path, "development key")?
+        } else {
+            let (private, _, key) = keys::generate();
+            write_private(&path, &private)?;
+            tracing::info!(path = %path.display(), kid = key.kid, "generated a development Ed25519 key");
+            private
+        }
+    } else {
+        read(Path::new(&jwt.private_key_file), "jwt.private_key_file")?
+    };
+    let current = keys::public_of(&private_pem).context("jwt.private_key_file")?;
+    let previous = jwt
+        .previous_public_key_files
+        .iter()
+        .map(|f| {
+            let pem = read(Path::new(f), "previous public key")?;
+            keys::PublicKey::from_pem(&pem).with_context(|| f.clone())
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(KeySet::Ed25519 {
+        private_pem,
+        current,
+        previous,
+    })
+}
+
 /// The configured secret, or in development the one kept in the data folder (made on first use).
 pub fn resolve_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
     if !settings.jwt.secret.is_empty() {
@@ -164,7 +211,8 @@ pub fn resolve_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
     Ok(secret.into_bytes())
 }
 
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+/// Writes a file only its owner may read (mode 0600), making its folder if needed.
+pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -274,7 +322,7 @@ impl Application {
             captcha,
         } = b;
         settings.validate()?;
-        let secret = resolve_secret(&settings)?;
+        let keys = resolve_keys(&settings)?;
         let metrics = Metrics::default();
         let Backends { kind, repo, store } = Backends::connect(&settings, &metrics).await?;
         let hasher = PasswordHasher::new(
@@ -285,9 +333,9 @@ impl Application {
         .await?;
         let jwt = Arc::new(JwtKeys::new(
             &settings.jwt,
-            &secret,
+            &keys,
             settings.cache.max_sessions,
-        ));
+        )?);
         let tombstone = settings.jwt.access_ttl_seconds + settings.jwt.leeway_seconds as i64;
         let cache = CacheHandle::start(
             &settings.cache,
@@ -297,6 +345,11 @@ impl Application {
             tombstone,
             metrics.clone(),
         );
+        // Services that verify tokens themselves (the guard crate) fetch the public keys again:
+        // this node may sign with a new one. Nodes ignore it.
+        if let Err(e) = cache.invalidator().invalidate(Invalidation::Keys).await {
+            tracing::warn!(error = %e, "could not announce this node's signing keys");
+        }
         let sessions = Sessions::new(
             store.clone(),
             cache.invalidator(),

@@ -155,6 +155,10 @@ impl AuthCache {
     }
 
     fn apply(&self, inv: &Invalidation, now: i64) {
+        if *inv == Invalidation::Keys {
+            // For services that verify tokens themselves; a node's cache holds nothing it changes.
+            return;
+        }
         let Ok(_guard) = self.fill_lock.lock() else {
             self.clear();
             return;

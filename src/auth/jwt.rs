@@ -1,11 +1,14 @@
 //! Access tokens (SPEC §3): `typ: at+jwt`, a `kid`, and `iss aud sub sid jti iat nbf exp`.
 //! Time checks use the caller's clock with a leeway, not the library's, so they are testable.
 
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::config::{JwtAlgorithm, JwtSettings};
+use super::keys::KeySet;
+use crate::config::JwtSettings;
 
 pub const ACCESS_TYP: &str = "at+jwt";
 
@@ -65,7 +68,9 @@ pub struct VerifiedToken {
 
 pub struct JwtKeys {
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// By `kid`: the current key first, then earlier ones still accepted.
+    decoding: Vec<(String, DecodingKey)>,
+    jwks: serde_json::Value,
     header: Header,
     validation: Validation,
     issuer: String,
@@ -76,24 +81,44 @@ pub struct JwtKeys {
 }
 
 impl JwtKeys {
-    /// `secret` is the resolved HS256 secret (configured or generated); `remembered` bounds the
-    /// verified-token cache (entries).
-    pub fn new(settings: &JwtSettings, secret: &[u8], remembered: usize) -> Self {
-        debug_assert_eq!(settings.algorithm, JwtAlgorithm::HS256);
-        let algorithm = Algorithm::HS256;
-        let kid = hex::encode(&Sha256::digest(secret)[..8]);
+    /// `remembered` bounds the verified-token cache (entries).
+    pub fn new(
+        settings: &JwtSettings,
+        keys: &KeySet,
+        remembered: usize,
+    ) -> Result<Self, jsonwebtoken::errors::Error> {
+        let (algorithm, encoding, decoding) = match keys {
+            KeySet::Hs256 { secret } => {
+                let kid = hex::encode(&Sha256::digest(secret)[..8]);
+                let decoding = vec![(kid, DecodingKey::from_secret(secret))];
+                (Algorithm::HS256, EncodingKey::from_secret(secret), decoding)
+            }
+            KeySet::Ed25519 {
+                private_pem,
+                current,
+                previous,
+            } => {
+                let decoding = std::iter::once(current)
+                    .chain(previous)
+                    .map(|k| Ok((k.kid.clone(), DecodingKey::from_ed_components(&k.x)?)))
+                    .collect::<Result<_, jsonwebtoken::errors::Error>>()?;
+                let encoding = EncodingKey::from_ed_pem(private_pem.as_bytes())?;
+                (Algorithm::EdDSA, encoding, decoding)
+            }
+        };
         let mut header = Header::new(algorithm);
         header.typ = Some(ACCESS_TYP.to_owned());
-        header.kid = Some(kid);
+        header.kid = Some(decoding[0].0.clone());
         let mut validation = Validation::new(algorithm);
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.required_spec_claims.clear();
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
-        Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+        Ok(Self {
+            encoding,
+            decoding,
+            jwks: keys.jwks(),
             header,
             validation,
             issuer: settings.issuer.clone(),
@@ -101,7 +126,33 @@ impl JwtKeys {
             ttl: settings.access_ttl_seconds,
             leeway: settings.leeway_seconds as i64,
             verified: quick_cache::sync::Cache::new(remembered.max(1)),
+        })
+    }
+
+    /// An HS256 set (tests, benches).
+    pub fn hs256(settings: &JwtSettings, secret: &[u8], remembered: usize) -> Self {
+        let keys = KeySet::Hs256 {
+            secret: secret.to_vec(),
+        };
+        Self::new(settings, &keys, remembered).expect("an HS256 secret is always a key")
+    }
+
+    /// The public keys, as `/.well-known/jwks.json` serves them.
+    pub fn jwks(&self) -> &serde_json::Value {
+        &self.jwks
+    }
+
+    /// `HS256` or `EdDSA`.
+    pub fn algorithm(&self) -> &'static str {
+        match self.header.alg {
+            Algorithm::EdDSA => "EdDSA",
+            _ => "HS256",
         }
+    }
+
+    /// The `kid` new tokens carry.
+    pub fn current_kid(&self) -> &str {
+        &self.decoding[0].0
     }
 
     /// What memory holds for exactly these bytes: `None` when they were never verified here
@@ -190,13 +241,16 @@ impl JwtKeys {
     }
 
     pub fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenRejection> {
-        let data = decode::<AccessClaims>(token, &self.decoding, &self.validation)
+        let header = decode_header(token).map_err(|_| TokenRejection::Malformed)?;
+        let key = match header.kid.as_deref() {
+            Some(kid) => self.decoding.iter().find(|(k, _)| k == kid),
+            None => None,
+        };
+        let (_, key) = key.ok_or(TokenRejection::UnknownKey)?;
+        let data = decode::<AccessClaims>(token, key, &self.validation)
             .map_err(|_| TokenRejection::Malformed)?;
         if data.header.typ.as_deref() != Some(ACCESS_TYP) {
             return Err(TokenRejection::WrongType);
-        }
-        if data.header.kid != self.header.kid {
-            return Err(TokenRejection::UnknownKey);
         }
         let c = data.claims;
         if now > c.exp.saturating_add(self.leeway) {
@@ -218,7 +272,7 @@ mod tests {
     use crate::config::Settings;
 
     fn keys() -> JwtKeys {
-        JwtKeys::new(&Settings::defaults().jwt, &[7u8; 32], 16)
+        JwtKeys::hs256(&Settings::defaults().jwt, &[7u8; 32], 16)
     }
 
     #[test]
@@ -278,9 +332,67 @@ mod tests {
     }
 
     #[test]
+    fn ed25519_tokens_verify_with_the_current_and_previous_keys_only() {
+        use crate::auth::keys::{generate, KeySet};
+        let settings = Settings::defaults().jwt;
+        let set = |private: &str, current, previous: Vec<_>| {
+            let keys = KeySet::Ed25519 {
+                private_pem: private.to_owned(),
+                current,
+                previous,
+            };
+            JwtKeys::new(&settings, &keys, 16).unwrap()
+        };
+        let (old_private, _, old) = generate();
+        let (new_private, _, new) = generate();
+        let before = set(&old_private, old.clone(), vec![]);
+        let (t_old, _) = before.issue(5, "s", 1_000).unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&t_old).unwrap().alg,
+            Algorithm::EdDSA
+        );
+        assert_eq!(before.current_kid(), old.kid);
+
+        let rotated = set(&new_private, new.clone(), vec![old.clone()]);
+        let (t_new, _) = rotated.issue(6, "s2", 1_000).unwrap();
+        assert!(
+            rotated.verify(&t_old, 1_000).is_ok(),
+            "the previous key still verifies"
+        );
+        assert!(rotated.verify(&t_new, 1_000).is_ok());
+        assert_eq!(rotated.jwks()["keys"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            before.verify(&t_new, 1_000),
+            Err(TokenRejection::UnknownKey)
+        );
+
+        let retired = set(&new_private, new, vec![]);
+        assert_eq!(
+            retired.verify(&t_old, 1_000),
+            Err(TokenRejection::UnknownKey)
+        );
+        // An HS256 token with an EdDSA key's kid is not accepted (no algorithm confusion).
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some(ACCESS_TYP.into());
+        header.kid = Some(old.kid.clone());
+        let claims = before.verify(&t_old, 1_000).unwrap();
+        let forged = encode(
+            &header,
+            &claims,
+            &EncodingKey::from_secret(old.x.as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(
+            before.verify(&forged, 1_000),
+            Err(TokenRejection::Malformed)
+        );
+    }
+
+    #[test]
     fn another_secret_is_refused() {
         let (t, _) = keys().issue(5, "s", 1_000).unwrap();
-        let other = JwtKeys::new(&Settings::defaults().jwt, &[8u8; 32], 16);
-        assert_eq!(other.verify(&t, 1_000), Err(TokenRejection::Malformed));
+        let other = JwtKeys::hs256(&Settings::defaults().jwt, &[8u8; 32], 16);
+        // Another secret has another kid: refused before any signature is checked.
+        assert_eq!(other.verify(&t, 1_000), Err(TokenRejection::UnknownKey));
     }
 }

@@ -9,6 +9,7 @@ pub mod clients;
 pub mod credentials;
 pub mod gate;
 pub mod jwt;
+pub mod keys;
 pub mod lockout;
 pub mod password;
 pub mod reauth;

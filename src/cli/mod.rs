@@ -9,6 +9,7 @@ use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::clock::SystemClock;
@@ -62,9 +63,24 @@ pub enum Command {
     /// Manage API clients (introspection, the event feed).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Signing keys (EdDSA).
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Write a new Ed25519 key pair: `jwt_ed25519_{kid}.pem` (private, mode 0600) and
+    /// `jwt_ed25519_{kid}.pub.pem`, for jwt.private_key_file and, after a rotation,
+    /// jwt.previous_public_key_files.
+    Generate {
+        /// Folder to write them to.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -256,7 +272,25 @@ fn read_password() -> anyhow::Result<String> {
     Ok(password)
 }
 
+/// Writes a new Ed25519 key pair (needs no configuration).
+fn generate_keys(out: &std::path::Path) -> anyhow::Result<()> {
+    let (private, public, key) = crate::auth::keys::generate();
+    let short: String = key.kid.chars().take(12).collect();
+    let private_path = out.join(format!("jwt_ed25519_{short}.pem"));
+    let public_path = out.join(format!("jwt_ed25519_{short}.pub.pem"));
+    crate::startup::write_private(&private_path, &private)?;
+    std::fs::write(&public_path, public)
+        .with_context(|| format!("cannot write {}", public_path.display()))?;
+    println!("kid:         {}", key.kid);
+    println!("private key: {}", private_path.display());
+    println!("public key:  {}", public_path.display());
+    Ok(())
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::Keys(KeysCommand::Generate { out })) = &cli.command {
+        return generate_keys(out);
+    }
     let settings = load_settings(&cli)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
@@ -307,6 +341,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::ensure!(probe(&settings).await, "a dependency cannot be reached");
             }
         }
+        Command::Keys(_) => unreachable!("handled before the settings are loaded"),
         Command::User(cmd) => users::run(cmd, &settings).await?,
         Command::Role(cmd) => roles::run(cmd, &settings).await?,
         Command::Client(cmd) => clients::run(cmd, &settings).await?,

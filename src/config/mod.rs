@@ -181,6 +181,11 @@ pub enum JwtAlgorithm {
 pub struct JwtSettings {
     pub algorithm: JwtAlgorithm,
     pub secret: String,
+    /// EdDSA: the Ed25519 private key (PKCS#8 PEM). Empty in development: generated into
+    /// `{data.dir}/jwt_ed25519.pem`.
+    pub private_key_file: String,
+    /// EdDSA: public keys (SPKI PEM) of earlier private keys, still accepted and published.
+    pub previous_public_key_files: Vec<String>,
     pub issuer: String,
     pub audience: String,
     pub access_ttl_seconds: i64,

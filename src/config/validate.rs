@@ -59,10 +59,13 @@ impl Settings {
             problems
                 .push("database.statement_timeout_ms and redis.timeout_ms must be positive".into());
         }
-        if self.jwt.algorithm == JwtAlgorithm::EdDSA {
+        if self.jwt.algorithm == JwtAlgorithm::HS256
+            && (!self.jwt.private_key_file.is_empty()
+                || !self.jwt.previous_public_key_files.is_empty())
+        {
             problems.push(
-                "jwt.algorithm EdDSA is reserved but not implemented yet; \
-                 set PORTCULLIS__JWT__ALGORITHM=HS256"
+                "jwt.private_key_file and jwt.previous_public_key_files are for EdDSA; \
+                 set PORTCULLIS__JWT__ALGORITHM=EdDSA, or leave them empty"
                     .into(),
             );
         }
@@ -233,7 +236,14 @@ impl Settings {
             problems.push("password.max_parallel_hashes must be 0 (half the cores) to 64".into());
         }
         if self.profile == Profile::Production {
-            if self.jwt.secret.is_empty() {
+            if self.jwt.algorithm == JwtAlgorithm::EdDSA && self.jwt.private_key_file.is_empty() {
+                problems.push(
+                    "jwt.private_key_file is missing; production never generates a key. Make one with \
+                     `portcullis keys generate --out /etc/portcullis` and set PORTCULLIS__JWT__PRIVATE_KEY_FILE"
+                        .into(),
+                );
+            }
+            if self.jwt.algorithm == JwtAlgorithm::HS256 && self.jwt.secret.is_empty() {
                 problems.push(format!(
                     "jwt.secret is missing; production never generates one. Set PORTCULLIS__JWT__SECRET \
                      to at least {MIN_SECRET_BYTES} random bytes, e.g. `openssl rand -base64 48`"

@@ -72,8 +72,8 @@ pub enum Backend {
 }
 
 /// Runs `$body` with `$conn: &mut <backend connection>`; the body is compiled for each backend.
-/// Getting the connection and running the body each have the deadline; a connection that ran
-/// out of time is taken out of the pool.
+/// Getting the connection and (PostgreSQL) running the body each have the deadline; a
+/// connection that ran out of time is taken out of the pool.
 #[macro_export]
 macro_rules! with_conn {
     ($db:expr, |$conn:ident| $body:expr) => {{
@@ -98,22 +98,16 @@ macro_rules! with_conn {
                     }
                 }
             }
+            // SQLite: the body is not cut short. diesel-async panics when a SQLite call is
+            // dropped half-way on a single-threaded runtime, and a local file cannot stall as a
+            // network can; waits for its lock are bounded by `busy_timeout`.
             $crate::db::Backend::Sqlite(pool) => {
                 let mut pooled = tokio::time::timeout(deadline, pool.get())
                     .await
                     .map_err(|_| late())?
                     .map_err($crate::db::DbError::pool)?;
-                let answer = {
-                    let $conn = &mut *pooled;
-                    tokio::time::timeout(deadline, async { $body }).await
-                };
-                match answer {
-                    Ok(answer) => answer,
-                    Err(_) => {
-                        drop(deadpool::managed::Object::take(pooled));
-                        Err(late())?
-                    }
-                }
+                let $conn = &mut *pooled;
+                $body
             }
         }
     }};

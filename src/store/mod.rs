@@ -142,10 +142,22 @@ enum Backend {
 }
 
 /// Runs the call on the backend, within the deadline, and counts its failures.
+///
+/// An embedded call runs to completion in a task of its own, with owned arguments (`; name =
+/// owned value` after the call): diesel-async panics when a SQLite call is dropped half-way on
+/// a single-threaded runtime, as actix's are, so neither the deadline nor a caller that goes
+/// away (a client hanging up) may cancel one. Past the deadline the caller stops waiting.
 macro_rules! call {
-    ($self:expr, $s:ident => $call:expr) => {{
+    ($self:expr, $s:ident => $call:expr $(; $own:ident = $val:expr)* $(;)?) => {{
         let result = match &$self.backend {
-            Backend::Embedded($s) => tokio::time::timeout($self.deadline, $call).await,
+            Backend::Embedded(store) => {
+                let $s = store.clone();
+                $(let $own = $val;)*
+                let task = tokio::spawn(async move { $call.await });
+                tokio::time::timeout($self.deadline, task)
+                    .await
+                    .map(|joined| joined.unwrap_or_else(|e| Err(StoreError::Unavailable(e.to_string()))))
+            }
             Backend::Redis($s) => tokio::time::timeout($self.deadline, $call).await,
         }
         .unwrap_or_else(|_| {
@@ -161,6 +173,9 @@ macro_rules! call {
     }};
 }
 
+// `call!` hands the embedded arm owned copies and passes them on by reference, which clippy
+// cannot see through the macro.
+#[allow(clippy::needless_borrow)]
 impl Store {
     pub fn embedded(store: EmbeddedStore, metrics: Metrics, deadline: Duration) -> Self {
         Self {
@@ -205,7 +220,7 @@ impl Store {
 
     /// One session as stored, alive or not (`SessionRecord::is_live` decides).
     pub async fn session(&self, uid: i64, sid: &str) -> Result<Option<SessionRecord>, StoreError> {
-        call!(self, s => s.session(uid, sid))
+        call!(self, s => s.session(uid, &sid); sid = sid.to_owned())
     }
 
     /// Applies the commit if the user's sessions are still at its version; false when another
@@ -217,7 +232,7 @@ impl Store {
         commit: &Commit,
         now: i64,
     ) -> Result<bool, StoreError> {
-        call!(self, s => s.commit_sessions(uid, commit, now))
+        call!(self, s => s.commit_sessions(uid, &commit, now); commit = commit.clone())
     }
 
     /// Users with live sessions, by id, for one page; and how many there are.
@@ -239,7 +254,7 @@ impl Store {
         ttl: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        call!(self, s => s.put_once(ns.as_str(), id, value, ttl, now))
+        call!(self, s => s.put_once(ns.as_str(), &id, &value, ttl, now); id = id.to_owned(); value = value.to_owned())
     }
 
     /// Returns and deletes the value: each can be used at most once, right or wrong.
@@ -249,16 +264,16 @@ impl Store {
         id: &str,
         now: i64,
     ) -> Result<Option<String>, StoreError> {
-        call!(self, s => s.take_once(ns.as_str(), id, now))
+        call!(self, s => s.take_once(ns.as_str(), &id, now); id = id.to_owned())
     }
 
     /// Adds one to a counter and (re)starts its expiry; returns the new value.
     pub async fn incr(&self, key: &str, ttl: i64, now: i64) -> Result<i64, StoreError> {
-        call!(self, s => s.incr(key, ttl, now))
+        call!(self, s => s.incr(&key, ttl, now); key = key.to_owned())
     }
 
     pub async fn get_number(&self, key: &str, now: i64) -> Result<Option<i64>, StoreError> {
-        call!(self, s => s.get_number(key, now))
+        call!(self, s => s.get_number(&key, now); key = key.to_owned())
     }
 
     pub async fn set_number(
@@ -268,17 +283,17 @@ impl Store {
         ttl: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        call!(self, s => s.set_number(key, value, ttl, now))
+        call!(self, s => s.set_number(&key, value, ttl, now); key = key.to_owned())
     }
 
     pub async fn remove_numbers(&self, keys: &[String]) -> Result<(), StoreError> {
-        call!(self, s => s.remove_numbers(keys))
+        call!(self, s => s.remove_numbers(&keys); keys = keys.to_vec())
     }
 
     /// Appends to the invalidation log every node follows. Goes through even when the store is
     /// otherwise full: an invalidation frees more than it takes.
     pub async fn append(&self, inv: &Invalidation, now: i64) -> Result<EventId, StoreError> {
-        call!(self, s => s.append(inv, now))
+        call!(self, s => s.append(&inv, now); inv = inv.clone())
     }
 
     /// A reader of the invalidation log, on a connection of its own.

@@ -3,6 +3,7 @@ mod cli;
 mod deploying;
 mod faults;
 mod flow;
+mod guard;
 mod helpers;
 mod login_defence;
 mod login_input;

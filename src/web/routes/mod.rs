@@ -8,6 +8,7 @@ pub mod monitors;
 pub mod oauth2;
 pub mod roles;
 pub mod users;
+pub mod well_known;
 
 use actix_web::{
     body::MessageBody,
@@ -132,6 +133,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
                 web::resource("/auth/introspect")
                     .route(web::post().to(auth::introspect::introspect)),
             )
+            .service(web::resource("/auth/events").route(web::get().to(auth::events::events)))
             .service(
                 web::resource("/sys/roles")
                     .wrap(require_bearer())
@@ -248,6 +250,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
                     .wrap(limiter(&limits.oauth2_start))
                     .route(web::get().to(oauth2::flow::bind_start)),
             ),
+    )
+    .service(web::resource("/.well-known/jwks.json").route(web::get().to(well_known::jwks)))
+    .service(
+        web::resource("/.well-known/openid-configuration")
+            .route(web::get().to(well_known::openid_configuration)),
     )
     .service(web::resource("/health/live").route(web::get().to(health::live)))
     .service(web::resource("/health/ready").route(web::get().to(health::ready)));

@@ -7,7 +7,7 @@
 //! cluster redirects clients to its nodes' own ports, past any proxy: in cluster mode the Redis
 //! rows are left to the production run.)
 
-mod proxy;
+pub mod proxy;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -406,8 +406,8 @@ async fn a_full_redis_still_lets_users_log_out() {
 // Processes: kill -9 loses nothing; SIGTERM finishes what was sent.
 
 /// The server as a process of its own, configured through the environment as an operator would.
-struct Node {
-    child: Child,
+pub struct Node {
+    pub child: Child,
 }
 
 impl Drop for Node {
@@ -417,7 +417,12 @@ impl Drop for Node {
     }
 }
 
-fn spawn_node(s: &portcullis::config::Settings, port: u16) -> Node {
+pub fn spawn_node(s: &portcullis::config::Settings, port: u16) -> Node {
+    spawn_node_with(s, port, &[])
+}
+
+/// A node with further settings in the environment (`PORTCULLIS__…` pairs).
+pub fn spawn_node_with(s: &portcullis::config::Settings, port: u16, env: &[(&str, &str)]) -> Node {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -438,6 +443,7 @@ fn spawn_node(s: &portcullis::config::Settings, port: u16) -> Node {
         .env("PORTCULLIS__CAPTCHA__ENABLED", "false")
         .env("PORTCULLIS__BOOTSTRAP__CREATE_ADMIN", "false")
         .env("PORTCULLIS__RATE_LIMIT__LOGIN__BURST", "100000")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     Node {
@@ -445,7 +451,7 @@ fn spawn_node(s: &portcullis::config::Settings, port: u16) -> Node {
     }
 }
 
-async fn wait_ready(port: u16) -> Duration {
+pub async fn wait_ready(port: u16) -> Duration {
     let started = Instant::now();
     let client = reqwest::Client::new();
     loop {
@@ -465,7 +471,7 @@ async fn wait_ready(port: u16) -> Duration {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

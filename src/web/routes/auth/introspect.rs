@@ -66,6 +66,26 @@ fn basic(req: &HttpRequest) -> Option<(String, String)> {
     Some((unescape(id)?, unescape(secret)?))
 }
 
+/// `None` when the request carries an API client's valid credentials; otherwise the answer to
+/// give (RFC 6749's `invalid_client`, with a Basic challenge).
+pub async fn refuse_unless_client(
+    req: &HttpRequest,
+    clients: &ApiClients,
+) -> Result<Option<HttpResponse>, ApiError> {
+    let client_ok = match basic(req) {
+        Some((id, secret)) => clients
+            .authenticate(&id, &secret)
+            .await
+            .map_err(ApiError::unavailable)?,
+        None => false,
+    };
+    Ok((!client_ok).then(|| {
+        HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"portcullis\""))
+            .json(serde_json::json!({"error": "invalid_client"}))
+    }))
+}
+
 /// Is this access token active, and whose is it? API clients only (HTTP Basic).
 #[api_v2_operation(tags(auth))]
 pub async fn introspect(
@@ -74,17 +94,8 @@ pub async fn introspect(
     clients: Data<ApiClients>,
     gate: Data<Gate>,
 ) -> Result<HttpResponse, ApiError> {
-    let client_ok = match basic(&req) {
-        Some((id, secret)) => clients
-            .authenticate(&id, &secret)
-            .await
-            .map_err(ApiError::unavailable)?,
-        None => false,
-    };
-    if !client_ok {
-        return Ok(HttpResponse::Unauthorized()
-            .insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"portcullis\""))
-            .json(serde_json::json!({"error": "invalid_client"})));
+    if let Some(refusal) = refuse_unless_client(&req, &clients).await? {
+        return Ok(refusal);
     }
     let answer = match gate.inspect(&form.token).await {
         Ok(i) => {

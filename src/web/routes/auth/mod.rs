@@ -1,4 +1,5 @@
 pub mod captcha;
+pub mod events;
 pub mod introspect;
 pub mod login;
 pub mod logout;
