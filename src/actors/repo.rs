@@ -54,6 +54,7 @@ messages! {
     CountUsers {} -> i64 = |repo, _| repo.count_users().await;
     FindUserByName { username: String } -> Option<User> =
         |repo, m| repo.user_by_username(&m.username).await;
+    FindUserByUuid { uuid: String } -> Option<User> = |repo, m| repo.user_by_uuid(&m.uuid).await;
     FindUserById { id: i64 } -> Option<User> = |repo, m| repo.user_by_id(m.id).await;
     FindUsersByIds { ids: Vec<i64> } -> Vec<User> = |repo, m| repo.users_by_ids(&m.ids).await;
     FindUserByEmail { email: String } -> Option<User> =

@@ -2,10 +2,12 @@
 //! It runs the same validation as the API (domain types, password policy) and tells every
 //! node, through the invalidation log, when it changes something they may have cached.
 
+mod fba;
 mod import;
 pub mod roles;
 mod users;
 
+pub use fba::{provider_name, ImportProgress, ImportSummary, Tally};
 pub use import::{parse_import, RowError};
 pub use users::UserEdit;
 

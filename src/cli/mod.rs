@@ -2,6 +2,7 @@
 //! validation as the API; what they change reaches running servers through the invalidation log.
 
 mod clients;
+mod import;
 mod roles;
 mod users;
 
@@ -63,6 +64,9 @@ pub enum Command {
     /// Manage API clients (introspection, the event feed).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Bring users over from another system.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Signing keys (EdDSA).
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -80,6 +84,21 @@ pub enum KeysCommand {
         /// Folder to write them to.
         #[arg(long, default_value = ".")]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ImportCommand {
+    /// Import a fastapi-best-architecture database (PostgreSQL): users with their bcrypt
+    /// passwords, roles with their menus' permission codes, role grants, social bindings.
+    /// Running it again changes nothing; conflicts are reported and skipped.
+    Fba {
+        /// The fba database, e.g. postgres://user:password@host/fba
+        #[arg(long, env = "FBA_DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+        /// Read both databases and print the summary, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -344,6 +363,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(_) => unreachable!("handled before the settings are loaded"),
         Command::User(cmd) => users::run(cmd, &settings).await?,
         Command::Role(cmd) => roles::run(cmd, &settings).await?,
+        Command::Import(cmd) => import::run(cmd, &settings).await?,
         Command::Client(cmd) => clients::run(cmd, &settings).await?,
         Command::Sessions(SessionsCommand::Revoke { username }) => {
             let n = tools(&settings)

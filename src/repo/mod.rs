@@ -2,6 +2,7 @@
 //! area. The server and the CLI reach it through the repository actor (`actors::repo`).
 
 mod clients;
+pub mod fba;
 mod login_logs;
 mod roles;
 mod social;

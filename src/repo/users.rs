@@ -116,6 +116,17 @@ impl Repo {
         })
     }
 
+    pub async fn user_by_uuid(&self, uuid: &str) -> Result<Option<User>, DbError> {
+        with_conn!(&self.db, |conn| {
+            Ok(users::table
+                .filter(users::uuid.eq(uuid))
+                .select(User::as_select())
+                .first(conn)
+                .await
+                .optional()?)
+        })
+    }
+
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, DbError> {
         with_conn!(&self.db, |conn| {
             Ok(users::table

@@ -2,6 +2,8 @@ mod admin;
 mod cli;
 mod deploying;
 mod faults;
+mod fba_contract;
+mod fba_import;
 mod flow;
 mod guard;
 mod helpers;
