@@ -66,6 +66,8 @@ pub struct AuthCache {
     epoch: AtomicU64,
     fill_lock: Mutex<()>,
     link_up: AtomicBool,
+    /// The last entry of the log this node has applied.
+    applied: tokio::sync::watch::Sender<EventId>,
     ttl: i64,
     tombstone_ttl: i64,
     metrics: Metrics,
@@ -79,6 +81,7 @@ impl AuthCache {
             epoch: AtomicU64::new(0),
             fill_lock: Mutex::new(()),
             link_up: AtomicBool::new(false),
+            applied: tokio::sync::watch::Sender::new(EventId::default()),
             ttl: settings.ttl_seconds,
             tombstone_ttl,
             metrics,
@@ -300,6 +303,7 @@ async fn read_log(
             after = id;
         }
         *last = Some(after);
+        shared.applied.send_replace(after);
         if !shared.link_up() {
             shared.set_link(true);
             tracing::info!(at = %after, "following the invalidation log");
@@ -449,6 +453,17 @@ impl CacheHandle {
     /// Whether this node hears every invalidation (and so answers from memory).
     pub fn link_up(&self) -> bool {
         self.shared.link_up()
+    }
+
+    /// Waits (at most `limit`) until this node has applied the log through `id`, so that what
+    /// it answers from then on reflects that entry. At once when the node is not following the
+    /// log: it then reads everything through the store anyway.
+    pub async fn applied_through(&self, id: EventId, limit: Duration) {
+        if !self.shared.link_up() {
+            return;
+        }
+        let mut applied = self.shared.applied.subscribe();
+        let _ = tokio::time::timeout(limit, applied.wait_for(|a| *a >= id)).await;
     }
 
     /// The user behind a verified token's session, when memory can answer: no message, no

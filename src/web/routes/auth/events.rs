@@ -14,11 +14,15 @@ use paperclip::actix::api_v2_operation;
 use serde_json::json;
 
 use super::introspect::refuse_unless_client;
+use crate::actors::CacheHandle;
 use crate::auth::clients::ApiClients;
 use crate::domain::{EventId, Invalidation};
 use crate::error::ApiError;
 use crate::store::Store;
 use crate::web::drain::Draining;
+
+/// How long an event may wait for this node's own cache to apply it.
+const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One event in the `text/event-stream` format.
 fn frame(kind: &str, id: Option<EventId>, data: &serde_json::Value) -> Bytes {
@@ -42,6 +46,7 @@ pub async fn events(
     req: HttpRequest,
     clients: Data<ApiClients>,
     store: Data<Store>,
+    cache: Data<CacheHandle>,
     draining: Data<Draining>,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(refusal) = refuse_unless_client(&req, &clients).await? {
@@ -53,45 +58,56 @@ pub async fn events(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
     let mut feed = store.feed().await.map_err(ApiError::unavailable)?;
-    let after = match asked {
-        Some(id) => id,
-        None => feed.head().await.map_err(ApiError::unavailable)?,
-    };
+    let head = feed.head().await.map_err(ApiError::unavailable)?;
+    let after = asked.unwrap_or(head);
     // The log is read by a task of its own that sends frames to the response; when the client
     // hangs up the task ends at its next send, between reads (a read of the embedded log must
     // not be dropped half-way).
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     let draining = draining.into_inner();
+    let cache = cache.into_inner();
     tokio::spawn(async move {
-        // The first frame names the position, so a client that reconnects before any event
-        // still resumes from here.
-        for first in [
-            Bytes::from_static(b"retry: 1000\n\n"),
-            frame("ready", Some(after), &json!({})),
-        ] {
-            if tx.send(first).await.is_err() {
-                return;
-            }
+        if tx
+            .send(Bytes::from_static(b"retry: 1000\n\n"))
+            .await
+            .is_err()
+        {
+            return;
         }
+        // `ready` (with the position, so that a client reconnecting before any event resumes
+        // from here) comes once the client has everything up to the head as it was when it
+        // connected: a resumed client has then missed nothing.
+        let mut ready = false;
         let mut after = after;
         while !draining.is_on() {
-            let batch = match feed.next(after).await {
-                Ok(batch) => batch,
-                Err(e) => {
-                    tracing::warn!(error = %e, "event stream ended: the invalidation log cannot be read");
-                    return;
-                }
-            };
             let mut frames = Vec::new();
-            if batch.gap {
-                frames.push(frame("reset", None, &json!({})));
-            }
-            for (id, inv) in &batch.events {
-                frames.push(frame("invalidation", Some(*id), &invalidation(inv)));
-                after = *id;
-            }
-            if frames.is_empty() {
-                frames.push(frame("heartbeat", None, &json!({})));
+            if !ready && after >= head {
+                ready = true;
+                cache.applied_through(head, CATCH_UP).await;
+                frames.push(frame("ready", Some(after), &json!({})));
+            } else {
+                let batch = match feed.next(after).await {
+                    Ok(batch) => batch,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event stream ended: the invalidation log cannot be read");
+                        return;
+                    }
+                };
+                if batch.gap {
+                    frames.push(frame("reset", None, &json!({})));
+                }
+                for (id, inv) in &batch.events {
+                    frames.push(frame("invalidation", Some(*id), &invalidation(inv)));
+                    after = *id;
+                }
+                // A client that hears of a change asks this node next (introspection): it must
+                // answer with the change applied, not from what its own cache held before.
+                if !batch.events.is_empty() {
+                    cache.applied_through(after, CATCH_UP).await;
+                }
+                if frames.is_empty() {
+                    frames.push(frame("heartbeat", None, &json!({})));
+                }
             }
             for f in frames {
                 if tx.send(f).await.is_err() {
