@@ -36,9 +36,12 @@ run_tests() {
 }
 
 # Real parts the tests drive, installed from Debian's packages when missing (needs root):
-# nginx in front of Portcullis (tests/api/nginx.rs), systemd-analyze.
+# nginx in front of Portcullis (tests/api/nginx.rs), Chromium driven over WebDriver
+# (tests/api/browser.rs), systemd-analyze.
 missing=()
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 # systemd-analyze checks the example service unit (tests/api/deploying.rs).
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -92,4 +95,9 @@ for mode in "${modes[@]}"; do
   [ "$mode" = cluster ] && scripts/cluster.sh
   echo "==> tests, $mode mode"
   PORTCULLIS_TEST_MODE="$mode" run_tests "$@"
+  # nextest does not run documentation examples (the guard crate's); cargo test does, once.
+  if [ "$mode" = embedded ] && [ $# -eq 0 ] && [ "${runner[1]}" = nextest ]; then
+    echo "==> documentation examples"
+    cargo test --workspace --doc --quiet
+  fi
 done

@@ -9,7 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{dev::Server, middleware::from_fn, web, App, HttpServer};
+use actix_web::middleware::{from_fn, Condition};
+use actix_web::{dev::Server, web, App, HttpServer};
 use anyhow::Context;
 use paperclip::actix::OpenApiExt;
 use paperclip::v2::models::{DefaultApiRaw, Info};
@@ -41,6 +42,7 @@ use crate::metrics::Metrics;
 use crate::oauth2::Providers;
 use crate::repo::Repo;
 use crate::store::{EmbeddedStore, RedisStore, Store};
+use crate::web::cors::{cors, AllowedOrigins};
 use crate::web::drain::{close_when_draining, Draining};
 use crate::web::envelope::{body_error, envelope};
 use crate::web::rate_limit::Limits;
@@ -448,6 +450,9 @@ impl Application {
                 DatabaseKind::Postgres(_) => "postgres",
                 DatabaseKind::Sqlite(_) => "sqlite",
             })),
+            origins: web::Data::new(AllowedOrigins(settings.cors.allowed_origins.clone())),
+            cors_max_age: settings.cors.max_age_seconds,
+            ui: settings.ui_enabled(),
         };
         let swagger_login = settings.swagger_login.enabled;
         let workers = match settings.server.workers {
@@ -603,6 +608,10 @@ struct Services {
     metrics: web::Data<Metrics>,
     flow: web::Data<Flow>,
     backend: web::Data<Backend>,
+    origins: web::Data<AllowedOrigins>,
+    cors_max_age: usize,
+    /// The reference page at `/`.
+    ui: bool,
 }
 
 fn spec() -> DefaultApiRaw {
@@ -659,6 +668,7 @@ fn app(
         .app_data(s.metrics.clone())
         .app_data(s.flow.clone())
         .app_data(s.backend.clone())
+        .app_data(s.origins.clone())
         .app_data(
             web::JsonConfig::default()
                 .limit(BODY_LIMIT)
@@ -687,11 +697,20 @@ fn app(
             app
         })
         .build()
+        .configure(|cfg| {
+            if s.ui {
+                crate::web::ui::configure(cfg)
+            }
+        })
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::new(kind::NOT_FOUND))
         }))
         .wrap(from_fn(envelope))
         .wrap(from_fn(crate::web::metrics::record))
         .wrap(from_fn(close_when_draining))
+        .wrap(Condition::new(
+            !s.origins.0.is_empty(),
+            cors(&s.origins.0, s.cors_max_age),
+        ))
         .wrap(tracing_actix_web::TracingLogger::<RequestSpan>::new())
 }

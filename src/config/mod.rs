@@ -77,6 +77,27 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub forward_auth: ForwardAuthSettings,
     pub login_log: LoginLogSettings,
+    pub cors: CorsSettings,
+    pub ui: UiSettings,
+}
+
+/// Browser pages on other origins that may call the API with credentials.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsSettings {
+    /// Exact origins (`https://app.example.com`, `http://localhost:5173`); empty: no CORS headers.
+    pub allowed_origins: Vec<String>,
+    /// How long a browser may cache a preflight answer.
+    pub max_age_seconds: usize,
+}
+
+/// The reference page at `/`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiSettings {
+    /// Unset: on in development, off in production.
+    #[serde(default)]
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -306,6 +327,25 @@ pub struct ProviderSettings {
     pub userinfo_url: Option<String>,
     #[serde(default)]
     pub emails_url: Option<String>,
+    /// The name a login page shows (default: GitHub, Google, or the configured name).
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+impl ProviderSettings {
+    pub fn display_name(&self, name: &str) -> String {
+        match (&self.display_name, self.kind) {
+            (Some(d), _) => d.clone(),
+            (None, ProviderKind::Github) => "GitHub".into(),
+            (None, ProviderKind::Google) => "Google".into(),
+            (None, ProviderKind::Oidc) => {
+                let mut chars = name.chars();
+                chars.next().map_or_else(String::new, |c| {
+                    c.to_uppercase().chain(chars).collect::<String>()
+                })
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -414,6 +454,13 @@ impl Settings {
     pub fn defaults() -> Self {
         Self::load_with_env(Profile::Development, Path::new("/nonexistent"), [])
             .expect("the compiled-in default.toml is valid") // ok: compile-time constant
+    }
+
+    /// Whether `/` serves the reference page.
+    pub fn ui_enabled(&self) -> bool {
+        self.ui
+            .enabled
+            .unwrap_or(self.profile == Profile::Development)
     }
 
     pub fn database_kind(&self) -> DatabaseKind {

@@ -15,6 +15,32 @@ fn is_absolute_url(s: &str) -> bool {
     s.starts_with("https://") || s.starts_with("http://")
 }
 
+/// `scheme://host[:port]`, exactly as a browser sends it in `Origin` (no path, no slash).
+pub fn is_origin(s: &str) -> bool {
+    let Some((scheme, authority)) = s.split_once("://") else {
+        return false;
+    };
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((ip, rest)) => (ip, rest.strip_prefix(':').unwrap_or(rest)),
+            None => return false,
+        },
+        None => authority.rsplit_once(':').unwrap_or((authority, "")),
+    };
+    let port_ok = if authority.starts_with('[') {
+        authority.ends_with(']') || port.parse::<u16>().is_ok()
+    } else {
+        !authority.contains(':') || port.parse::<u16>().is_ok()
+    };
+    matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && port_ok
+        && !authority
+            .chars()
+            .any(|c| matches!(c, '/' | '?' | '#' | '@') || c.is_whitespace() || c.is_control())
+        && authority == authority.to_ascii_lowercase()
+}
+
 impl Settings {
     /// Every problem at once, each naming the key, its variable and the fix.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -198,6 +224,14 @@ impl Settings {
                 problems.push(format!("oauth2.{key} must be an absolute http(s) URL"));
             }
         }
+        for origin in &self.cors.allowed_origins {
+            if !is_origin(origin) {
+                problems.push(format!(
+                    "cors.allowed_origins: `{origin}` is not an origin; write scheme://host[:port] with \
+                     nothing after it, e.g. http://localhost:5173 (PORTCULLIS__CORS__ALLOWED_ORIGINS, comma-separated)"
+                ));
+            }
+        }
         if o.state_ttl_seconds <= 0 || o.code_ttl_seconds <= 0 {
             problems.push(
                 "oauth2.state_ttl_seconds and oauth2.code_ttl_seconds must be positive".into(),
@@ -212,10 +246,10 @@ impl Settings {
                 && name
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-                && !["me", "exchange"].contains(&name.as_str());
+                && !["me", "exchange", "providers"].contains(&name.as_str());
             if !name_ok {
                 problems.push(format!(
-                    "oauth2.providers.{name}: names are lower-case letters, digits, `-` and `_`, and not `me` or `exchange`"
+                    "oauth2.providers.{name}: names are lower-case letters, digits, `-` and `_`, and not `me`, `exchange` or `providers`"
                 ));
             }
             if p.client_id.is_empty() || p.client_secret.is_empty() {
@@ -283,6 +317,39 @@ impl Settings {
             Ok(())
         } else {
             Err(ConfigError::Invalid(problems))
+        }
+    }
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::is_origin;
+
+    #[test]
+    fn origins_are_scheme_host_and_port_only() {
+        for good in [
+            "http://localhost:5173",
+            "https://app.example.com",
+            "http://127.0.0.1:8000",
+            "http://[::1]:3000",
+            "https://[::1]",
+        ] {
+            assert!(is_origin(good), "{good}");
+        }
+        for bad in [
+            "localhost:5173",
+            "http://localhost:5173/",
+            "https://app.example.com/path",
+            "ftp://example.com",
+            "http://user@example.com",
+            "http://example.com:99999",
+            "http://example.com:",
+            "https://App.example.com",
+            "http://",
+            "*",
+            "http://[::1",
+        ] {
+            assert!(!is_origin(bad), "{bad}");
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod bearer;
 pub mod client;
+pub mod cors;
 pub mod current_user;
 pub mod drain;
 pub mod envelope;
@@ -13,6 +14,7 @@ pub mod request_span;
 pub mod respond;
 pub mod routes;
 pub mod spec;
+pub mod ui;
 
 pub use client::Client;
 pub use current_user::CurrentUser;

@@ -136,6 +136,22 @@ fn text_rules() -> Vec<(&'static str, &'static str, TextRule)> {
 /// The forward-auth endpoint answers every method; its 200 has headers and no body.
 const VERIFY: &str = "/api/v1/auth/verify";
 
+/// GET operations that answer 200 with a body of their own (not the envelope): (path, answer).
+const RAW_OK: &[(&str, &str)] = &[
+    (
+        "/.well-known/jwks.json",
+        r#"{"description": "The JWK Set (RFC 7517) of the keys that verify access tokens", "schema": {"type": "object", "required": ["keys"], "properties": {"keys": {"type": "array", "items": {"type": "object", "required": ["kty", "kid"], "properties": {"kty": {"type": "string"}, "kid": {"type": "string"}}}}}}}"#,
+    ),
+    (
+        "/.well-known/openid-configuration",
+        r#"{"description": "Where the keys and introspection are", "schema": {"type": "object", "required": ["issuer", "jwks_uri", "introspection_endpoint"], "properties": {"issuer": {"type": "string"}, "jwks_uri": {"type": "string"}, "introspection_endpoint": {"type": "string"}}}}"#,
+    ),
+    (
+        "/api/v1/auth/events",
+        r#"{"description": "A stream of server-sent events (`text/event-stream`): `ready`, `invalidation`, `heartbeat`, `reset`"}"#,
+    ),
+];
+
 /// Operations that answer a browser with a redirect.
 const REDIRECTS: &[(&str, &str)] = &[
     (
@@ -225,6 +241,16 @@ pub fn exact(mut doc: Value) -> Value {
                 for p in params.iter_mut().filter(|p| p["name"] == *param) {
                     merge(p, rule);
                 }
+            }
+        }
+        for (path, answer) in RAW_OK {
+            if let Some(Value::Object(responses)) = paths
+                .get_mut(*path)
+                .and_then(|p| p.get_mut("get"))
+                .and_then(|op| op.get_mut("responses"))
+            {
+                let answer: Value = serde_json::from_str(answer).expect("a JSON literal"); // ok: constant
+                responses.insert("200".into(), answer);
             }
         }
         for (path, what) in REDIRECTS {

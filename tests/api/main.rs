@@ -1,4 +1,6 @@
 mod admin;
+mod browser;
+mod browser_api;
 mod cli;
 mod deploying;
 mod faults;

@@ -26,6 +26,7 @@ pub fn provider(kind: ProviderKind, base: &str) -> ProviderSettings {
         token_url: Some(format!("{base}/token")),
         userinfo_url: Some(format!("{base}/user")),
         emails_url: Some(format!("{base}/user/emails")),
+        display_name: None,
     }
 }
 
@@ -253,6 +254,7 @@ impl FakeIdp {
             token_url: None,
             userinfo_url: None,
             emails_url: None,
+            display_name: None,
         }
     }
 

@@ -14,9 +14,9 @@ use crate::oauth2::{location, oauth_app, query_param, FRONTEND};
 
 const REDIRECT_URI: &str = "http://127.0.0.1:1/api/v1/oauth2/corp/callback";
 
-struct OidcProvider {
+pub struct OidcProvider {
     child: Child,
-    issuer: String,
+    pub issuer: String,
 }
 
 impl Drop for OidcProvider {
@@ -26,7 +26,7 @@ impl Drop for OidcProvider {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -35,6 +35,11 @@ fn free_port() -> u16 {
 }
 
 fn start_provider() -> OidcProvider {
+    start_provider_for(REDIRECT_URI)
+}
+
+/// oidc-provider with one client, `portcullis` / `portcullis-secret`, redirecting to `redirect_uri`.
+pub fn start_provider_for(redirect_uri: &str) -> OidcProvider {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc");
     assert!(
         std::path::Path::new(dir)
@@ -50,7 +55,7 @@ fn start_provider() -> OidcProvider {
             &port.to_string(),
             "portcullis",
             "portcullis-secret",
-            REDIRECT_URI,
+            redirect_uri,
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -70,6 +75,23 @@ fn start_provider() -> OidcProvider {
     OidcProvider {
         child,
         issuer: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// Portcullis' settings for the provider's one client.
+pub fn provider_settings(idp: &OidcProvider, redirect_uri: &str) -> ProviderSettings {
+    ProviderSettings {
+        kind: ProviderKind::Oidc,
+        client_id: "portcullis".into(),
+        client_secret: "portcullis-secret".into(),
+        redirect_uri: redirect_uri.into(),
+        scopes: None,
+        issuer: Some(idp.issuer.clone()),
+        auth_url: None,
+        token_url: None,
+        userinfo_url: None,
+        emails_url: None,
+        display_name: None,
     }
 }
 
@@ -135,18 +157,7 @@ async fn sign_in_at_provider(app: &TestApp, issuer: &str, authorize: &str) -> St
 #[actix_web::test]
 async fn login_through_a_real_openid_connect_provider() {
     let idp = start_provider();
-    let settings = ProviderSettings {
-        kind: ProviderKind::Oidc,
-        client_id: "portcullis".into(),
-        client_secret: "portcullis-secret".into(),
-        redirect_uri: REDIRECT_URI.into(),
-        scopes: None,
-        issuer: Some(idp.issuer.clone()),
-        auth_url: None,
-        token_url: None,
-        userinfo_url: None,
-        emails_url: None,
-    };
+    let settings = provider_settings(&idp, REDIRECT_URI);
     let app = oauth_app(BTreeMap::from([("corp".into(), settings)]), false).await;
 
     let mut ids = Vec::new();

@@ -225,6 +225,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
                 web::resource("/oauth2/exchange").route(web::post().to(oauth2::flow::exchange)),
             )
             .service(
+                web::resource("/oauth2/providers").route(web::get().to(oauth2::flow::providers)),
+            )
+            .service(
                 web::resource("/oauth2/me/bindings")
                     .wrap(require_bearer())
                     .route(web::get().to(oauth2::bindings::list)),

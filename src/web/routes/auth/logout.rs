@@ -33,7 +33,7 @@ pub async fn logout(
         .and_then(|c| Some((c.user_id()?, c.sid)));
     let target = match from_bearer {
         Some(found) => Some(found),
-        None => match presented_refresh(&req, body) {
+        None => match presented_refresh(&req, body)? {
             Some(token) => sessions
                 .session_of_refresh(&token)
                 .await?

@@ -31,6 +31,38 @@ pub struct Flow {
     pub clock: SharedClock,
 }
 
+/// A configured login provider, as a login page lists it.
+#[derive(Serialize, Apiv2Schema)]
+pub struct ProviderView {
+    /// The name in the paths (`/oauth2/{name}`).
+    pub name: String,
+    /// `github`, `google` or `oidc`.
+    pub kind: String,
+    /// What a button says.
+    pub display_name: String,
+}
+
+/// The configured social login providers.
+#[api_v2_operation(tags(oauth2))]
+pub async fn providers(flow: Data<Flow>) -> Result<ApiOk<Vec<ProviderView>>, ApiError> {
+    let list = flow
+        .settings
+        .providers
+        .iter()
+        .map(|(name, p)| ProviderView {
+            name: name.clone(),
+            kind: match p.kind {
+                crate::config::ProviderKind::Github => "github",
+                crate::config::ProviderKind::Google => "google",
+                crate::config::ProviderKind::Oidc => "oidc",
+            }
+            .into(),
+            display_name: p.display_name(name),
+        })
+        .collect();
+    Ok(ApiOk::new(list))
+}
+
 #[derive(Deserialize, Apiv2Schema)]
 pub struct StartQuery {
     /// `true`: answer 302 to the provider instead of returning its URL.

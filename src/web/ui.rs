@@ -1,0 +1,57 @@
+//! The reference frontend (`ui/`): plain HTML, CSS and JavaScript modules, compiled into the
+//! binary and served at `/` when `ui.enabled`. Page paths all answer the one HTML page; the
+//! script shows the view the path names.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpResponse};
+
+const INDEX: &str = include_str!("../../ui/index.html");
+const APP_JS: &str = include_str!("../../ui/app.js");
+const STYLE_CSS: &str = include_str!("../../ui/style.css");
+
+/// Where the page lives; each answers the same document.
+pub const PAGES: &[&str] = &["/", "/login", "/account", "/admin", "/oauth2/callback"];
+
+/// Scripts and styles from this server only, images also inline (the captcha); API calls to
+/// this origin; never framed.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+fn asset(body: &'static str, content_type: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
+        .insert_header((
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .body(body)
+}
+
+async fn page() -> HttpResponse {
+    let mut res = asset(INDEX, "text/html; charset=utf-8");
+    res.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    res.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    res
+}
+
+/// The page's routes, for a plain actix app (they are not part of the API's document).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for path in PAGES {
+        cfg.route(path, web::get().to(page));
+    }
+    cfg.route(
+        "/ui/app.js",
+        web::get().to(|| async { asset(APP_JS, "text/javascript; charset=utf-8") }),
+    )
+    .route(
+        "/ui/style.css",
+        web::get().to(|| async { asset(STYLE_CSS, "text/css; charset=utf-8") }),
+    );
+}
