@@ -80,34 +80,46 @@ async function call(path, { method = 'GET', body, auth = true, retry = true } = 
   const out = {
     status: res.status, ok: res.ok, data: json?.data, error: json?.error, msg: json?.msg,
     retryAfter: res.headers.get('retry-after'),
+    serverNow: Date.parse(res.headers.get('date') || '') || Date.now(),
   };
   if (res.status === 401 && auth && token && retry && out.error === 'invalid_token') {
-    if (await renew()) return call(path, { method, body, auth, retry: false });
-    signedOut();
+    const renewed = await renew();
+    if (renewed === 'ok') return call(path, { method, body, auth, retry: false });
+    if (renewed === 'ended') signedOut();
   }
   return out;
 }
 
-function accept(data) {
+// `serverNow`: the server's clock when it answered, so that a wrong clock here does not
+// make every renewal look overdue (or far off).
+function accept(data, serverNow) {
   token = data.access_token;
   if (data.user) me = data.user;
   window.portcullis.signedIn = true;
-  clearTimeout(renewTimer);
-  const left = new Date(data.access_token_expire_time) - Date.now();
+  const left = Date.parse(data.access_token_expire_time) - (serverNow || Date.now());
   // Well before it expires: a minute early for long tokens, at 60 % of short ones.
-  const wait = left > 120000 ? left - 60000 : left * 0.6;
-  renewTimer = setTimeout(renew, Math.max(500, wait));
+  schedule(left > 120000 ? left - 60000 : left * 0.6);
 }
 
+function schedule(ms) {
+  clearTimeout(renewTimer);
+  renewTimer = setTimeout(renew, Math.min(Math.max(1000, ms), 2 ** 31 - 1));
+}
+
+// 'ok'; 'ended' when the server says the session is over (sign in again); 'later' when it
+// could not answer now (network, rate limit, 503): the session stays and renewal retries.
 let renewing = null;
 async function renew() {
   renewing ??= (async () => {
     const r = await call('/auth/refresh', { method: 'POST', auth: false });
     if (r.ok) {
-      accept(r.data);
+      accept(r.data, r.serverNow);
       window.portcullis.refreshes += 1;
+      return 'ok';
     }
-    return r.ok;
+    if (r.status === 400 || r.status === 401 || r.status === 403) return 'ended';
+    if (token) schedule((Number(r.retryAfter) || 5) * 1000);
+    return 'later';
   })();
   try { return await renewing; } finally { renewing = null; }
 }
@@ -167,7 +179,7 @@ function table(columns, rows, className = 'wide-table') {
 }
 
 // A modal question with a labelled input (the browser's <dialog>: focus and Escape handled).
-function ask(label, type = 'text') {
+function ask(label, type = 'text', initial = '') {
   const dialog = document.getElementById('ask');
   const input = document.getElementById('ask-input');
   document.getElementById('ask-label').textContent = label;
@@ -175,7 +187,7 @@ function ask(label, type = 'text') {
   const cancel = document.getElementById('ask-cancel');
   cancel.textContent = t('cancel');
   input.type = type;
-  input.value = '';
+  input.value = initial;
   return new Promise((resolve) => {
     const done = (value) => { dialog.close(); resolve(value); };
     cancel.onclick = () => done(null);
@@ -201,9 +213,15 @@ async function withReauth(action) {
 
 // ---- routing -----------------------------------------------------------------------------------
 
-function go(path) {
+// Navigates, then moves focus to the new view's heading (or `focus`), as a page load would.
+async function go(path, focus) {
   history.pushState({}, '', path);
-  render();
+  await render();
+  const target = (focus && document.querySelector(focus)) || view().querySelector('h1');
+  if (target && !view().contains(document.activeElement)) {
+    if (!target.hasAttribute('tabindex') && target.tagName === 'H1') target.setAttribute('tabindex', '-1');
+    target.focus();
+  }
 }
 
 document.addEventListener('click', (e) => {
@@ -232,6 +250,14 @@ async function render() {
   if (!token) {
     if (path !== '/login') history.replaceState({}, '', '/login');
     return loginView(main);
+  }
+  if (!me) {
+    const r = await call('/sys/users/me');
+    if (!r.ok) {
+      main.append(h('p', { class: 'error', role: 'alert', text: problem(r) }));
+      return undefined;
+    }
+    me = r.data;
   }
   if (path === '/admin' && canAdmin()) return adminView(main);
   if (path !== '/account') history.replaceState({}, '', '/account');
@@ -280,7 +306,7 @@ async function loginView(main) {
     if (!captchaRow.hidden) Object.assign(body, { uuid: captchaUuid, captcha: form.captcha.value.trim() });
     const r = await call('/auth/login', { method: 'POST', body, auth: false });
     if (r.ok) {
-      accept(r.data);
+      accept(r.data, r.serverNow);
       watch();
       return go('/account');
     }
@@ -329,7 +355,7 @@ async function callbackView(main) {
     status.textContent = problem(r);
     return;
   }
-  accept(r.data);
+  accept(r.data, r.serverNow);
   watch();
   history.replaceState({}, '', '/account');
   render();
@@ -364,6 +390,7 @@ async function accountView(main) {
       [t('lastUsed'), (s) => when(s.last_refresh_at)],
       [t('actions'), (s) => h('button', {
         type: 'button', class: 'secondary', text: t('signOutDevice'),
+        'aria-label': `${t('signOutDevice')}: ${[s.browser, s.os].filter(Boolean).join(' · ') || s.method}, ${s.ip}`,
         onclick: async () => {
           await call(`/auth/sessions/${encodeURIComponent(s.session_uuid)}`, { method: 'DELETE' });
           if (s.current) signedOut(); else loadSessions();
@@ -430,7 +457,7 @@ async function adminView(main) {
   const tabs = h('div', { class: 'tabs', role: 'tablist', 'aria-label': t('admin') },
     TABS.map(([id, label]) => h('button', {
       type: 'button', role: 'tab', id: `tab-${id}`, 'aria-selected': String(id === tab), text: t(label),
-      onclick: () => go(`/admin?tab=${id}`),
+      onclick: () => go(`/admin?tab=${id}`, `#tab-${id}`),
     })));
   const panel = h('section', { role: 'tabpanel', 'aria-labelledby': `tab-${tab}`, id: 'panel' });
   main.append(h('h1', { text: t('admin') }), tabs, panel);
@@ -473,15 +500,17 @@ async function usersPanel(panel) {
       [t('actions'), (u) => h('div', { class: 'actions' },
         h('button', { type: 'button', class: 'secondary', 'data-user': u.username, 'data-action': 'toggle',
           text: u.status === 1 ? t('disable') : t('enable'),
+          'aria-label': `${u.status === 1 ? t('disable') : t('enable')}: ${u.username}`,
           onclick: async () => act(await call(`/sys/users/${u.id}`, { method: 'PUT', body: { status: u.status === 1 ? 0 : 1 } })) }),
-        h('button', { type: 'button', class: 'secondary', text: t('resetPassword'), onclick: async () => {
+        h('button', { type: 'button', class: 'secondary', text: t('resetPassword'), 'aria-label': `${t('resetPassword')}: ${u.username}`, onclick: async () => {
           const password = await ask(t('newPassword'), 'password');
           if (password) act(await call(`/sys/users/${u.id}/password`, { method: 'PUT', body: { password } }));
         } }),
-        h('button', { type: 'button', class: 'secondary', text: t('setRoles'), onclick: async () => {
-          const roles = await call('/sys/roles');
-          const known = (roles.data || []).map((x) => `${x.id} ${x.name}`).join(', ');
-          const answer = await ask(t('roleIds', known));
+        h('button', { type: 'button', class: 'secondary', text: t('setRoles'), 'aria-label': `${t('roles')}: ${u.username}`, onclick: async () => {
+          const roles = (await call('/sys/roles')).data || [];
+          const known = roles.map((x) => `${x.id} ${x.name}`).join(', ');
+          const current = roles.filter((x) => (u.roles || []).includes(x.name)).map((x) => x.id).join(', ');
+          const answer = await ask(t('roleIds', known), 'text', current);
           if (answer === null) return;
           const ids = answer.split(',').map((s) => parseInt(s, 10)).filter((n) => Number.isFinite(n));
           act(await call(`/sys/users/${u.id}/roles`, { method: 'PUT', body: { roles: ids } }));
@@ -506,6 +535,7 @@ async function onlinePanel(panel) {
       [t('lastUsed'), (s) => when(s.last_refresh_at)],
       [t('actions'), (s) => h('button', {
         type: 'button', class: 'danger', 'data-kick': s.username, text: t('kick'),
+        'aria-label': `${t('kick')}: ${s.username}, ${s.ip}`,
         onclick: async () => {
           const r2 = await call(`/monitors/online/${s.user_id}?session_uuid=${encodeURIComponent(s.session_uuid)}`, { method: 'DELETE' });
           msg.textContent = r2.ok ? '' : problem(r2);
@@ -571,7 +601,7 @@ document.getElementById('sign-out').addEventListener('click', async () => {
 
 (async () => {
   // After a reload the cookie signs us in again (the callback page has its own code to use).
-  if (location.pathname !== '/oauth2/callback' && (await renew())) {
+  if (location.pathname !== '/oauth2/callback' && (await renew()) === 'ok') {
     const r = await call('/sys/users/me');
     if (r.ok) me = r.data;
     watch();

@@ -60,9 +60,9 @@ use serde::{Deserialize, Serialize};
 pub use middleware::{require, GuardMiddleware, Refusal, RequirePermission};
 use verify::{Keys, Verified};
 
-/// The signed-in user, as the server describes it. Take it as a handler argument.
+/// What the server says about a user: one copy, shared by every request of theirs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct User {
+pub struct UserInfo {
     pub id: i64,
     pub uuid: String,
     pub username: String,
@@ -73,12 +73,27 @@ pub struct User {
     /// Permission codes of those roles (`module:resource:action`).
     pub permissions: Vec<String>,
     pub is_superuser: bool,
-    /// The session this request belongs to.
-    #[serde(default)]
-    pub session_uuid: String,
 }
 
-impl User {
+/// The signed-in user of a request; take it as a handler argument. Its fields are
+/// [`UserInfo`]'s (`user.username`, `user.permissions`, …), shared rather than copied, plus
+/// the request's own session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    info: Arc<UserInfo>,
+    /// The session this request belongs to.
+    pub session_uuid: Arc<str>,
+}
+
+impl std::ops::Deref for User {
+    type Target = UserInfo;
+
+    fn deref(&self) -> &UserInfo {
+        &self.info
+    }
+}
+
+impl UserInfo {
     /// The server's rule: a superuser holds every code; anyone else, their roles' codes.
     pub fn holds(&self, code: &str) -> bool {
         self.is_superuser || self.permissions.iter().any(|p| p == code)
@@ -237,7 +252,7 @@ struct Inner {
     /// Verified token text → its claims (expiry is checked on every use).
     tokens: quick_cache::sync::Cache<String, Verified>,
     sessions: quick_cache::sync::Cache<Arc<str>, Session>,
-    users: quick_cache::sync::Cache<i64, Arc<User>>,
+    users: quick_cache::sync::Cache<i64, Arc<UserInfo>>,
     /// The feed is up: memory may answer.
     following: AtomicBool,
     /// Bumped by every invalidation and every loss of the feed: an introspection that started
@@ -254,7 +269,7 @@ struct Inner {
 struct Introspection {
     active: bool,
     sid: Option<String>,
-    user: Option<User>,
+    user: Option<UserInfo>,
 }
 
 impl Guard {
@@ -294,7 +309,7 @@ impl Guard {
     }
 
     /// The user behind an access token, from memory when it can.
-    pub async fn authenticate(&self, token: &str) -> Result<Arc<User>, Refusal> {
+    pub async fn authenticate(&self, token: &str) -> Result<User, Refusal> {
         self.inner.authenticate(token).await
     }
 }
@@ -308,20 +323,26 @@ fn now() -> i64 {
 }
 
 impl Inner {
-    async fn authenticate(&self, token: &str) -> Result<Arc<User>, Refusal> {
+    async fn authenticate(&self, token: &str) -> Result<User, Refusal> {
         let verified = self.verified(token).await?;
-        if self.following.load(Ordering::Acquire) {
-            match self.sessions.get(&verified.sid) {
-                Some(Session::Ended) => return Err(Refusal::InvalidToken),
-                Some(Session::Alive(uid)) if uid == verified.uid => {
-                    if let Some(user) = self.users.get(&uid) {
-                        return Ok(user);
+        let info = 'memory: {
+            if self.following.load(Ordering::Acquire) {
+                match self.sessions.get(&verified.sid) {
+                    Some(Session::Ended) => return Err(Refusal::InvalidToken),
+                    Some(Session::Alive(uid)) if uid == verified.uid => {
+                        if let Some(info) = self.users.get(&uid) {
+                            break 'memory info;
+                        }
                     }
+                    _ => {}
                 }
-                _ => {}
             }
-        }
-        self.ask(token, &verified).await
+            self.ask(token, &verified).await?
+        };
+        Ok(User {
+            info,
+            session_uuid: verified.sid,
+        })
     }
 
     /// The token's claims: remembered by its exact text, or verified now.
@@ -347,15 +368,12 @@ impl Inner {
     }
 
     /// Introspection, cached when nothing changed meanwhile.
-    async fn ask(&self, token: &str, v: &Verified) -> Result<Arc<User>, Refusal> {
+    async fn ask(&self, token: &str, v: &Verified) -> Result<Arc<UserInfo>, Refusal> {
         let epoch = self.epoch.load(Ordering::Acquire);
         let answer = self.introspect(token).await?;
         let user = match (answer.active, answer.user, answer.sid) {
             (true, Some(user), Some(sid)) if user.id == v.uid && *sid == *v.sid => {
-                Some(Arc::new(User {
-                    session_uuid: sid,
-                    ..user
-                }))
+                Some(Arc::new(user))
             }
             _ => None,
         };

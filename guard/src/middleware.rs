@@ -5,7 +5,6 @@
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
@@ -181,8 +180,8 @@ impl FromRequest for User {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(
             req.extensions()
-                .get::<Arc<User>>()
-                .map(|u| User::clone(u))
+                .get::<User>()
+                .cloned()
                 .ok_or(Refusal::Unauthorized),
         )
     }
@@ -236,7 +235,7 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let verdict = match req.extensions().get::<Arc<User>>() {
+        let verdict = match req.extensions().get::<User>() {
             None => Err(Refusal::Unauthorized),
             Some(u) => u.require(&self.code),
         };

@@ -8,7 +8,7 @@
 //! first login verifies and rehashes to Argon2id; a local password that is no longer bcrypt
 //! (the user has signed in here since) is never replaced.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 use super::roles::{check_codes, check_name};
@@ -95,6 +95,20 @@ impl Tally {
     }
 }
 
+/// What earlier rows of this run took, so that two rows of one import that want the same email
+/// or identity meet here the same way in a dry run as in a real one.
+#[derive(Default)]
+struct Claims {
+    /// email → the fba user that took it.
+    emails: HashMap<String, i64>,
+    /// (provider, provider user id) → the fba user bound to it.
+    identities: HashMap<(String, String), i64>,
+    /// (fba user, provider): bound in this run.
+    bound: HashSet<(i64, String)>,
+    /// Every uuid in the dump.
+    uuids: HashSet<String>,
+}
+
 /// A user row checked against Portcullis' rules.
 struct Checked {
     username: String,
@@ -179,6 +193,10 @@ impl Admin {
             self.invalidator.invalidate(Invalidation::Roles).await?;
         }
 
+        let mut claims = Claims {
+            uuids: dump.users.iter().map(|u| u.uuid.clone()).collect(),
+            ..Claims::default()
+        };
         let mut users: BTreeMap<i64, Local> = BTreeMap::new();
         for u in &dump.users {
             let wanted: Vec<Option<i64>> = dump
@@ -191,7 +209,9 @@ impl Admin {
             let outcome = match check_user(u) {
                 Err(why) => Outcome::Failed(why),
                 Ok(checked) => {
-                    let (local, outcome) = self.import_user(u, checked, &wanted, dry_run).await?;
+                    let (local, outcome) = self
+                        .import_user(u, checked, &wanted, &mut claims, dry_run)
+                        .await?;
                     if let Some(local) = local {
                         users.insert(u.id, local);
                     }
@@ -207,7 +227,7 @@ impl Admin {
         for s in &dump.socials {
             let outcome = match users.get(&s.user_id) {
                 None => Outcome::Skipped("its user was not imported".into()),
-                Some(local) => self.import_binding(s, *local, dry_run).await?,
+                Some(local) => self.import_binding(s, *local, &mut claims, dry_run).await?,
             };
             note(progress, &outcome, || {
                 format!("{} binding of fba user {}", s.source, s.user_id)
@@ -297,8 +317,13 @@ impl Admin {
         u: &FbaUser,
         c: Checked,
         roles: &[Option<i64>],
+        claims: &mut Claims,
         dry_run: bool,
     ) -> Result<(Option<Local>, Outcome), AdminError> {
+        if let Some(other) = c.email.as_ref().and_then(|e| claims.emails.get(e)) {
+            let why = format!("fba user {other} of this import has the same email");
+            return Ok((None, Outcome::Skipped(why)));
+        }
         let by_uuid = self
             .repo
             .send(FindUserByUuid {
@@ -320,6 +345,15 @@ impl Admin {
                 return Ok((None, Outcome::Skipped(why)));
             }
             (Some(a), _) => Some(a),
+            // The same name, another uuid: the same person, unless that local user is another
+            // row of this import (fba renamed one user and gave the name to another).
+            (None, Some(b)) if b.uuid != u.uuid && claims.uuids.contains(&b.uuid) => {
+                let why = format!(
+                    "local user `{}` is another fba user (uuid {}) of this import",
+                    b.username, b.uuid
+                );
+                return Ok((None, Outcome::Skipped(why)));
+            }
             (None, b) => b,
         };
         if let Some(email) = &c.email {
@@ -334,10 +368,15 @@ impl Admin {
                 return Ok((None, Outcome::Skipped(why)));
             }
         }
-        match matched {
-            None => self.create_imported(u, c, roles, dry_run).await,
-            Some(local) => self.update_imported(u, c, &local, roles, dry_run).await,
+        let email = c.email.clone();
+        let result = match matched {
+            None => self.create_imported(u, c, roles, dry_run).await?,
+            Some(local) => self.update_imported(u, c, &local, roles, dry_run).await?,
+        };
+        if let (Some(email), Some(_)) = (email, &result.0) {
+            claims.emails.insert(email, u.id);
         }
+        Ok(result)
     }
 
     async fn create_imported(
@@ -408,14 +447,23 @@ impl Admin {
         fn differs<T: PartialEq + Clone>(have: &T, want: &T) -> Option<T> {
             (have != want).then(|| want.clone())
         }
+        // Matched by uuid, the account is fba's: it follows fba in everything. Matched by name
+        // only, it is a local account of the same name: its profile follows fba, but nothing
+        // that grants access does (no password, no superuser or staff flag, never enabled).
+        let same_account = local.uuid == u.uuid;
+        let status = if same_account || c.status == STATUS_DISABLED {
+            differs(&local.status, &c.status)
+        } else {
+            None
+        };
         let mut changes = UserChanges {
             nickname: differs(&local.nickname, &c.nickname),
             email: differs(&local.email, &c.email),
             phone: differs(&local.phone, &c.phone),
             avatar: differs(&local.avatar, &c.avatar),
-            status: differs(&local.status, &c.status),
-            is_superuser: differs(&local.is_superuser, &u.is_superuser),
-            is_staff: differs(&local.is_staff, &u.is_staff),
+            status,
+            is_superuser: differs(&local.is_superuser, &u.is_superuser).filter(|_| same_account),
+            is_staff: differs(&local.is_staff, &u.is_staff).filter(|_| same_account),
             multi_login: differs(&local.multi_login, &u.is_multi_login),
             ..UserChanges::default()
         };
@@ -424,7 +472,8 @@ impl Admin {
         }
         // Only a password that is still fba's (bcrypt, never used here) follows fba's.
         let password = u.password.as_ref().filter(|want| {
-            local.password_hash.as_ref() != Some(*want)
+            same_account
+                && local.password_hash.as_ref() != Some(*want)
                 && local
                     .password_hash
                     .as_ref()
@@ -437,6 +486,7 @@ impl Admin {
             .iter()
             .map(|r| r.id)
             .collect();
+        let roles = if same_account { roles } else { &[] };
         let new_roles: Vec<i64> = roles
             .iter()
             .flatten()
@@ -516,12 +566,43 @@ impl Admin {
         &self,
         s: &FbaSocial,
         local: Local,
+        claims: &mut Claims,
         dry_run: bool,
     ) -> Result<Outcome, AdminError> {
         let provider = provider_name(&s.source);
         if provider.is_empty() || s.sid.trim_ascii().is_empty() {
             return Ok(Outcome::Failed("no source or no sid".into()));
         }
+        let identity = (provider.clone(), s.sid.clone());
+        if let Some(other) = claims.identities.get(&identity) {
+            let outcome = if *other == s.user_id {
+                Outcome::Unchanged
+            } else {
+                Outcome::Skipped(format!("fba user {other} of this import has this identity"))
+            };
+            return Ok(outcome);
+        }
+        if claims.bound.contains(&(s.user_id, provider.clone())) {
+            let why =
+                format!("another {provider} identity of this user comes first in this import");
+            return Ok(Outcome::Skipped(why));
+        }
+        let outcome = self.bind_imported(s, &provider, local, dry_run).await?;
+        if matches!(outcome, Outcome::Created | Outcome::Unchanged) {
+            claims.identities.insert(identity, s.user_id);
+            claims.bound.insert((s.user_id, provider));
+        }
+        Ok(outcome)
+    }
+
+    async fn bind_imported(
+        &self,
+        s: &FbaSocial,
+        provider: &str,
+        local: Local,
+        dry_run: bool,
+    ) -> Result<Outcome, AdminError> {
+        let provider = provider.to_owned();
         let owner = self
             .repo
             .send(FindUserBySocial {

@@ -20,25 +20,42 @@ pub fn is_origin(s: &str) -> bool {
     let Some((scheme, authority)) = s.split_once("://") else {
         return false;
     };
+    let default_port = match scheme {
+        "http" => "80",
+        "https" => "443",
+        _ => return false,
+    };
     let (host, port) = match authority.strip_prefix('[') {
         Some(v6) => match v6.split_once(']') {
-            Some((ip, rest)) => (ip, rest.strip_prefix(':').unwrap_or(rest)),
+            Some((ip, "")) => (ip, None),
+            Some((ip, rest)) => match rest.strip_prefix(':') {
+                Some(port) => (ip, Some(port)),
+                None => return false,
+            },
             None => return false,
         },
-        None => authority.rsplit_once(':').unwrap_or((authority, "")),
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
     };
-    let port_ok = if authority.starts_with('[') {
-        authority.ends_with(']') || port.parse::<u16>().is_ok()
+    let host_ok = if authority.starts_with('[') {
+        host.parse::<std::net::Ipv6Addr>().is_ok()
     } else {
-        !authority.contains(':') || port.parse::<u16>().is_ok()
+        !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
     };
-    matches!(scheme, "http" | "https")
-        && !host.is_empty()
-        && port_ok
-        && !authority
-            .chars()
-            .any(|c| matches!(c, '/' | '?' | '#' | '@') || c.is_whitespace() || c.is_control())
-        && authority == authority.to_ascii_lowercase()
+    // As a browser writes it: digits without a sign or leading zero, never the default port.
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && !p.starts_with('0')
+            && p.parse::<u16>().is_ok()
+            && p != default_port
+    });
+    host_ok && port_ok
 }
 
 impl Settings {
@@ -337,6 +354,14 @@ mod origin_tests {
             assert!(is_origin(good), "{good}");
         }
         for bad in [
+            "http://[::1]8080",
+            "https://x.example:443",
+            "http://x.example:80",
+            "http://x.example:+80",
+            "http://x.example:080",
+            "http://x.example:0",
+            "http://bücher.example",
+            "http://::1",
             "localhost:5173",
             "http://localhost:5173/",
             "https://app.example.com/path",

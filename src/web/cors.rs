@@ -29,6 +29,8 @@ pub fn cors(origins: &[String], max_age_seconds: usize) -> Cors {
             header::HeaderName::from_static("x-trace-id"),
             header::RETRY_AFTER,
             header::WWW_AUTHENTICATE,
+            // The page times token renewal by the server's clock, not its own.
+            header::DATE,
         ])
         .supports_credentials()
         .max_age(max_age_seconds)
@@ -43,9 +45,11 @@ pub fn check_cookie_origin(req: &HttpRequest) -> Result<(), ApiError> {
         return Ok(());
     };
     let origin = origin.to_str().unwrap_or("null");
-    let same = origin
-        .split_once("://")
-        .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(req.connection_info().host()));
+    // This server's own origin as the request reached it (behind a proxy: the `Host` and
+    // `X-Forwarded-Proto` it passes on).
+    let info = req.connection_info();
+    let own = format!("{}://{}", info.scheme(), info.host());
+    let same = origin.eq_ignore_ascii_case(&own);
     let allowed = req
         .app_data::<Data<AllowedOrigins>>()
         .is_some_and(|a| a.0.iter().any(|o| o == origin));

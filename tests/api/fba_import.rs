@@ -88,6 +88,8 @@ async fn fixture() -> FbaDb {
           (6, '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c06', 'frank', 'Frank from fba', '{frank}', NULL, NULL, 1,
               false, false, false, now(), NULL),
           (7, '6d5c4b3a-2f1e-4d0c-9b8a-7f6e5d4c3b07', 'bad name!', 'Bad', NULL, NULL, NULL, 1,
+              false, false, false, now(), NULL),
+          (8, '2b4d6f80-1a3c-4e5f-8a7b-9c0d1e2f3a08', 'alicia', 'Alicia', NULL, 'ALICE@example.com', NULL, 1,
               false, false, false, now(), NULL);
          INSERT INTO sys_role (id, name, status) VALUES (1, 'ops', 1), (2, 'auditor', 1), (3, 'retired', 0);
          INSERT INTO sys_menu (id, title, name, type, perms, status) VALUES
@@ -155,7 +157,7 @@ async fn an_fba_database_moves_over_and_a_second_run_changes_nothing() {
     app.create_user("frank").await;
 
     let expected = [
-        "users:    4 created, 1 updated, 0 unchanged, 1 skipped, 1 failed",
+        "users:    4 created, 1 updated, 0 unchanged, 2 skipped, 1 failed",
         "roles:    3 created, 0 updated, 0 unchanged, 0 skipped, 0 failed",
         "bindings: 1 created, 0 updated, 0 unchanged, 0 skipped, 0 failed",
     ];
@@ -169,6 +171,13 @@ async fn an_fba_database_moves_over_and_a_second_run_changes_nothing() {
     );
     assert!(
         stderr.contains("failed user `bad name!` (fba id 7)"),
+        "{stderr}"
+    );
+    // Emails are compared as Portcullis stores them (lower-case): two fba rows meet here.
+    assert!(
+        stderr.contains(
+            "skipped user `alicia` (fba id 8): fba user 1 of this import has the same email"
+        ),
         "{stderr}"
     );
     assert_eq!(
@@ -232,20 +241,30 @@ async fn an_fba_database_moves_over_and_a_second_run_changes_nothing() {
     assert_eq!(
         summary(&stdout),
         [
-            "users:    0 created, 0 updated, 5 unchanged, 1 skipped, 1 failed",
+            "users:    0 created, 0 updated, 5 unchanged, 2 skipped, 1 failed",
             "roles:    0 created, 0 updated, 3 unchanged, 0 skipped, 0 failed",
             "bindings: 0 created, 0 updated, 1 unchanged, 0 skipped, 0 failed",
         ]
     );
     app.login("alice", "alice-pass-1").await;
 
-    // A change in fba follows on the next run: bob is disabled there, his session ends here.
-    fba.exec("UPDATE sys_user SET status = 0 WHERE username = 'bob'")
-        .await;
-    let (_, stdout, _) = import(&app, &fba, false);
+    // A change in fba follows on the next run: bob is disabled there (his session ends here),
+    // renamed, and a new fba user takes the name `bob`: that one is not given bob's account.
+    fba.exec(
+        "UPDATE sys_user SET status = 0, username = 'robert' WHERE id = 2;
+         INSERT INTO sys_user (id, uuid, username, nickname, password, status)
+         VALUES (9, '7e6d5c4b-3a2f-4e1d-8c0b-a9f8e7d6c509', 'bob', 'New Bob', NULL, 1);
+         INSERT INTO sys_user_role (user_id, role_id) VALUES (9, 1);",
+    )
+    .await;
+    let (_, stdout, stderr) = import(&app, &fba, false);
+    assert_eq!(
+        summary(&stdout)[0],
+        "users:    0 created, 1 updated, 4 unchanged, 3 skipped, 1 failed"
+    );
     assert!(
-        stdout.contains("users:    0 created, 1 updated, 4 unchanged"),
-        "{stdout}"
+        stderr.contains("skipped user `bob` (fba id 9): local user `bob` is another fba user"),
+        "{stderr}"
     );
     // The command line's change reaches the running server through the invalidation log.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
