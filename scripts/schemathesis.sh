@@ -19,7 +19,7 @@ if [ ! -x "$venv/bin/schemathesis" ]; then
 fi
 
 cargo build --quiet --bin portcullis
-bin=target/debug/portcullis
+bin=${CARGO_TARGET_DIR:-target}/debug/portcullis
 work=$(mktemp -d)
 port=18700
 server=
