@@ -349,7 +349,15 @@ impl Inner {
     async fn verified(&self, token: &str) -> Result<Verified, Refusal> {
         let now = now();
         if let Some(v) = self.tokens.get(token) {
+            // These very bytes passed the checks below before.
             return self.verifier.in_time(v, now);
+        }
+        // RFC 6750 `b64token`; anything else is a malformed header (400), not a bad token.
+        let b64token = |b: &u8| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
+        };
+        if !token.as_bytes().iter().all(b64token) {
+            return Err(Refusal::Malformed);
         }
         let attempt = {
             let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());

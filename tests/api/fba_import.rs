@@ -37,21 +37,7 @@ impl FbaDb {
 
 impl Drop for FbaDb {
     fn drop(&mut self) {
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(mut conn) = AsyncPgConnection::establish(PG_ADMIN_URL).await {
-                    let _ = conn
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                }
-            });
-        })
-        .join();
+        drop_database(self.name.clone());
     }
 }
 

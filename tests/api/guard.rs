@@ -129,6 +129,9 @@ async fn the_guard_answers_from_memory_and_sees_every_change_on_the_next_request
         .insert_header(("authorization", "Basic abc"))
         .to_request();
     assert_eq!(atest::call_service(&api, req).await.status(), 400);
+    // Characters outside RFC 6750's b64token: a malformed header, as on the server.
+    let res = call(&api, "GET", "/orders", Some("abc!def")).await;
+    assert_eq!(res.status(), 400);
 
     // Signed in: the first request asks the server once; then memory answers.
     let eve = token(&app.login("eve", PASSWORD).await, "access_token");

@@ -101,23 +101,28 @@ impl Drop for Resources {
             }
         }
         if let Some(name) = self.database.take() {
-            // A runtime of its own: this may run inside or outside the test's.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async {
-                    if let Ok(mut conn) = AsyncPgConnection::establish(PG_ADMIN_URL).await {
-                        let _ = conn
-                            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .await;
-                    }
-                });
-            })
-            .join();
+            drop_database(name);
         }
     }
+}
+
+/// Drops a PostgreSQL database a test made, from a `Drop`: on a runtime of its own, since this
+/// may run inside or outside the test's.
+pub fn drop_database(name: String) {
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            if let Ok(mut conn) = AsyncPgConnection::establish(PG_ADMIN_URL).await {
+                let _ = conn
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+            }
+        });
+    })
+    .join();
 }
 
 /// Draws real captchas and keeps their answers for the test, as a person reads the image.
