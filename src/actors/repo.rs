@@ -52,6 +52,7 @@ messages! {
     /// The database answers.
     Ping {} -> () = |repo, _| repo.ping().await;
     CountUsers {} -> i64 = |repo, _| repo.count_users().await;
+    CountEnabledSuperusers {} -> i64 = |repo, _| repo.count_enabled_superusers().await;
     FindUserByName { username: String } -> Option<User> =
         |repo, m| repo.user_by_username(&m.username).await;
     FindUserByUuid { uuid: String } -> Option<User> = |repo, m| repo.user_by_uuid(&m.uuid).await;

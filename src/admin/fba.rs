@@ -14,9 +14,9 @@ use std::fmt;
 use super::roles::{check_codes, check_name};
 use super::{Admin, AdminError};
 use crate::actors::repo::{
-    ChangeRoleCodes, ChangeUser, ChangeUserRoles, CreateRole, CreateUser, FindRole,
-    FindUserByEmail, FindUserByName, FindUserBySocial, FindUserByUuid, LinkSocial, RolesOf,
-    SetPasswordHash, SocialsOf, TouchLastLogin, UpdateRole,
+    ChangeRoleCodes, ChangeUser, ChangeUserRoles, CountEnabledSuperusers, CreateRole, CreateUser,
+    FindRole, FindUserByEmail, FindUserByName, FindUserBySocial, FindUserByUuid, LinkSocial,
+    RolesOf, SetPasswordHash, SocialsOf, TouchLastLogin, UpdateRole,
 };
 use crate::db::models::{NewUser, User};
 use crate::domain::{
@@ -107,6 +107,9 @@ struct Claims {
     bound: HashSet<(i64, String)>,
     /// Every uuid in the dump.
     uuids: HashSet<String>,
+    /// Enabled superusers after the rows so far: a change that would leave none is refused in
+    /// a dry run exactly as the real run's transaction refuses it.
+    superusers: i64,
 }
 
 /// A user row checked against Portcullis' rules.
@@ -195,6 +198,7 @@ impl Admin {
 
         let mut claims = Claims {
             uuids: dump.users.iter().map(|u| u.uuid.clone()).collect(),
+            superusers: self.repo.send(CountEnabledSuperusers {}).await?,
             ..Claims::default()
         };
         let mut users: BTreeMap<i64, Local> = BTreeMap::new();
@@ -370,8 +374,11 @@ impl Admin {
         }
         let email = c.email.clone();
         let result = match matched {
-            None => self.create_imported(u, c, roles, dry_run).await?,
-            Some(local) => self.update_imported(u, c, &local, roles, dry_run).await?,
+            None => self.create_imported(u, c, roles, claims, dry_run).await?,
+            Some(local) => {
+                self.update_imported(u, c, &local, roles, claims, dry_run)
+                    .await?
+            }
         };
         if let (Some(email), Some(_)) = (email, &result.0) {
             claims.emails.insert(email, u.id);
@@ -384,9 +391,12 @@ impl Admin {
         u: &FbaUser,
         c: Checked,
         roles: &[Option<i64>],
+        claims: &mut Claims,
         dry_run: bool,
     ) -> Result<(Option<Local>, Outcome), AdminError> {
+        let superuser = u.is_superuser && c.status == STATUS_ENABLED;
         if dry_run {
+            claims.superusers += i64::from(superuser);
             return Ok((Some(Local::New), Outcome::Created));
         }
         let now = self.clock.naive();
@@ -415,6 +425,7 @@ impl Admin {
             }
             Err(e) => return Err(e.into()),
         };
+        claims.superusers += i64::from(superuser);
         if let Some(at) = u.last_login_time {
             self.repo
                 .send(TouchLastLogin {
@@ -442,6 +453,7 @@ impl Admin {
         c: Checked,
         local: &User,
         roles: &[Option<i64>],
+        claims: &mut Claims,
         dry_run: bool,
     ) -> Result<(Option<Local>, Outcome), AdminError> {
         fn differs<T: PartialEq + Clone>(have: &T, want: &T) -> Option<T> {
@@ -504,10 +516,19 @@ impl Admin {
             || changes.is_staff.is_some()
             || changes.multi_login.is_some();
         let local_ref = Some(Local::Existing(local.id));
+        let was_superuser = local.is_superuser && local.is_enabled();
+        let is_superuser = changes.is_superuser.unwrap_or(local.is_superuser)
+            && changes.status.unwrap_or(local.status) == STATUS_ENABLED;
+        if was_superuser && !is_superuser && claims.superusers <= 1 {
+            let why = AdminError::LastSuperuser.to_string();
+            return Ok((local_ref, Outcome::Failed(why)));
+        }
         if !profile && password.is_none() && new_roles.is_empty() && !planned_roles {
             return Ok((local_ref, Outcome::Unchanged));
         }
+        let superusers = claims.superusers + i64::from(is_superuser) - i64::from(was_superuser);
         if dry_run {
+            claims.superusers = superusers;
             return Ok((local_ref, Outcome::Updated));
         }
         let now = self.clock.naive();
@@ -550,6 +571,7 @@ impl Admin {
                 })
                 .await?;
         }
+        claims.superusers = superusers;
         let disabled = changes.status.is_some_and(|s| s != STATUS_ENABLED);
         if disabled || password.is_some() {
             // As an administrator's change would: the old sessions end on every node.

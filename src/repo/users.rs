@@ -154,6 +154,17 @@ impl Repo {
         })
     }
 
+    pub async fn count_enabled_superusers(&self) -> Result<i64, DbError> {
+        with_conn!(&self.db, |conn| {
+            Ok(users::table
+                .filter(users::is_superuser.eq(true))
+                .filter(users::status.eq(STATUS_ENABLED))
+                .count()
+                .get_result(conn)
+                .await?)
+        })
+    }
+
     pub async fn create_user(&self, new: NewUser) -> Result<User, DbError> {
         with_conn!(&self.db, |conn| {
             Ok(diesel::insert_into(users::table)

@@ -261,6 +261,22 @@ async fn an_fba_database_moves_over_and_a_second_run_changes_nothing() {
         );
         actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+
+    // alice is the only enabled superuser here: fba demoting her is refused, and a dry run
+    // says so as the real run does.
+    fba.exec("UPDATE sys_user SET is_superuser = false WHERE id = 1")
+        .await;
+    let refused = "users:    0 created, 0 updated, 4 unchanged, 3 skipped, 2 failed";
+    let (_, stdout, stderr) = import(&app, &fba, true);
+    assert_eq!(summary(&stdout)[0], refused);
+    assert!(
+        stderr.contains("failed user `alice` (fba id 1): this would leave no enabled superuser"),
+        "{stderr}"
+    );
+    let (_, stdout, _) = import(&app, &fba, false);
+    assert_eq!(summary(&stdout)[0], refused);
+    let alice = app.login("alice", "alice-pass-1").await;
+    assert_eq!(alice["user"]["is_superuser"], true);
 }
 
 #[actix_web::test]
