@@ -365,18 +365,27 @@ async fn a_full_redis_still_lets_users_log_out() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    let filler = "x".repeat(16 * 1024);
-    for i in 0.. {
-        let r: Result<(), _> = redis::cmd("SET")
-            .arg(format!("filler:{i}"))
-            .arg(&filler)
-            .query_async(&mut conn)
-            .await;
-        if r.is_err() {
-            break;
+    // Full to the last few bytes: values of shrinking size until even a small one is refused
+    // (a 16 KiB value refused can leave room for a login's writes).
+    let mut key = 0;
+    let mut fill = async |conn: &mut redis::aio::MultiplexedConnection| {
+        for size in [16 * 1024, 1024, 64] {
+            let filler = "x".repeat(size);
+            loop {
+                key += 1;
+                let r: Result<(), _> = redis::cmd("SET")
+                    .arg(format!("filler:{key}"))
+                    .arg(&filler)
+                    .query_async(conn)
+                    .await;
+                if r.is_err() {
+                    break;
+                }
+                assert!(key < 100_000, "Redis never filled up");
+            }
         }
-        assert!(i < 10_000, "Redis never filled up");
-    }
+    };
+    fill(&mut conn).await;
 
     let res = app.post_auth("/api/v1/auth/logout", &t).await;
     assert_eq!(
@@ -385,6 +394,8 @@ async fn a_full_redis_still_lets_users_log_out() {
         "logging out frees memory: it must work when Redis is full"
     );
     assert_eq!(app.me(&t).await.status(), 401);
+    // The logout freed what it removed: take that too.
+    fill(&mut conn).await;
     let ready = app
         .client
         .get(app.url("/health/ready"))
