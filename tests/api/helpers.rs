@@ -344,6 +344,11 @@ impl TestApp {
     }
 
     /// POST with no body and no credentials (cookies still go along).
+    /// GET without credentials.
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
     pub async fn post(&self, path: &str) -> Response {
         self.client.post(self.url(path)).send().await.unwrap()
     }

@@ -176,12 +176,7 @@ async fn a_refusing_database_keeps_cached_users_and_recovers() {
         took < Duration::from_secs(1),
         "refused at once, not after a wait: {took:?}"
     );
-    let ready = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.get("/health/ready").await;
     assert_eq!(ready.status(), 503);
     let body: Value = ready.json().await.unwrap();
     assert_eq!(
@@ -236,12 +231,7 @@ async fn a_stalled_database_meets_the_deadline_and_service_resumes() {
             "answered within the deadline: {took:?}"
         );
     }
-    let ready = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.get("/health/ready").await;
     assert_eq!(ready.status(), 503);
     assert_eq!(
         app.me(&t).await.status(),
@@ -262,12 +252,7 @@ async fn a_stalled_database_meets_the_deadline_and_service_resumes() {
         },
     )
     .await;
-    let ready = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.get("/health/ready").await;
     assert_eq!(ready.status(), 200);
     eprintln!("database stall: service resumed {back:?} after the database did");
 }
@@ -396,12 +381,7 @@ async fn a_full_redis_still_lets_users_log_out() {
     assert_eq!(app.me(&t).await.status(), 401);
     // The logout freed what it removed: take that too.
     fill(&mut conn).await;
-    let ready = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.get("/health/ready").await;
     assert_eq!(ready.status(), 503);
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["data"]["store"], "refuses writes", "{body}");
