@@ -16,7 +16,6 @@ use actix::{
     Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseFuture, WrapFuture,
 };
 use quick_cache::sync::Cache;
-use tokio::sync::broadcast;
 
 use super::repo::{LoadAuthUser, RepoHandle};
 use crate::clock::SharedClock;
@@ -46,14 +45,6 @@ pub enum AuthFailure {
     Store(#[from] StoreError),
     #[error(transparent)]
     Db(#[from] DbError),
-}
-
-/// What the event feed passes on: an entry of the log, or "forget everything" (entries were
-/// lost before they could be read).
-#[derive(Debug, Clone, PartialEq)]
-pub enum FeedEvent {
-    Invalidated(EventId, Invalidation),
-    Reset(EventId),
 }
 
 /// The shared half: what validators read without a message.
@@ -230,33 +221,22 @@ pub struct CacheActor {
     store: Store,
     repo: RepoHandle,
     clock: SharedClock,
-    events: broadcast::Sender<FeedEvent>,
 }
 
 impl Actor for CacheActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let follow = follow(
-            self.store.clone(),
-            self.shared.clone(),
-            self.clock.clone(),
-            self.events.clone(),
-        );
+        let follow = follow(self.store.clone(), self.shared.clone(), self.clock.clone());
         ctx.spawn(follow.into_actor(self).map(|_, _, _| ()));
     }
 }
 
 /// Follows the invalidation log for as long as the actor lives.
-async fn follow(
-    store: Store,
-    shared: Arc<AuthCache>,
-    clock: SharedClock,
-    events: broadcast::Sender<FeedEvent>,
-) {
+async fn follow(store: Store, shared: Arc<AuthCache>, clock: SharedClock) {
     let mut last: Option<EventId> = None;
     loop {
-        match read_log(&store, &shared, &clock, &events, &mut last).await {
+        match read_log(&store, &shared, &clock, &mut last).await {
             Ok(()) => {}
             Err(e) => {
                 if shared.link_up() {
@@ -274,7 +254,6 @@ async fn read_log(
     store: &Store,
     shared: &AuthCache,
     clock: &SharedClock,
-    events: &broadcast::Sender<FeedEvent>,
     last: &mut Option<EventId>,
 ) -> Result<(), StoreError> {
     let silent = || StoreError::Unavailable(format!("no answer from the log for {SILENT:?}"));
@@ -295,11 +274,9 @@ async fn read_log(
         if batch.gap {
             tracing::warn!(after = %after, "invalidations were trimmed before this node read them; cache emptied");
             shared.clear();
-            let _ = events.send(FeedEvent::Reset(after));
         }
         for (id, inv) in batch.events {
             shared.apply(&inv, now);
-            let _ = events.send(FeedEvent::Invalidated(id, inv));
             after = id;
         }
         *last = Some(after);
@@ -414,7 +391,6 @@ pub struct CacheHandle {
     shared: Arc<AuthCache>,
     addr: actix::Addr<CacheActor>,
     invalidator: Invalidator,
-    events: broadcast::Sender<FeedEvent>,
 }
 
 impl CacheHandle {
@@ -429,13 +405,11 @@ impl CacheHandle {
         metrics: Metrics,
     ) -> Self {
         let shared = Arc::new(AuthCache::new(settings, tombstone_ttl, metrics));
-        let (events, _) = broadcast::channel(4096);
         let addr = CacheActor {
             shared: shared.clone(),
             store: store.clone(),
             repo,
             clock: clock.clone(),
-            events: events.clone(),
         }
         .start();
         Self {
@@ -446,7 +420,6 @@ impl CacheHandle {
             },
             shared,
             addr,
-            events,
         }
     }
 
@@ -494,11 +467,6 @@ impl CacheHandle {
 
     pub async fn invalidate(&self, inv: Invalidation) -> Result<(), StoreError> {
         self.invalidator.invalidate(inv).await
-    }
-
-    /// Every entry of the log from now on, in order, as this node reads it.
-    pub fn subscribe(&self) -> broadcast::Receiver<FeedEvent> {
-        self.events.subscribe()
     }
 }
 
