@@ -19,7 +19,7 @@ use crate::actors::repo::CountUsers;
 use crate::actors::{CacheHandle, Invalidator, RepoHandle};
 use crate::admin::roles::Roles;
 use crate::admin::{Admin, AdminError, UserSpec};
-use crate::auth::access::AccessRules;
+use crate::auth::access::ForwardAuth;
 use crate::auth::captcha::{CaptchaGenerator, Captchas, ImageCaptcha};
 use crate::auth::client_ip::ClientIpResolver;
 use crate::auth::clients::ApiClients;
@@ -49,6 +49,7 @@ use crate::web::rate_limit::Limits;
 use crate::web::request_span::RequestSpan;
 use crate::web::routes::{self, health::Backend, oauth2::flow::Flow};
 use crate::web::spec::Spec;
+use crate::web::PublicUrl;
 
 /// Largest JSON or form body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -154,6 +155,10 @@ pub fn resolve_keys(settings: &Settings) -> anyhow::Result<KeySet> {
         std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the {what} {}", path.display()))
     };
+    let read_private = |path: &Path, what: &str| {
+        refuse_if_readable_by_others(path, what)?;
+        read(path, what)
+    };
     let private_pem = if jwt.private_key_file.is_empty() {
         anyhow::ensure!(
             settings.profile == Profile::Development,
@@ -162,7 +167,7 @@ pub fn resolve_keys(settings: &Settings) -> anyhow::Result<KeySet> {
         );
         let path = settings.data.dir.join("jwt_ed25519.pem");
         if path.exists() {
-            read(&path, "development key")?
+            read_private(&path, "development key")?
         } else {
             let (private, _, key) = keys::generate();
             write_private(&path, &private)?;
@@ -170,7 +175,7 @@ pub fn resolve_keys(settings: &Settings) -> anyhow::Result<KeySet> {
             private
         }
     } else {
-        read(Path::new(&jwt.private_key_file), "jwt.private_key_file")?
+        read_private(Path::new(&jwt.private_key_file), "jwt.private_key_file")?
     };
     let current = keys::public_of(&private_pem).context("jwt.private_key_file")?;
     let previous = jwt
@@ -198,6 +203,9 @@ pub fn resolve_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
         "jwt.secret is missing: set PORTCULLIS__JWT__SECRET"
     );
     let path = settings.data.dir.join("jwt_secret");
+    if path.exists() {
+        refuse_if_readable_by_others(&path, "development JWT secret")?;
+    }
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let existing = existing.trim();
         anyhow::ensure!(
@@ -211,6 +219,45 @@ pub fn resolve_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
     write_private(&path, &secret)?;
     tracing::info!(path = %path.display(), "generated a development JWT secret");
     Ok(secret.into_bytes())
+}
+
+/// A key or secret file that its group or others may read or write is refused: whoever can
+/// read it can mint tokens.
+pub fn refuse_if_readable_by_others(path: &Path, what: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .with_context(|| format!("cannot read the {what} {}", path.display()))?
+        .permissions()
+        .mode();
+    anyhow::ensure!(
+        mode & 0o077 == 0,
+        "the {what} {} may be read or written by its group or others (mode {:o}); \
+         only its owner may: chmod 600 {}",
+        path.display(),
+        mode & 0o777,
+        path.display()
+    );
+    Ok(())
+}
+
+/// What an operator should know about how this server is exposed.
+fn warn_about_exposure(settings: &Settings) {
+    let host = settings.server.host.trim_matches(['[', ']']);
+    if matches!(host, "0.0.0.0" | "::") {
+        tracing::warn!(
+            host,
+            "listening on every interface: forward-auth, introspection and the event feed are \
+             reachable around the reverse proxy; where the proxy shares a private network with \
+             this server, set server.host to this server's address on that network"
+        );
+    }
+    if !settings.forward_auth.rules.is_empty() && settings.rate_limit.trusted_proxies.is_empty() {
+        tracing::warn!(
+            "forward_auth.rules are set and rate_limit.trusted_proxies is empty: the original \
+             request's headers are believed from loopback peers only; list your proxies' addresses \
+             there if they reach this server over a network"
+        );
+    }
 }
 
 /// Writes a file only its owner may read (mode 0600), making its folder if needed.
@@ -379,6 +426,8 @@ impl Application {
                 )
             })?;
         let port = listener.local_addr()?.port();
+        warn_about_exposure(&settings);
+        let public_url = PublicUrl(settings.server.public_url_for(port));
         let r = &settings.rate_limit;
         let client_ip =
             ClientIpResolver::new(&r.trusted_proxies, &r.client_ip_header, r.ipv6_prefix);
@@ -409,9 +458,13 @@ impl Application {
         );
         let services = Services {
             spec: web::Data::new(Spec::default()),
+            public_url: web::Data::new(public_url),
             draining: web::Data::new(Draining::default()),
             reauth: web::Data::new(reauth),
-            rules: web::Data::new(AccessRules::new(&settings.forward_auth.rules)),
+            forward_auth: web::Data::new(ForwardAuth::new(
+                &settings.forward_auth,
+                &settings.rate_limit.trusted_proxies,
+            )),
             clients: web::Data::new(ApiClients::new(repo.clone(), clock.clone())),
             roles: web::Data::new(Roles::new(repo.clone(), cache.invalidator(), clock.clone())),
             gate: web::Data::new(Gate::new(
@@ -589,7 +642,8 @@ struct Services {
     draining: web::Data<Draining>,
     gate: web::Data<Gate>,
     reauth: web::Data<Reauth>,
-    rules: web::Data<AccessRules>,
+    forward_auth: web::Data<ForwardAuth>,
+    public_url: web::Data<PublicUrl>,
     clients: web::Data<ApiClients>,
     roles: web::Data<Roles>,
     authenticator: web::Data<Authenticator>,
@@ -649,7 +703,8 @@ fn app(
         .app_data(s.draining.clone())
         .app_data(s.gate.clone())
         .app_data(s.reauth.clone())
-        .app_data(s.rules.clone())
+        .app_data(s.forward_auth.clone())
+        .app_data(s.public_url.clone())
         .app_data(s.clients.clone())
         .app_data(s.roles.clone())
         .app_data(s.authenticator.clone())

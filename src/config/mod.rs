@@ -110,8 +110,30 @@ pub struct LoginLogSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForwardAuthSettings {
+    /// The one header set the proxy writes about the request it holds; the other is never read.
+    pub headers: ForwardedHeaders,
+    /// What a request that no rule matches needs.
+    pub default: DefaultAccess,
     /// What requests through `/auth/verify` need, first match wins.
     pub rules: Vec<AccessRule>,
+}
+
+/// Which headers name the original request's method, host and path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardedHeaders {
+    /// `X-Original-Method`, `X-Original-Host`, `X-Original-URI` (the nginx example).
+    XOriginal,
+    /// `X-Forwarded-Method`, `X-Forwarded-Host`, `X-Forwarded-Uri` (Traefik, Caddy).
+    XForwarded,
+}
+
+/// What no rule matched needs: any signed-in user, or nothing gets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DefaultAccess {
+    User,
+    Deny,
 }
 
 /// One access rule: method list (empty: any), host (none: any), path glob → public, or a
@@ -162,6 +184,28 @@ pub struct ServerSettings {
     pub allow_public_in_development: bool,
     /// How long a stopping server lets in-flight requests finish.
     pub shutdown_timeout_seconds: u64,
+    /// Where clients reach this server (`https://auth.example.com`): every absolute URL it
+    /// publishes is built from it, never from request headers. Required in production; empty in
+    /// development = the listen address.
+    pub public_url: String,
+}
+
+impl ServerSettings {
+    /// `public_url` without a trailing `/`, or in development the address this server listens
+    /// on (the port it was given, when it asked for port 0).
+    pub fn public_url_for(&self, port: u16) -> String {
+        let configured = self.public_url.trim().trim_end_matches('/');
+        if !configured.is_empty() {
+            return configured.to_owned();
+        }
+        let host = match self.host.as_str() {
+            "0.0.0.0" | "" => "127.0.0.1".to_owned(),
+            "::" | "[::]" => "[::1]".to_owned(),
+            h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
+            h => h.to_owned(),
+        };
+        format!("http://{host}:{port}")
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -221,6 +265,9 @@ pub struct SessionSettings {
     pub refresh_grace_seconds: i64,
     pub max_sessions_per_user: usize,
     pub cookie_secure: bool,
+    /// Production refuses `cookie_secure = false` unless this says it is meant (TLS ends
+    /// somewhere that cannot be told apart, say, and the cookie never crosses a network).
+    pub allow_insecure_cookie: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

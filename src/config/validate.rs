@@ -205,6 +205,15 @@ impl Settings {
                     .into(),
             );
         }
+        let public_url = self.server.public_url.trim();
+        if !public_url.is_empty()
+            && (!is_absolute_url(public_url) || public_url.contains(['?', '#']))
+        {
+            problems.push(format!(
+                "server.public_url `{public_url}` is not an absolute http(s) URL without query \
+                 (PORTCULLIS__SERVER__PUBLIC_URL), e.g. https://auth.example.com"
+            ));
+        }
         for (i, r) in self.forward_auth.rules.iter().enumerate() {
             if !r.path.starts_with('/') || globset::Glob::new(&r.path).is_err() {
                 problems.push(format!(
@@ -319,6 +328,22 @@ impl Settings {
                 problems.push(
                     "swagger_login.enabled is on; the Swagger password login skips the captcha and is \
                      for development. Set PORTCULLIS__SWAGGER_LOGIN__ENABLED=false"
+                        .into(),
+                );
+            }
+            if !self.session.cookie_secure && !self.session.allow_insecure_cookie {
+                problems.push(
+                    "session.cookie_secure is off; production sends the refresh cookie over HTTPS only. \
+                     Set PORTCULLIS__SESSION__COOKIE_SECURE=true (or, if it is meant, \
+                     PORTCULLIS__SESSION__ALLOW_INSECURE_COOKIE=true)"
+                        .into(),
+                );
+            }
+            if self.server.public_url.trim().is_empty() {
+                problems.push(
+                    "server.public_url is missing; production builds the URLs it publishes from it, \
+                     never from request headers. Set PORTCULLIS__SERVER__PUBLIC_URL, e.g. \
+                     https://auth.example.com"
                         .into(),
                 );
             }

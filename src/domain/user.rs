@@ -54,19 +54,24 @@ pub struct CachedUser {
     pub user: AuthUser,
     pub json: Box<serde_json::value::RawValue>,
     pub answer: Box<[u8]>,
-    /// `Remote-User`, `Remote-User-Id`, `Remote-Name`, `Remote-Email`, `Remote-Groups`.
+    /// `Remote-User`, `Remote-User-Id`, `Remote-Name`, `Remote-Email` (verified only),
+    /// `Remote-Email-Verified`, `Remote-Groups`.
     pub remote_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
-/// The identity headers forward-auth answers with (the names Authelia and Authentik use). A
-/// value that cannot be a header value (none should: names and nicknames have no control
-/// characters) is left out.
+/// The identity headers forward-auth answers with (the names Authelia and Authentik use). An
+/// email address goes out only once verified: a service must not take an address anyone could
+/// type in for a proven one. A value that cannot be a header value (none should: names and
+/// nicknames have no control characters) is left out.
 fn remote_headers(u: &AuthUser) -> Vec<(HeaderName, HeaderValue)> {
+    let verified = u.email.is_some() && u.email_verified;
+    let email = u.email.clone().filter(|_| verified).unwrap_or_default();
     [
         ("remote-user", u.username.clone()),
         ("remote-user-id", u.id.to_string()),
         ("remote-name", u.nickname.clone()),
-        ("remote-email", u.email.clone().unwrap_or_default()),
+        ("remote-email", email),
+        ("remote-email-verified", verified.to_string()),
         ("remote-groups", u.roles.join(",")),
     ]
     .into_iter()

@@ -61,6 +61,8 @@ pub mod kind {
         INSUFFICIENT_USER_AUTHENTICATION = 401, 401, "insufficient_user_authentication", "Please confirm it is you: sign in again or enter your password", "请重新验证身份：重新登录或输入密码", Challenge::Error("insufficient_user_authentication");
         INSUFFICIENT_SCOPE = 403, 403, "insufficient_scope", "Permission denied", "权限不足", Challenge::Error("insufficient_scope");
         ORIGIN_NOT_ALLOWED = 403, 403, "origin_not_allowed", "Requests from this origin may not use the session cookie", "此来源的请求不能使用会话 Cookie", Challenge::None;
+        FORWARDED_REQUEST_INVALID = 400, 400, "invalid_forwarded_request", "The proxy did not say, readably, which request it is asking about", "代理未提供可读的原始请求信息", Challenge::None;
+        FORBIDDEN = 403, 403, "forbidden", "Access denied", "禁止访问", Challenge::None;
         INVALID_CREDENTIALS = 400, 400, "invalid_credentials", "Username or password is incorrect", "用户名或密码有误", Challenge::None;
         INVALID_BODY = 400, 400, "invalid_body", "Request body is invalid", "请求参数非法", Challenge::None;
         PAYLOAD_TOO_LARGE = 413, 413, "payload_too_large", "Request body is too large", "请求体过大", Challenge::None;

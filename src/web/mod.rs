@@ -19,3 +19,8 @@ pub mod ui;
 pub use client::Client;
 pub use current_user::CurrentUser;
 pub use respond::{ApiOk, Prejsoned};
+
+/// Where clients reach this server (`server.public_url`, no trailing `/`): the base of every
+/// absolute URL it publishes.
+#[derive(Debug, Clone)]
+pub struct PublicUrl(pub String);

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::{json, Value};
 
+use portcullis::config::AccessRule;
+
 use crate::helpers::*;
 
 struct Nginx {
@@ -44,7 +46,11 @@ impl Nginx {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nginx");
-        for file in ["protected-api.conf", "portcullis-forward.conf"] {
+        for file in [
+            "protected-api.conf",
+            "portcullis-forward.conf",
+            "portcullis-subrequest.conf",
+        ] {
             let text = std::fs::read_to_string(format!("{examples}/{file}"))
                 .unwrap()
                 .replace("127.0.0.1:8000", portcullis)
@@ -185,4 +191,106 @@ async fn nginx_auth_request_protects_an_api() {
         401,
         "logged out on another node: refused on the next request"
     );
+}
+
+/// A raw HTTP/1.1 request to nginx, so that the path goes out exactly as written (an HTTP client
+/// would resolve `..` and re-encode): the status line's code.
+async fn raw_status(port: u16, method: &str, target: &str, headers: &[(&str, &str)]) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut request =
+        format!("{method} {target} HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {answer:?}"))
+}
+
+#[actix_web::test]
+async fn through_nginx_a_client_cannot_talk_past_the_rules() {
+    let (mut settings, dir) = test_settings().await;
+    let rule = |methods: &[&str], path: &str, permission: Option<&str>| AccessRule {
+        methods: methods.iter().map(|m| m.to_string()).collect(),
+        host: None,
+        path: path.into(),
+        permission: permission.map(Into::into),
+        public: permission.is_none(),
+    };
+    // docs/protecting-an-api.md's rules.
+    settings.forward_auth.rules = vec![
+        rule(&[], "/healthz", None),
+        rule(&[], "/public/**", None),
+        rule(&["POST", "DELETE"], "/orders/**", Some("order:write")),
+    ];
+    let app = spawn_with(settings, dir).await;
+    let api = start_api();
+    let nginx = Nginx::start(app.address.trim_start_matches("http://"), api);
+    app.create_user("wendy").await;
+    let t = token(&app.login("wendy", PASSWORD).await, "access_token");
+    let bearer = format!("Bearer {t}");
+    let port = nginx.port;
+
+    assert_eq!(raw_status(port, "GET", "/healthz", &[]).await, 200);
+    assert_eq!(raw_status(port, "GET", "/orders/7", &[]).await, 401);
+    // The client names another path or method in the header set nginx does not write, and in
+    // the one it does (which nginx overwrites).
+    for spoof in [
+        [
+            ("X-Forwarded-Uri", "/healthz"),
+            ("X-Forwarded-Method", "GET"),
+        ],
+        [("X-Original-URI", "/healthz"), ("X-Original-Method", "GET")],
+    ] {
+        assert_eq!(raw_status(port, "GET", "/orders/7", &spoof).await, 401);
+        let mut with_token = spoof.to_vec();
+        with_token.push(("Authorization", &bearer));
+        assert_eq!(
+            raw_status(port, "DELETE", "/orders/7", &with_token).await,
+            403,
+            "{spoof:?}"
+        );
+    }
+    assert_eq!(
+        raw_status(port, "DELETE", "/orders/7", &[("Authorization", &bearer)]).await,
+        403
+    );
+    assert_eq!(
+        raw_status(port, "GET", "/orders/7", &[("Authorization", &bearer)]).await,
+        200
+    );
+    // Paths judged as the backend routes them.
+    for (method, target) in [
+        ("POST", "/orders"),
+        ("DELETE", "/%6Frders/7"),
+        ("DELETE", "//orders/7"),
+    ] {
+        assert_eq!(
+            raw_status(port, method, target, &[("Authorization", &bearer)]).await,
+            403,
+            "{method} {target}"
+        );
+    }
+    for target in [
+        "/public/../orders/7",
+        "/public/%2e%2e/orders/7",
+        "/public/%2Forders",
+    ] {
+        assert_eq!(
+            raw_status(port, "DELETE", target, &[]).await,
+            400,
+            "{target}: refused, not judged by the public rule"
+        );
+    }
+    assert_eq!(raw_status(port, "GET", "/public/app.css", &[]).await, 200);
 }

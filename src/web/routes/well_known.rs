@@ -2,12 +2,13 @@
 //! OpenID-style configuration that points at them and at introspection.
 
 use actix_web::http::header;
-use actix_web::{web::Data, HttpRequest, HttpResponse};
+use actix_web::{web::Data, HttpResponse};
 use paperclip::actix::api_v2_operation;
 use serde_json::json;
 
 use crate::auth::jwt::JwtKeys;
 use crate::error::ApiError;
+use crate::web::PublicUrl;
 
 /// The public keys that verify access tokens (EdDSA: the current and previous keys; HS256:
 /// none, its secret is never published).
@@ -18,14 +19,15 @@ pub async fn jwks(jwt: Data<JwtKeys>) -> Result<HttpResponse, ApiError> {
         .json(jwt.jwks()))
 }
 
-/// Where the keys and introspection are, and what tokens say (`issuer`, algorithms).
+/// Where the keys and introspection are, and what tokens say (`issuer`, algorithms). Every URL
+/// is built from `server.public_url`, never from the request's `Host` or `Forwarded` headers: a
+/// shared cache would otherwise hand one client's spoofed answer to every service.
 #[api_v2_operation(tags(discovery))]
 pub async fn openid_configuration(
-    req: HttpRequest,
     jwt: Data<JwtKeys>,
+    public_url: Data<PublicUrl>,
 ) -> Result<HttpResponse, ApiError> {
-    let info = req.connection_info();
-    let base = format!("{}://{}", info.scheme(), info.host());
+    let base = &public_url.0;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "max-age=60"))
         .json(json!({

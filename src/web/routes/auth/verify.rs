@@ -3,20 +3,12 @@
 //! Authentik use, or the RFC 6750 answers. The decision is the gate's, from memory for a warm
 //! token: no store call.
 
-use actix_web::http::header::HeaderMap;
 use actix_web::{web::Data, HttpRequest, HttpResponse};
 use paperclip::actix::api_v2_operation;
 
-use crate::auth::access::{AccessRules, Need};
+use crate::auth::access::{ForwardAuth, Need};
 use crate::auth::gate::{Gate, Step};
-use crate::error::ApiError;
-
-fn header<'a>(headers: &'a HeaderMap, names: &[&str]) -> Option<&'a str> {
-    names
-        .iter()
-        .find_map(|n| headers.get(*n))
-        .and_then(|v| v.to_str().ok())
-}
+use crate::error::{kind, ApiError};
 
 /// `permission=CODE` from the verify URL's own query.
 fn permission_param(query: &str) -> Option<String> {
@@ -34,30 +26,28 @@ fn permission_param(query: &str) -> Option<String> {
 
 /// Forward-auth: is the request the proxy is holding allowed? 200 with `Remote-User`,
 /// `Remote-User-Id`, `Remote-Name`, `Remote-Email` and `Remote-Groups` (role names); 401 with
-/// a `WWW-Authenticate` challenge; 400 for a malformed header; 403 `insufficient_scope`. Add
+/// a `WWW-Authenticate` challenge; 400 for a malformed header, or when rules exist and the
+/// original request's method or path is missing or unreadable (`invalid_forwarded_request`);
+/// 403 `insufficient_scope`, or `forbidden` where `forward_auth.default = "deny"`. Add
 /// `?permission=CODE` to require a permission code; the `forward_auth.rules` match the original
-/// request (`X-Forwarded-Method`/`-Host`/`-Uri`, or `X-Original-Method`/`-URI`).
+/// request as a trusted proxy reports it, in the one header set `forward_auth.headers` names.
 #[api_v2_operation(tags(auth))]
 pub async fn verify(
     req: HttpRequest,
     gate: Data<Gate>,
-    rules: Data<AccessRules>,
+    forward: Data<ForwardAuth>,
 ) -> Result<HttpResponse, ApiError> {
     let headers = req.headers();
-    let need = if rules.is_empty() {
-        Need::User(None)
-    } else {
-        rules.need(
-            header(headers, &["x-forwarded-method", "x-original-method"]),
-            header(headers, &["x-forwarded-host", "host"]),
-            header(headers, &["x-forwarded-uri", "x-original-uri"]),
-        )
-    };
+    let need = forward.need(req.peer_addr(), headers).map_err(|why| {
+        tracing::debug!(reason = %why, "forward-auth request cannot be judged");
+        ApiError::new(kind::FORWARDED_REQUEST_INVALID).with_detail(why.to_string())
+    })?;
     let asked = permission_param(req.query_string());
     let rule_code = match need {
         Need::Public if asked.is_none() => return Ok(HttpResponse::Ok().finish()),
         Need::Public => None,
         Need::User(code) => code,
+        Need::Denied => return Err(ApiError::new(kind::FORBIDDEN)),
     };
     let result = match gate.check(headers) {
         Step::Done(result) => result,
