@@ -63,6 +63,12 @@ messages! {
     /// The user as the API shows it, with roles and permission codes.
     LoadAuthUser { id: i64 } -> Option<AuthUser> = |repo, m| repo.auth_user(m.id).await;
     CreateUser { new: NewUser } -> User = |repo, m| repo.create_user(m.new).await;
+    /// A user, recorded as made by the import from `source`.
+    CreateImportedUser { new: NewUser, source: &'static str } -> User =
+        |repo, m| repo.create_imported_user(m.new, m.source).await;
+    /// Whether the import from `source` made this user.
+    ImportedFrom { user_id: i64, source: &'static str } -> bool =
+        |repo, m| repo.imported_from(m.user_id, m.source).await;
     /// A new hash; `changed_at` set for a password change, left alone for a rehash.
     SetPasswordHash { user_id: i64, hash: String, changed_at: Option<NaiveDateTime>, now: NaiveDateTime } -> () =
         |repo, m| repo.set_password_hash(m.user_id, &m.hash, m.changed_at, m.now).await;

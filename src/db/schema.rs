@@ -105,10 +105,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    imported_users (user_id) {
+        user_id -> BigInt,
+        source -> Text,
+        imported_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(role_permissions -> roles (role_id));
 diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_social -> users (user_id));
+diesel::joinable!(imported_users -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -121,4 +130,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     session_versions,
     invalidations,
     api_clients,
+    imported_users,
 );

@@ -3,6 +3,7 @@
 
 mod clients;
 pub mod fba;
+mod imported;
 mod login_logs;
 mod roles;
 mod social;

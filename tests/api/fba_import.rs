@@ -8,13 +8,13 @@ use crate::cli::portcullis;
 use crate::helpers::*;
 
 /// A throwaway fba database, dropped with the test.
-struct FbaDb {
+pub struct FbaDb {
     name: String,
     url: String,
 }
 
 impl FbaDb {
-    async fn create() -> Self {
+    pub async fn create() -> Self {
         let name = format!("fba_fixture_{}", uuid::Uuid::new_v4().simple());
         let mut admin = AsyncPgConnection::establish(PG_ADMIN_URL).await.unwrap();
         admin
@@ -29,7 +29,7 @@ impl FbaDb {
         Self { name, url }
     }
 
-    async fn exec(&self, sql: &str) {
+    pub async fn exec(&self, sql: &str) {
         let mut conn = AsyncPgConnection::establish(&self.url).await.unwrap();
         conn.batch_execute(sql).await.unwrap();
     }
@@ -42,7 +42,7 @@ impl Drop for FbaDb {
 }
 
 /// fba hashes with bcrypt at cost 12 (passlib's default there); `$2b$`.
-fn fba_hash(password: &str) -> String {
+pub fn fba_hash(password: &str) -> String {
     bcrypt::hash(password, 12).unwrap()
 }
 
@@ -96,7 +96,7 @@ async fn fixture() -> FbaDb {
 }
 
 /// The summary lines (users, roles, bindings) of an import's standard output.
-fn summary(stdout: &str) -> Vec<String> {
+pub fn summary(stdout: &str) -> Vec<String> {
     stdout
         .lines()
         .filter(|l| {
@@ -108,7 +108,7 @@ fn summary(stdout: &str) -> Vec<String> {
         .collect()
 }
 
-fn import(app: &TestApp, fba: &FbaDb, dry_run: bool) -> (bool, String, String) {
+pub fn import(app: &TestApp, fba: &FbaDb, dry_run: bool) -> (bool, String, String) {
     let mut args = vec!["import", "fba", "--database-url", &fba.url];
     if dry_run {
         args.push("--dry-run");
@@ -125,7 +125,7 @@ fn import(app: &TestApp, fba: &FbaDb, dry_run: bool) -> (bool, String, String) {
     (out.status.success(), stdout, stderr)
 }
 
-async fn login_status(app: &TestApp, username: &str, password: &str) -> u16 {
+pub async fn login_status(app: &TestApp, username: &str, password: &str) -> u16 {
     app.post_login(&serde_json::json!({"username": username, "password": password}))
         .await
         .status()

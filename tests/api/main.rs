@@ -6,6 +6,7 @@ mod deploying;
 mod faults;
 mod fba_contract;
 mod fba_import;
+mod fba_import_trust;
 mod flow;
 mod forward_auth;
 mod guard;

@@ -59,17 +59,34 @@ impl Admin {
                 provider_user_id: s.sid.clone(),
             })
             .await?;
-        match (owner, local) {
-            (Some(o), Local::Existing(id)) if o.id == id => return Ok(Outcome::Unchanged),
+        let user_id = match (owner, local) {
+            (Some(o), Local::Imported { id, .. } | Local::SameName(id)) if o.id == id => {
+                return Ok(Outcome::Unchanged)
+            }
             (Some(o), _) => {
                 let why = format!("this identity is bound to local user `{}`", o.username);
                 return Ok(Outcome::Skipped(why));
             }
-            (None, Local::New) => return Ok(Outcome::Created),
-            (None, Local::Existing(_)) => {}
-        }
-        let Local::Existing(user_id) = local else {
-            unreachable!("handled above")
+            // A name-only match is the same person perhaps, but not fba's account: a binding
+            // would let fba's user sign in as it.
+            (None, Local::SameName(_)) => {
+                let why = "its user matched a local account by username only; \
+                           the owner can bind it by signing in";
+                return Ok(Outcome::Skipped(why.into()));
+            }
+            (
+                None,
+                Local::Imported {
+                    superuser: true, ..
+                }
+                | Local::New { superuser: true },
+            ) => {
+                let why = "a superuser's social logins are not imported; \
+                           the owner can bind them by signing in";
+                return Ok(Outcome::Skipped(why.into()));
+            }
+            (None, Local::New { .. }) => return Ok(Outcome::Created),
+            (None, Local::Imported { id, .. }) => id,
         };
         let bound = self.repo.send(SocialsOf { user_id }).await?;
         if let Some((_, other, _)) = bound.iter().find(|(p, _, _)| *p == provider) {

@@ -68,11 +68,19 @@ pub trait ImportProgress {
     fn report(&mut self, line: String);
 }
 
-/// A local user as the import sees it: one that exists, or one a dry run would create.
+/// Imports record the users they create under this source (`imported_users`).
+const SOURCE: &str = "fba";
+
+/// A local user as the import sees it, and how it was matched: only fba's own account (one an
+/// import created, matched by uuid) follows fba in what grants access, bindings included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Local {
-    Existing(i64),
-    New,
+    /// Created by this or an earlier import; `superuser` as it is after this row.
+    Imported { id: i64, superuser: bool },
+    /// A local account of the same name: the same person, but not fba's account.
+    SameName(i64),
+    /// One a dry run would create.
+    New { superuser: bool },
 }
 
 enum Outcome {

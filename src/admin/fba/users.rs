@@ -2,10 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use super::{Claims, Local, Outcome};
+use super::{Claims, Local, Outcome, SOURCE};
 use crate::actors::repo::{
-    ChangeUser, ChangeUserRoles, CreateUser, FindUserByEmail, FindUserByName, FindUserByUuid,
-    RolesOf, SetPasswordHash, TouchLastLogin,
+    ChangeUser, ChangeUserRoles, CreateImportedUser, FindUserByEmail, FindUserByName,
+    FindUserByUuid, ImportedFrom, RolesOf, SetPasswordHash, TouchLastLogin,
 };
 use crate::admin::{Admin, AdminError};
 use crate::db::models::{NewUser, User};
@@ -84,6 +84,24 @@ impl Admin {
                 uuid: u.uuid.clone(),
             })
             .await?;
+        // A uuid is only the row's word: it names an account only if an import made that
+        // account, else a row could carry a local user's uuid and take the account over.
+        if let Some(a) = &by_uuid {
+            let imported = self
+                .repo
+                .send(ImportedFrom {
+                    user_id: a.id,
+                    source: SOURCE,
+                })
+                .await?;
+            if !imported {
+                let why = format!(
+                    "its uuid is local user `{}`'s, which no import created",
+                    a.username
+                );
+                return Ok((None, Outcome::Skipped(why)));
+            }
+        }
         let by_name = self
             .repo
             .send(FindUserByName {
@@ -147,7 +165,10 @@ impl Admin {
         let superuser = u.is_superuser && c.status == STATUS_ENABLED;
         if dry_run {
             claims.superusers += i64::from(superuser);
-            return Ok((Some(Local::New), Outcome::Created));
+            let local = Local::New {
+                superuser: u.is_superuser,
+            };
+            return Ok((Some(local), Outcome::Created));
         }
         let now = self.clock.naive();
         let new = NewUser {
@@ -167,7 +188,11 @@ impl Admin {
             created_at: u.join_time.unwrap_or(now),
             updated_at: now,
         };
-        let user = match self.repo.send(CreateUser { new }).await {
+        let created = self.repo.send(CreateImportedUser {
+            new,
+            source: SOURCE,
+        });
+        let user = match created.await {
             Ok(user) => user,
             Err(e) if e.is_unique_violation() => {
                 let why = "its username or email was taken meanwhile".to_owned();
@@ -194,7 +219,11 @@ impl Admin {
                 })
                 .await?;
         }
-        Ok((Some(Local::Existing(user.id)), Outcome::Created))
+        let local = Local::Imported {
+            id: user.id,
+            superuser: user.is_superuser,
+        };
+        Ok((Some(local), Outcome::Created))
     }
 
     async fn update_imported(
@@ -265,10 +294,18 @@ impl Admin {
             || changes.is_superuser.is_some()
             || changes.is_staff.is_some()
             || changes.multi_login.is_some();
-        let local_ref = Some(Local::Existing(local.id));
         let was_superuser = local.is_superuser && local.is_enabled();
-        let is_superuser = changes.is_superuser.unwrap_or(local.is_superuser)
-            && changes.status.unwrap_or(local.status) == STATUS_ENABLED;
+        let superuser_flag = changes.is_superuser.unwrap_or(local.is_superuser);
+        let is_superuser =
+            superuser_flag && changes.status.unwrap_or(local.status) == STATUS_ENABLED;
+        let local_ref = Some(if same_account {
+            Local::Imported {
+                id: local.id,
+                superuser: superuser_flag,
+            }
+        } else {
+            Local::SameName(local.id)
+        });
         if was_superuser && !is_superuser && claims.superusers <= 1 {
             let why = AdminError::LastSuperuser.to_string();
             return Ok((local_ref, Outcome::Failed(why)));
