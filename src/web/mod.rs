@@ -6,6 +6,7 @@ pub mod bearer;
 pub mod client;
 pub mod cors;
 pub mod current_user;
+pub mod docs;
 pub mod drain;
 pub mod envelope;
 pub mod metrics;
