@@ -10,6 +10,7 @@ pub mod docs;
 pub mod drain;
 pub mod envelope;
 pub mod metrics;
+pub mod optional_json;
 pub mod rate_limit;
 pub mod request_span;
 pub mod respond;
@@ -19,4 +20,5 @@ pub mod ui;
 
 pub use client::Client;
 pub use current_user::CurrentUser;
+pub use optional_json::OptionalJson;
 pub use respond::{ApiOk, Prejsoned};
