@@ -506,6 +506,7 @@ impl Application {
             origins: web::Data::new(AllowedOrigins(settings.cors.allowed_origins.clone())),
             cors_max_age: settings.cors.max_age_seconds,
             ui: settings.ui_enabled(),
+            docs: settings.docs_enabled(),
         };
         let swagger_login = settings.swagger_login.enabled;
         let workers = match settings.server.workers {
@@ -666,6 +667,8 @@ struct Services {
     cors_max_age: usize,
     /// The reference page at `/`.
     ui: bool,
+    /// The Swagger UI at `/docs`.
+    docs: bool,
 }
 
 fn spec() -> DefaultApiRaw {
@@ -742,10 +745,6 @@ fn app(
             "/api/v1/openapi.json",
             paperclip::actix::web::get().to(crate::web::spec::serve),
         )
-        // paperclip's own document at the same path is never reached; the Swagger UI reads it
-        // from there, that is, ours.
-        .with_json_spec_at("/api/v1/openapi.json")
-        .with_swagger_ui_at("/docs")
         .configure(|cfg| routes::configure(cfg, limits, swagger_login))
         .with_raw_json_spec(|app, generated| {
             s.spec.fill(generated);
@@ -755,6 +754,11 @@ fn app(
         .configure(|cfg| {
             if s.ui {
                 crate::web::ui::configure(cfg)
+            }
+        })
+        .configure(|cfg| {
+            if s.docs {
+                crate::web::docs::configure(cfg)
             }
         })
         .default_service(web::to(|| async {

@@ -324,7 +324,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     "embedded".into()
                 },
                 metrics = ?app.metrics_port().map(|p| format!("{}:{p}", metrics_host(&settings))),
-                "portcullis listening; API docs at /docs"
+                docs = if settings.docs_enabled() { "/docs" } else { "off (docs.enabled)" },
+                "portcullis listening"
             );
             if settings.profile == Profile::Development
                 && !settings.server.allow_public_in_development

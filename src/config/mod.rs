@@ -79,6 +79,7 @@ pub struct Settings {
     pub login_log: LoginLogSettings,
     pub cors: CorsSettings,
     pub ui: UiSettings,
+    pub docs: DocsSettings,
 }
 
 /// Browser pages on other origins that may call the API with credentials.
@@ -95,6 +96,15 @@ pub struct CorsSettings {
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UiSettings {
+    /// Unset: on in development, off in production.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// The API reference (Swagger UI) at `/docs`.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocsSettings {
     /// Unset: on in development, off in production.
     #[serde(default)]
     pub enabled: Option<bool>,
@@ -501,6 +511,13 @@ impl Settings {
     pub fn defaults() -> Self {
         Self::load_with_env(Profile::Development, Path::new("/nonexistent"), [])
             .expect("the compiled-in default.toml is valid") // ok: compile-time constant
+    }
+
+    /// Whether `/docs` serves the Swagger UI.
+    pub fn docs_enabled(&self) -> bool {
+        self.docs
+            .enabled
+            .unwrap_or(self.profile == Profile::Development)
     }
 
     /// Whether `/` serves the reference page.

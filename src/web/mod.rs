@@ -6,9 +6,11 @@ pub mod bearer;
 pub mod client;
 pub mod cors;
 pub mod current_user;
+pub mod docs;
 pub mod drain;
 pub mod envelope;
 pub mod metrics;
+pub mod optional_json;
 pub mod rate_limit;
 pub mod request_span;
 pub mod respond;
@@ -18,6 +20,7 @@ pub mod ui;
 
 pub use client::Client;
 pub use current_user::CurrentUser;
+pub use optional_json::OptionalJson;
 pub use respond::{ApiOk, Prejsoned};
 
 /// Where clients reach this server (`server.public_url`, no trailing `/`): the base of every

@@ -36,6 +36,24 @@ const QUERY_RULES: &[(&str, &str, &str)] = &[
     ("/api/v1/monitors/online", "size", SIZE),
 ];
 
+/// Rules on request bodies the handlers enforce before anything else: (definition, property,
+/// schema).
+const BODY_RULES: &[(&str, &str, &str)] = &[
+    ("LoginRequest", "username", NOT_EMPTY),
+    ("LoginRequest", "password", NOT_EMPTY),
+];
+
+const NOT_EMPTY: &str = r#"{"minLength": 1}"#;
+
+/// What a 400 means where it means more than a malformed body: (path, method, description).
+const BAD_REQUESTS: &[(&str, &str, &str)] = &[(
+    "/api/v1/auth/login",
+    "post",
+    "Bad request (envelope with `error`): `invalid_body` (malformed, or an empty username or \
+     password), `invalid_credentials` (one answer for an unknown user, a wrong password, a locked \
+     or a disabled account), `captcha_invalid` (business code 40001, a fresh captcha in `data`)",
+)];
+
 const PAGE: &str = r#"{"minimum": 1}"#;
 const SIZE: &str = r#"{"minimum": 1, "maximum": 200}"#;
 const STATUS: &str = r#"{"enum": [0, 1]}"#;
@@ -243,6 +261,15 @@ pub fn exact(mut doc: Value) -> Value {
                 }
             }
         }
+        for (path, method, what) in BAD_REQUESTS {
+            if let Some(Value::Object(responses)) = paths
+                .get_mut(*path)
+                .and_then(|p| p.get_mut(*method))
+                .and_then(|op| op.get_mut("responses"))
+            {
+                responses.insert("400".into(), json!({ "description": what }));
+            }
+        }
         for (path, answer) in RAW_OK {
             if let Some(Value::Object(responses)) = paths
                 .get_mut(*path)
@@ -272,7 +299,7 @@ pub fn exact(mut doc: Value) -> Value {
                 d.insert("additionalProperties".into(), Value::Bool(false));
             }
         }
-        for (definition, property, rule) in PROPERTY_RULES {
+        for (definition, property, rule) in PROPERTY_RULES.iter().chain(BODY_RULES) {
             if let Some(prop) = definitions
                 .get_mut(*definition)
                 .and_then(|d| d["properties"].get_mut(*property))

@@ -23,9 +23,9 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// A chromedriver of the test's own, on a free port; killed with the test.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Drop for Driver {
@@ -35,7 +35,7 @@ impl Drop for Driver {
     }
 }
 
-fn driver() -> Driver {
+pub(crate) fn driver() -> Driver {
     for tool in [CHROMIUM, CHROMEDRIVER] {
         assert!(
             std::path::Path::new(tool).exists(),
@@ -62,7 +62,7 @@ fn driver() -> Driver {
 }
 
 /// A fresh headless Chromium (its own profile, so its own cookies) asking for `lang`.
-async fn browser(driver: &Driver, lang: &str) -> Client {
+pub(crate) async fn browser(driver: &Driver, lang: &str) -> Client {
     let caps = json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
@@ -88,13 +88,13 @@ fn screenshots() -> PathBuf {
     dir
 }
 
-async fn shot(c: &Client, name: &str) {
+pub(crate) async fn shot(c: &Client, name: &str) {
     let png = c.screenshot().await.unwrap();
     std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
 }
 
 /// How long a page may take to show what a step expects.
-const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
 /// Waits until the page shows an element matching `css`.
 async fn shown(c: &Client, what: &str, css: &str) {
@@ -103,7 +103,7 @@ async fn shown(c: &Client, what: &str, css: &str) {
 }
 
 /// Waits until `js` (an expression) is truthy in the page.
-async fn until(c: &Client, what: &str, js: &str, limit: Duration) -> Duration {
+pub(crate) async fn until(c: &Client, what: &str, js: &str, limit: Duration) -> Duration {
     let started = Instant::now();
     loop {
         let v = c
@@ -137,13 +137,13 @@ async fn image(c: &Client) -> String {
         .expect("an image")
 }
 
-async fn fill(c: &Client, css: &str, value: &str) {
+pub(crate) async fn fill(c: &Client, css: &str, value: &str) {
     let el = c.find(Locator::Css(css)).await.unwrap();
     el.clear().await.unwrap();
     el.send_keys(value).await.unwrap();
 }
 
-async fn click(c: &Client, css: &str) {
+pub(crate) async fn click(c: &Client, css: &str) {
     c.find(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("{css}: {e}"))

@@ -3,6 +3,7 @@ mod browser;
 mod browser_api;
 mod cli;
 mod deploying;
+mod docs;
 mod faults;
 mod fba_contract;
 mod fba_import;

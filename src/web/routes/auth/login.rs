@@ -61,7 +61,8 @@ pub async fn profile(repo: &RepoHandle, uid: i64) -> Result<AuthUser, ApiError> 
 ///
 /// Order: rate limit, captcha (used up at this first check), then the credentials with one
 /// uniform answer for an unknown user, a wrong password, a locked or a disabled account. A
-/// captcha failure is 400 with business code 40001 and a fresh captcha in `data`.
+/// captcha failure is 400 with business code 40001 and a fresh captcha in `data`; an empty
+/// username or password is 400 `invalid_body`.
 #[api_v2_operation(tags(auth))]
 #[tracing::instrument(skip_all, fields(username = %body.username))]
 #[allow(clippy::too_many_arguments)]
@@ -81,6 +82,12 @@ pub async fn login(
         uuid,
         captcha,
     } = body.into_inner();
+    if username.is_empty() || password.is_empty() {
+        // Not a credential at all: refused as the document says (`minLength`), before the
+        // captcha is spent or the lockout and the login log see it.
+        return Err(ApiError::new(kind::INVALID_BODY)
+            .with_detail("username and password must not be empty"));
+    }
     let client = client.0;
     if captchas.enabled() && !captchas.check(uuid.as_deref(), captcha.as_deref()).await? {
         login_log.record(

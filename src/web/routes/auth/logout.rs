@@ -1,5 +1,5 @@
 use actix_web::{web::Data, HttpRequest};
-use paperclip::actix::{api_v2_operation, web::Json, Apiv2Schema};
+use paperclip::actix::{api_v2_operation, Apiv2Schema};
 use serde::Serialize;
 
 use super::clear_refresh_cookie;
@@ -9,7 +9,7 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::sessions::Sessions;
 use crate::clock::SharedClock;
 use crate::error::ApiError;
-use crate::web::{ApiOk, CurrentUser};
+use crate::web::{ApiOk, CurrentUser, OptionalJson};
 
 #[derive(Serialize, Apiv2Schema)]
 pub struct Ended {
@@ -17,11 +17,12 @@ pub struct Ended {
     pub ended: usize,
 }
 
-/// End this session, named by the bearer token or the refresh token. Always 200.
+/// End this session, named by the bearer token or the refresh token (body or cookie): 200,
+/// also when nothing names one. A body, when sent, must be a `RefreshRequest` (else 400).
 #[api_v2_operation(tags(auth))]
 pub async fn logout(
     req: HttpRequest,
-    body: Option<Json<RefreshRequest>>,
+    body: OptionalJson<RefreshRequest>,
     sessions: Data<Sessions>,
     jwt: Data<JwtKeys>,
     clock: Data<SharedClock>,

@@ -1,12 +1,12 @@
 use actix_web::{web::Data, HttpRequest};
-use paperclip::actix::{api_v2_operation, web::Json, Apiv2Schema};
+use paperclip::actix::{api_v2_operation, Apiv2Schema};
 use serde::Deserialize;
 
 use super::{refresh_cookie, REFRESH_COOKIE};
 use crate::auth::sessions::{Sessions, TokenPair};
 use crate::error::{kind, ApiError};
 use crate::web::cors::check_cookie_origin;
-use crate::web::ApiOk;
+use crate::web::{ApiOk, OptionalJson};
 
 #[derive(Deserialize, Apiv2Schema)]
 pub struct RefreshRequest {
@@ -17,10 +17,11 @@ pub struct RefreshRequest {
 /// request comes from this server's origin or an allowed one (else 403 `origin_not_allowed`).
 pub fn presented_refresh(
     req: &HttpRequest,
-    body: Option<Json<RefreshRequest>>,
+    body: OptionalJson<RefreshRequest>,
 ) -> Result<Option<String>, ApiError> {
     if let Some(t) = body
-        .and_then(|b| b.into_inner().refresh_token)
+        .into_inner()
+        .and_then(|b| b.refresh_token)
         .filter(|t| !t.is_empty())
     {
         return Ok(Some(t));
@@ -37,7 +38,7 @@ pub fn presented_refresh(
 #[tracing::instrument(skip_all)]
 pub async fn refresh(
     req: HttpRequest,
-    body: Option<Json<RefreshRequest>>,
+    body: OptionalJson<RefreshRequest>,
     sessions: Data<Sessions>,
 ) -> Result<ApiOk<TokenPair>, ApiError> {
     let presented =
