@@ -47,6 +47,7 @@ use crate::web::drain::{close_when_draining, Draining};
 use crate::web::envelope::{body_error, envelope};
 use crate::web::rate_limit::Limits;
 use crate::web::request_span::RequestSpan;
+use crate::web::routes::auth::events::Streams;
 use crate::web::routes::{self, health::Backend, oauth2::flow::Flow};
 use crate::web::spec::Spec;
 
@@ -121,7 +122,13 @@ pub async fn tools(settings: &Settings, clock: SharedClock) -> anyhow::Result<To
     );
     Ok(Tools {
         roles: Roles::new(backends.repo.clone(), invalidator.clone(), clock.clone()),
-        clients: ApiClients::new(backends.repo.clone(), clock.clone()),
+        clients: ApiClients::new(
+            backends.repo.clone(),
+            clock.clone(),
+            invalidator.clone(),
+            None,
+            &settings.api_clients,
+        ),
         admin: Admin::new(
             backends.repo,
             hasher,
@@ -412,7 +419,14 @@ impl Application {
             draining: web::Data::new(Draining::default()),
             reauth: web::Data::new(reauth),
             rules: web::Data::new(AccessRules::new(&settings.forward_auth.rules)),
-            clients: web::Data::new(ApiClients::new(repo.clone(), clock.clone())),
+            clients: web::Data::new(ApiClients::new(
+                repo.clone(),
+                clock.clone(),
+                cache.invalidator(),
+                Some(cache.clone()),
+                &settings.api_clients,
+            )),
+            streams: web::Data::new(Streams::new(&settings.events)),
             roles: web::Data::new(Roles::new(repo.clone(), cache.invalidator(), clock.clone())),
             gate: web::Data::new(Gate::new(
                 jwt.clone(),
@@ -591,6 +605,7 @@ struct Services {
     reauth: web::Data<Reauth>,
     rules: web::Data<AccessRules>,
     clients: web::Data<ApiClients>,
+    streams: web::Data<Streams>,
     roles: web::Data<Roles>,
     authenticator: web::Data<Authenticator>,
     captchas: web::Data<Captchas>,
@@ -651,6 +666,7 @@ fn app(
         .app_data(s.reauth.clone())
         .app_data(s.rules.clone())
         .app_data(s.clients.clone())
+        .app_data(s.streams.clone())
         .app_data(s.roles.clone())
         .app_data(s.authenticator.clone())
         .app_data(s.captchas.clone())
