@@ -1,8 +1,8 @@
 //! Token introspection (RFC 7662) for services that cannot sit behind a proxy: API clients ask
 //! with HTTP Basic credentials. The answer is RFC 7662's JSON, not the envelope, holding only
 //! the claims the client was granted (`portcullis client create --claims`), and
-//! `portcullis_log_position`: the invalidation-log entry the answering node had applied when
-//! it answered, so a cache that follows the feed (the guard crate) can tell an answer from a
+//! `portcullis_log_position` in an active answer: the invalidation-log entry the answering node
+//! had applied when it answered, so a cache that follows the feed (the guard crate) can tell an answer from a
 //! node that is behind it.
 
 use actix_web::http::header;
@@ -25,7 +25,7 @@ pub struct IntrospectRequest {
 }
 
 /// RFC 7662's answer, with the claims the client was granted. Inactive: `{"active": false}`
-/// (and the log position).
+/// and nothing else (a session never comes back, so that answer is never stale).
 #[derive(Serialize, Apiv2Schema, Default)]
 pub struct Introspection {
     pub active: bool,
@@ -59,8 +59,8 @@ pub struct Introspection {
     /// null unless verified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<crate::domain::AuthUser>,
-    /// The last invalidation-log entry (`{a}-{b}`, as the event feed's ids) this node had
-    /// applied before answering; absent while the node does not follow the log.
+    /// Active answers: the last invalidation-log entry (`{a}-{b}`, as the event feed's ids)
+    /// this node had applied before answering; absent while the node does not follow the log.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub portcullis_log_position: Option<String>,
 }
@@ -122,7 +122,9 @@ pub async fn introspect(
         Err(r) if r.error.kind.status >= 500 => return Err(r.error),
         Err(_) => Introspection::default(),
     };
-    answer.portcullis_log_position = position.map(|p| p.to_string());
+    if answer.active {
+        answer.portcullis_log_position = position.map(|p| p.to_string());
+    }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(answer))
