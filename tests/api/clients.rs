@@ -235,7 +235,8 @@ async fn event_streams_are_capped_per_client_and_in_all() {
     let _b1 = app.events(("feed-b", &b)).await;
     let res = app.events(("feed-b", &b)).await;
     assert_eq!(res.status(), 503, "a fourth in all");
-    // A stream that ends gives its place back (its task sees the hang-up at the next send).
+    // A stream that ends gives its place back (its task sees the hang-up at a send: a heartbeat
+    // or two after the connection closed).
     drop(a1);
     let started = Instant::now();
     loop {
