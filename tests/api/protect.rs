@@ -380,7 +380,10 @@ async fn introspection_answers_rfc_7662_to_api_clients_only() {
     // The server hears of the deletion through the invalidation log (it kept the credentials).
     let started = Instant::now();
     while app.introspect(client, &t2).await.status() != 401 {
-        assert!(started.elapsed() < Duration::from_secs(3), "deleted, still let in");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "deleted, still let in"
+        );
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
 }
