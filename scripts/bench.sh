@@ -78,7 +78,7 @@ sleep 0.5 # production: let the node subscribe to invalidations
 
 # The guard's example API, in front of nothing but itself, asking this server.
 guard_port=18090
-client_secret=$("$bin" client create --id bench-api 2>/dev/null)
+client_secret=$("$bin" client create --id bench-api --claims user 2>/dev/null)
 PORTCULLIS_URL=$base PORTCULLIS_CLIENT_ID=bench-api PORTCULLIS_CLIENT_SECRET=$client_secret \
   PORTCULLIS_JWT_SECRET=$PORTCULLIS__JWT__SECRET PORT=$guard_port RUST_LOG=warn \
   target/release/examples/protected_api >"$work/guard.log" 2>&1 &

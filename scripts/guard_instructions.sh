@@ -29,7 +29,7 @@ server=$!
 vg=
 trap 'kill $server $vg 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$server_port/health/ready" >/dev/null && break; sleep 0.1; done
-secret=$("$bin" client create --id prof-api 2>/dev/null)
+secret=$("$bin" client create --id prof-api --claims user 2>/dev/null)
 PORTCULLIS_URL=http://127.0.0.1:$server_port PORTCULLIS_CLIENT_ID=prof-api PORTCULLIS_CLIENT_SECRET=$secret \
   PORTCULLIS_JWT_SECRET=$PORTCULLIS__JWT__SECRET PORT=$api_port RUST_LOG=warn \
   valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" \

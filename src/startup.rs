@@ -47,6 +47,7 @@ use crate::web::drain::{close_when_draining, Draining};
 use crate::web::envelope::{body_error, envelope};
 use crate::web::rate_limit::Limits;
 use crate::web::request_span::RequestSpan;
+use crate::web::routes::auth::events::Streams;
 use crate::web::routes::{self, health::Backend, oauth2::flow::Flow};
 use crate::web::spec::Spec;
 use crate::web::PublicUrl;
@@ -122,7 +123,13 @@ pub async fn tools(settings: &Settings, clock: SharedClock) -> anyhow::Result<To
     );
     Ok(Tools {
         roles: Roles::new(backends.repo.clone(), invalidator.clone(), clock.clone()),
-        clients: ApiClients::new(backends.repo.clone(), clock.clone()),
+        clients: ApiClients::new(
+            backends.repo.clone(),
+            clock.clone(),
+            invalidator.clone(),
+            None,
+            &settings.api_clients,
+        ),
         admin: Admin::new(
             backends.repo,
             hasher,
@@ -465,7 +472,14 @@ impl Application {
                 &settings.forward_auth,
                 &settings.rate_limit.trusted_proxies,
             )),
-            clients: web::Data::new(ApiClients::new(repo.clone(), clock.clone())),
+            clients: web::Data::new(ApiClients::new(
+                repo.clone(),
+                clock.clone(),
+                cache.invalidator(),
+                Some(cache.clone()),
+                &settings.api_clients,
+            )),
+            streams: web::Data::new(Streams::new(&settings.events)),
             roles: web::Data::new(Roles::new(repo.clone(), cache.invalidator(), clock.clone())),
             gate: web::Data::new(Gate::new(
                 jwt.clone(),
@@ -646,6 +660,7 @@ struct Services {
     forward_auth: web::Data<ForwardAuth>,
     public_url: web::Data<PublicUrl>,
     clients: web::Data<ApiClients>,
+    streams: web::Data<Streams>,
     roles: web::Data<Roles>,
     authenticator: web::Data<Authenticator>,
     captchas: web::Data<Captchas>,
@@ -709,6 +724,7 @@ fn app(
         .app_data(s.forward_auth.clone())
         .app_data(s.public_url.clone())
         .app_data(s.clients.clone())
+        .app_data(s.streams.clone())
         .app_data(s.roles.clone())
         .app_data(s.authenticator.clone())
         .app_data(s.captchas.clone())

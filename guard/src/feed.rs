@@ -85,11 +85,11 @@ async fn follow_once(inner: &Inner, last_id: &mut Option<String>) -> Result<(), 
             Ok(Some(Ok(ev))) => ev,
         };
         match next.event.as_str() {
-            "ready" => inner.gain_feed(),
+            "ready" => inner.gain_feed(Some(&next.id)),
             "heartbeat" => {}
             kind => {
                 if let Some(event) = Event::parse(kind, &next.data) {
-                    inner.apply(&event);
+                    inner.apply(&event, Some(&next.id));
                     if event == Event::Keys {
                         if let Err(e) = inner.refresh_keys().await {
                             tracing::warn!(error = %e, "portcullis-guard: could not fetch the new signing keys");

@@ -48,12 +48,13 @@
 //! back; it then resumes after the last event it saw, so nothing is missed.
 
 mod feed;
+mod introspect;
 mod middleware;
 mod verify;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -138,6 +139,7 @@ pub struct Builder {
     silence: Duration,
     timeout: Duration,
     capacity: usize,
+    ttl: Duration,
 }
 
 impl Builder {
@@ -163,6 +165,14 @@ impl Builder {
     /// How long every call to the server may take (default 2 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// How long a session's verdict and a user are trusted from memory before introspection
+    /// is asked again (default 300 s, as the server's `cache.ttl_seconds`). The feed pushes
+    /// every change; this bounds what a change the feed could not carry would cost.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
         self
     }
 
@@ -198,6 +208,8 @@ impl Builder {
             following: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
             writes: Mutex::new(()),
+            delivered: Mutex::new(None),
+            ttl: self.ttl,
             introspections: AtomicU64::new(0),
             http,
             silence: self.silence,
@@ -237,8 +249,17 @@ pub struct Guard {
 /// A session's verdict.
 #[derive(Clone)]
 enum Session {
-    Alive(i64),
+    /// The user's id, and when introspection said so.
+    Alive(i64, Instant),
     Ended,
+}
+
+/// A position in the server's invalidation log (`{a}-{b}`, the feed's event ids).
+type Position = (u64, u64);
+
+fn position(s: &str) -> Option<Position> {
+    let (a, b) = s.trim().split_once('-')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
 }
 
 struct Inner {
@@ -252,7 +273,8 @@ struct Inner {
     /// Verified token text → its claims (expiry is checked on every use).
     tokens: quick_cache::sync::Cache<String, Verified>,
     sessions: quick_cache::sync::Cache<Arc<str>, Session>,
-    users: quick_cache::sync::Cache<i64, Arc<UserInfo>>,
+    /// Each with when introspection said so.
+    users: quick_cache::sync::Cache<i64, (Arc<UserInfo>, Instant)>,
     /// The feed is up: memory may answer.
     following: AtomicBool,
     /// Bumped by every invalidation and every loss of the feed: an introspection that started
@@ -260,16 +282,12 @@ struct Inner {
     epoch: AtomicU64,
     /// Held while caching an answer or applying an invalidation (never on a cache hit).
     writes: Mutex<()>,
+    /// The last log position the feed has delivered (set under `writes`, with what it says):
+    /// an introspection answer from a node behind it is used but not cached.
+    delivered: Mutex<Option<Position>>,
+    ttl: Duration,
     introspections: AtomicU64,
     silence: Duration,
-}
-
-/// What introspection said about a token.
-#[derive(Deserialize)]
-struct Introspection {
-    active: bool,
-    sid: Option<String>,
-    user: Option<UserInfo>,
 }
 
 impl Guard {
@@ -290,6 +308,7 @@ impl Guard {
             silence: Duration::from_secs(5),
             timeout: Duration::from_secs(2),
             capacity: 100_000,
+            ttl: Duration::from_secs(300),
         }
     }
 
@@ -327,11 +346,14 @@ impl Inner {
         let verified = self.verified(token).await?;
         let info = 'memory: {
             if self.following.load(Ordering::Acquire) {
+                let fresh = |at: Instant| at.elapsed() < self.ttl;
                 match self.sessions.get(&verified.sid) {
                     Some(Session::Ended) => return Err(Refusal::InvalidToken),
-                    Some(Session::Alive(uid)) if uid == verified.uid => {
-                        if let Some(info) = self.users.get(&uid) {
-                            break 'memory info;
+                    Some(Session::Alive(uid, at)) if uid == verified.uid && fresh(at) => {
+                        if let Some((info, at)) = self.users.get(&uid) {
+                            if fresh(at) {
+                                break 'memory info;
+                            }
                         }
                     }
                     _ => {}
@@ -373,54 +395,6 @@ impl Inner {
         .map_err(|_| Refusal::InvalidToken)?;
         self.tokens.insert(token.to_owned(), v.clone());
         Ok(v)
-    }
-
-    /// Introspection, cached when nothing changed meanwhile.
-    async fn ask(&self, token: &str, v: &Verified) -> Result<Arc<UserInfo>, Refusal> {
-        let epoch = self.epoch.load(Ordering::Acquire);
-        let answer = self.introspect(token).await?;
-        let user = match (answer.active, answer.user, answer.sid) {
-            (true, Some(user), Some(sid)) if user.id == v.uid && *sid == *v.sid => {
-                Some(Arc::new(user))
-            }
-            _ => None,
-        };
-        {
-            let _w = self.writes.lock().unwrap_or_else(|p| p.into_inner());
-            if self.following.load(Ordering::Acquire) && self.epoch.load(Ordering::Acquire) == epoch
-            {
-                match &user {
-                    Some(u) => {
-                        self.sessions.insert(v.sid.clone(), Session::Alive(u.id));
-                        self.users.insert(u.id, u.clone());
-                    }
-                    None => self.sessions.insert(v.sid.clone(), Session::Ended),
-                }
-            }
-        }
-        user.ok_or(Refusal::InvalidToken)
-    }
-
-    async fn introspect(&self, token: &str) -> Result<Introspection, Refusal> {
-        self.introspections.fetch_add(1, Ordering::Relaxed);
-        let res = self
-            .http
-            .post(format!("{}/api/v1/auth/introspect", self.base))
-            .basic_auth(&self.client_id, Some(&self.client_secret))
-            .form(&[("token", token), ("token_type_hint", "access_token")])
-            .send()
-            .await
-            .map_err(|e| Refusal::Unavailable(format!("introspection: {e}")))?;
-        let status = res.status();
-        if !status.is_success() {
-            let body = res.text().await.unwrap_or_default();
-            return Err(Refusal::Unavailable(format!(
-                "introspection answered {status}: {body}"
-            )));
-        }
-        res.json()
-            .await
-            .map_err(|e| Refusal::Unavailable(format!("introspection: {e}")))
     }
 
     /// Fetches the published keys again, unless that was done in the last two seconds (a
@@ -467,13 +441,14 @@ impl Inner {
         Ok(())
     }
 
-    /// Applies one event of the feed.
-    fn apply(&self, event: &feed::Event) {
+    /// Applies one event of the feed, delivered at `at` (its id).
+    fn apply(&self, event: &feed::Event, at: Option<&str>) {
+        let _w = self.writes.lock().unwrap_or_else(|p| p.into_inner());
+        self.deliver(at);
         if matches!(event, feed::Event::Keys) {
             // New keys change nothing cached (the feed task refreshes the key set).
             return;
         }
-        let _w = self.writes.lock().unwrap_or_else(|p| p.into_inner());
         self.epoch.fetch_add(1, Ordering::AcqRel);
         match event {
             feed::Event::Session(sid) => self
@@ -503,7 +478,20 @@ impl Inner {
         self.users.clear();
     }
 
-    fn gain_feed(&self) {
+    /// Moves the delivered position forward (callers hold `writes`).
+    fn deliver(&self, at: Option<&str>) {
+        if let Some(p) = at.and_then(position) {
+            let mut d = self.delivered.lock().unwrap_or_else(|p| p.into_inner());
+            *d = Some(d.map_or(p, |d| d.max(p)));
+        }
+    }
+
+    /// The feed is ready, everything through `at` delivered.
+    fn gain_feed(&self, at: Option<&str>) {
+        {
+            let _w = self.writes.lock().unwrap_or_else(|p| p.into_inner());
+            self.deliver(at);
+        }
         if !self.following.swap(true, Ordering::AcqRel) {
             tracing::info!("portcullis-guard: following the invalidation feed");
         }

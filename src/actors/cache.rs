@@ -21,9 +21,14 @@ use super::repo::{LoadAuthUser, RepoHandle};
 use crate::clock::SharedClock;
 use crate::config::CacheSettings;
 use crate::db::DbError;
-use crate::domain::{CachedUser, EventId, Invalidation};
+use crate::domain::{ApiClient, CachedUser, EventId, Invalidation};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError, FEED_BLOCK};
+
+mod clients;
+mod news;
+
+pub use news::LogNews;
 
 /// A log that has not answered for this long is treated as down.
 pub const SILENT: Duration = Duration::from_secs(3);
@@ -51,6 +56,7 @@ pub enum AuthFailure {
 pub struct AuthCache {
     users: Cache<i64, (Arc<CachedUser>, i64)>,
     sessions: Cache<String, SessionState>,
+    clients: Cache<String, Arc<ApiClient>>,
     /// Bumped by every invalidation. A fill names the epoch it started in and is dropped if an
     /// invalidation came since; both take `fill_lock`, so no fill lands after an invalidation
     /// that it did not see.
@@ -59,6 +65,8 @@ pub struct AuthCache {
     link_up: AtomicBool,
     /// The last entry of the log this node has applied.
     applied: tokio::sync::watch::Sender<EventId>,
+    /// Every read of the log, once applied, for the event feed's streams.
+    news: tokio::sync::broadcast::Sender<LogNews>,
     ttl: i64,
     tombstone_ttl: i64,
     metrics: Metrics,
@@ -69,10 +77,12 @@ impl AuthCache {
         Self {
             users: Cache::new(settings.max_users.max(1)),
             sessions: Cache::new(settings.max_sessions.max(1)),
+            clients: Cache::new(1024),
             epoch: AtomicU64::new(0),
             fill_lock: Mutex::new(()),
             link_up: AtomicBool::new(false),
             applied: tokio::sync::watch::Sender::new(EventId::default()),
+            news: tokio::sync::broadcast::Sender::new(news::BACKLOG),
             ttl: settings.ttl_seconds,
             tombstone_ttl,
             metrics,
@@ -169,6 +179,9 @@ impl AuthCache {
                 self.users.remove(uid);
             }
             Invalidation::Roles => self.users.clear(),
+            Invalidation::Client(id) => {
+                self.clients.remove(id);
+            }
             Invalidation::Keys => {}
         }
         self.count_entries();
@@ -178,6 +191,7 @@ impl AuthCache {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.users.clear();
         self.sessions.clear();
+        self.clients.clear();
         self.count_entries();
     }
 
@@ -186,6 +200,7 @@ impl AuthCache {
             // Anything could be missed from now on: forget, then stop answering from memory.
             self.link_up.store(false, Ordering::Release);
             self.clear();
+            let _ = self.news.send(LogNews::Lost);
         } else {
             self.link_up.store(true, Ordering::Release);
         }
@@ -275,9 +290,9 @@ async fn read_log(
             tracing::warn!(after = %after, "invalidations were trimmed before this node read them; cache emptied");
             shared.clear();
         }
-        for (id, inv) in batch.events {
-            shared.apply(&inv, now);
-            after = id;
+        for (id, inv) in &batch.events {
+            shared.apply(inv, now);
+            after = *id;
         }
         *last = Some(after);
         shared.applied.send_replace(after);
@@ -285,6 +300,11 @@ async fn read_log(
             shared.set_link(true);
             tracing::info!(at = %after, "following the invalidation log");
         }
+        // No subscriber is not an error.
+        let _ = shared.news.send(LogNews::Read {
+            gap: batch.gap,
+            events: batch.events.into(),
+        });
         feed.maintain(now).await;
     }
 }
@@ -428,17 +448,6 @@ impl CacheHandle {
         self.shared.link_up()
     }
 
-    /// Waits (at most `limit`) until this node has applied the log through `id`, so that what
-    /// it answers from then on reflects that entry. At once when the node is not following the
-    /// log: it then reads everything through the store anyway.
-    pub async fn applied_through(&self, id: EventId, limit: Duration) {
-        if !self.shared.link_up() {
-            return;
-        }
-        let mut applied = self.shared.applied.subscribe();
-        let _ = tokio::time::timeout(limit, applied.wait_for(|a| *a >= id)).await;
-    }
-
     /// The user behind a verified token's session, when memory can answer: no message, no
     /// await. `None` means ask `resolve`.
     pub fn cached(
@@ -510,7 +519,7 @@ mod tests {
         }
     }
 
-    fn cache() -> AuthCache {
+    pub(super) fn cache() -> AuthCache {
         let c = AuthCache::new(&Settings::defaults().cache, 60, Metrics::default());
         c.set_link(true);
         c

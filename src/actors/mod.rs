@@ -4,5 +4,5 @@
 pub mod cache;
 pub mod repo;
 
-pub use cache::{AuthFailure, CacheHandle, Invalidator};
+pub use cache::{AuthFailure, CacheHandle, Invalidator, LogNews};
 pub use repo::RepoHandle;

@@ -11,7 +11,7 @@ use chrono::NaiveDateTime;
 
 use crate::db::models::{ApiClientRow, LoginLogRow, NewLoginLog, NewUser, RoleRow, User};
 use crate::db::DbError;
-use crate::domain::AuthUser;
+use crate::domain::{ApiClient, AuthUser};
 use crate::repo::{CodeChange, Guarded, LoginLogFilter, Repo, RoleKey, UserChanges, UserFilter};
 
 pub struct RepoActor {
@@ -123,9 +123,9 @@ messages! {
     ChangeUserRoles { user_id: i64, change: CodeChange, role_ids: Vec<i64> } -> () =
         |repo, m| repo.change_user_roles(m.user_id, m.change, &m.role_ids).await;
     /// A new API client; a unique violation means the id is taken.
-    CreateClient { id: String, secret_hash: String, now: NaiveDateTime } -> () =
-        |repo, m| repo.create_client(&m.id, &m.secret_hash, m.now).await;
-    ClientSecretHash { id: String } -> Option<String> = |repo, m| repo.client_secret_hash(&m.id).await;
+    CreateClient { client: ApiClient, now: NaiveDateTime } -> () =
+        |repo, m| repo.create_client(&m.client, m.now).await;
+    FindClient { id: String } -> Option<ApiClient> = |repo, m| repo.find_client(&m.id).await;
     ListClients {} -> Vec<ApiClientRow> = |repo, _| repo.list_clients().await;
     DeleteClient { id: String } -> usize = |repo, m| repo.delete_client(&m.id).await;
 }

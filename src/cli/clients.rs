@@ -1,13 +1,25 @@
 //! `portcullis client …`
 
 use super::{tools, ClientCommand};
+use crate::auth::clients::NewClient;
 use crate::config::Settings;
+use crate::domain::ClaimSet;
 
 pub async fn run(cmd: ClientCommand, settings: &Settings) -> anyhow::Result<()> {
     let clients = tools(settings).await?.clients;
     match cmd {
-        ClientCommand::Create { id } => {
-            let secret = clients.create(&id).await?;
+        ClientCommand::Create {
+            id,
+            claims,
+            audience,
+        } => {
+            let claims = ClaimSet::parse(&claims)?;
+            let new = NewClient {
+                id: id.clone(),
+                claims,
+                audience,
+            };
+            let secret = clients.create(new).await?;
             eprintln!(
                 "created API client {id}; its secret follows on standard output, shown only now"
             );
@@ -19,7 +31,13 @@ pub async fn run(cmd: ClientCommand, settings: &Settings) -> anyhow::Result<()> 
                 eprintln!("no API clients");
             }
             for c in all {
-                println!("{}  created {}", c.client_id, c.created_at.to_rfc3339());
+                let audience = c.audience.as_deref().unwrap_or("any");
+                println!(
+                    "{}  created {}  audience {audience}  claims {}",
+                    c.client_id,
+                    c.created_at.to_rfc3339(),
+                    c.claims
+                );
             }
         }
         ClientCommand::Delete { id } => {

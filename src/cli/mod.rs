@@ -190,6 +190,14 @@ pub enum ClientCommand {
     Create {
         #[arg(long)]
         id: String,
+        /// What its introspection answers hold, comma-separated, from: sub username sid exp
+        /// iat nbf iss aud token_type scope email email_verified user. A guard
+        /// (portcullis-guard) needs `user`.
+        #[arg(long, default_value = "sub,username,scope,exp")]
+        claims: String,
+        /// Only tokens for this audience (`aud`) are active for the client.
+        #[arg(long)]
+        audience: Option<String>,
     },
     /// List API clients.
     List,

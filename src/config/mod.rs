@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod clients;
 mod validate;
+
+pub use clients::{ApiClientSettings, EventsSettings};
 
 const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 const ENV_PREFIX: &str = "PORTCULLIS";
@@ -80,6 +83,8 @@ pub struct Settings {
     pub cors: CorsSettings,
     pub ui: UiSettings,
     pub docs: DocsSettings,
+    pub api_clients: ApiClientSettings,
+    pub events: EventsSettings,
 }
 
 /// Browser pages on other origins that may call the API with credentials.

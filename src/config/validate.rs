@@ -62,6 +62,8 @@ impl Settings {
     /// Every problem at once, each naming the key, its variable and the fix.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
+        problems.extend(self.api_clients.problems());
+        problems.extend(self.events.problems());
         let db = self.database.url.trim();
         if !(db.is_empty()
             || db.starts_with("sqlite://")

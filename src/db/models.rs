@@ -116,4 +116,7 @@ pub struct RoleRow {
 pub struct ApiClientRow {
     pub client_id: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Space-separated claim names its introspection answers hold.
+    pub claims: String,
+    pub audience: Option<String>,
 }

@@ -102,6 +102,8 @@ diesel::table! {
         client_id -> Text,
         secret_hash -> Text,
         created_at -> Timestamp,
+        claims -> Text,
+        audience -> Nullable<Text>,
     }
 }
 

@@ -13,6 +13,8 @@ pub enum Invalidation {
     Roles,
     /// The signing keys changed.
     Keys,
+    /// An API client was deleted or changed: its cached credentials and open feeds end.
+    Client(String),
 }
 
 impl Invalidation {
@@ -22,6 +24,7 @@ impl Invalidation {
             Self::User(uid) => format!("u:{uid}"),
             Self::Roles => "r:".into(),
             Self::Keys => "k:".into(),
+            Self::Client(id) => format!("c:{id}"),
         }
     }
 
@@ -31,6 +34,7 @@ impl Invalidation {
             ("u", uid) => uid.parse().ok().map(Self::User),
             ("r", "") => Some(Self::Roles),
             ("k", "") => Some(Self::Keys),
+            ("c", id) if !id.is_empty() => Some(Self::Client(id.to_owned())),
             _ => None,
         }
     }
@@ -67,10 +71,11 @@ mod tests {
             Invalidation::User(42),
             Invalidation::Roles,
             Invalidation::Keys,
+            Invalidation::Client("orders-api".into()),
         ] {
             assert_eq!(Invalidation::decode(&inv.encode()), Some(inv));
         }
-        for bad in ["", "s:", "u:x", "x:1", "nonsense", "r:1"] {
+        for bad in ["", "s:", "u:x", "x:1", "nonsense", "r:1", "c:"] {
             assert_eq!(Invalidation::decode(bad), None, "{bad}");
         }
     }

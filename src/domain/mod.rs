@@ -1,6 +1,7 @@
 //! Types parsed once and trusted afterwards: names and passwords, the decoded user, a session as
 //! the store keeps it, and the invalidations every node hears.
 
+mod claims;
 mod client;
 pub mod codes;
 mod invalidation;
@@ -8,6 +9,7 @@ mod names;
 mod session;
 mod user;
 
+pub use claims::{ApiClient, Claim, ClaimSet, UnknownClaim};
 pub use client::ClientInfo;
 pub use invalidation::{EventId, Invalidation};
 pub use names::{

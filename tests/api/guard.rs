@@ -68,7 +68,8 @@ async fn status(
 impl TestApp {
     /// A guard as a business API would build it, with an API client made by the CLI.
     async fn guard(&self, base: &str) -> Guard {
-        let secret = self.api_client("orders-api");
+        // What the README tells operators a guard needs.
+        let secret = self.api_client_with("orders-api", &["--claims", "user"]);
         let mut b = Guard::builder(base, "orders-api", secret);
         if self.settings.jwt.algorithm == JwtAlgorithm::HS256 {
             b = b.hs256_secret(self.secret());

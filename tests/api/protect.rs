@@ -7,6 +7,9 @@ use serde_json::{json, Value};
 use crate::cli::portcullis;
 use crate::helpers::*;
 
+pub const ALL_CLAIMS: &str =
+    "sub,username,sid,exp,iat,nbf,iss,aud,token_type,scope,email,email_verified,user";
+
 pub fn remote(res: &reqwest::Response, name: &str) -> Option<String> {
     res.headers()
         .get(name)
@@ -32,9 +35,16 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
-    /// A new API client through the CLI; returns its secret.
+    /// A new API client through the CLI, told every claim; returns its secret.
     pub fn api_client(&self, id: &str) -> String {
-        let out = portcullis(self, &["client", "create", "--id", id], None);
+        self.api_client_with(id, &["--claims", ALL_CLAIMS])
+    }
+
+    /// A new API client through the CLI with these further arguments; returns its secret.
+    pub fn api_client_with(&self, id: &str, args: &[&str]) -> String {
+        let mut all = vec!["client", "create", "--id", id];
+        all.extend_from_slice(args);
+        let out = portcullis(self, &all, None);
         assert!(
             out.status.success(),
             "{}",
@@ -304,8 +314,17 @@ async fn introspection_answers_rfc_7662_to_api_clients_only() {
     let listed = cli_ok(&app, &["client", "list"]);
     assert!(listed.contains("billing"), "{listed}");
     assert!(!listed.contains(&secret), "the secret is never shown again");
+    assert!(listed.contains("audience any"), "{listed}");
     cli_ok(&app, &["client", "delete", "--id", "billing"]);
-    assert_eq!(app.introspect(client, &t2).await.status(), 401);
+    // The server hears of the deletion through the invalidation log (it kept the credentials).
+    let started = Instant::now();
+    while app.introspect(client, &t2).await.status() != 401 {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "deleted, still let in"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[actix_web::test]

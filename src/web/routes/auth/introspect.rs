@@ -1,14 +1,20 @@
 //! Token introspection (RFC 7662) for services that cannot sit behind a proxy: API clients ask
-//! with HTTP Basic credentials. The answer is RFC 7662's JSON, not the envelope.
+//! with HTTP Basic credentials. The answer is RFC 7662's JSON, not the envelope, holding only
+//! the claims the client was granted (`portcullis client create --claims`), and
+//! `portcullis_log_position` in an active answer: the invalidation-log entry the answering node
+//! had applied when it answered, so a cache that follows the feed (the guard crate) can tell an answer from a
+//! node that is behind it.
 
 use actix_web::http::header;
 use actix_web::{web::Data, HttpRequest, HttpResponse};
-use base64::{engine::general_purpose::STANDARD, Engine};
 use paperclip::actix::{api_v2_operation, web::Form, Apiv2Schema};
 use serde::{Deserialize, Serialize};
 
+use super::client_auth::authenticate_client;
+use crate::actors::CacheHandle;
 use crate::auth::clients::ApiClients;
-use crate::auth::gate::Gate;
+use crate::auth::gate::{Gate, Inspected};
+use crate::domain::{ApiClient, Claim};
 use crate::error::ApiError;
 
 #[derive(Deserialize, Apiv2Schema)]
@@ -18,7 +24,8 @@ pub struct IntrospectRequest {
     pub token_type_hint: Option<String>,
 }
 
-/// RFC 7662's answer. Inactive: `{"active": false}` and nothing else.
+/// RFC 7662's answer, with the claims the client was granted. Inactive: `{"active": false}`
+/// and nothing else (a session never comes back, so that answer is never stale).
 #[derive(Serialize, Apiv2Schema, Default)]
 pub struct Introspection {
     pub active: bool,
@@ -43,47 +50,48 @@ pub struct Introspection {
     /// The user's permission codes, space-separated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
-    /// The rest of the user, for services that cache it (the guard crate does).
+    /// Only a verified address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    /// The rest of the user, for services that cache it (the guard crate does); its `email` is
+    /// null unless verified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<crate::domain::AuthUser>,
+    /// Active answers: the last invalidation-log entry (`{a}-{b}`, as the event feed's ids)
+    /// this node had applied before answering; absent while the node does not follow the log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub portcullis_log_position: Option<String>,
 }
 
-/// `Authorization: Basic base64(id:secret)`, each part form-urlencoded (RFC 6749 §2.3.1).
-fn basic(req: &HttpRequest) -> Option<(String, String)> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
+/// What `client` may be told about an active token.
+fn granted(i: &Inspected, client: &ApiClient, gate: &Gate) -> Introspection {
+    let u = &i.who.user;
+    let has = |c: Claim| client.claims.has(c);
+    let give = |c: Claim, v: &dyn Fn() -> String| has(c).then(v);
+    let verified = u.email_verified.then(|| u.email.clone()).flatten();
+    Introspection {
+        active: true,
+        sub: give(Claim::Sub, &|| u.id.to_string()),
+        username: give(Claim::Username, &|| u.username.clone()),
+        sid: give(Claim::Sid, &|| i.who.sid.to_string()),
+        exp: has(Claim::Exp).then_some(i.exp),
+        iat: has(Claim::Iat).then_some(i.iat),
+        nbf: has(Claim::Nbf).then_some(i.nbf),
+        iss: give(Claim::Iss, &|| gate.issuer().to_owned()),
+        aud: give(Claim::Aud, &|| gate.audience().to_owned()),
+        token_type: give(Claim::TokenType, &|| "Bearer".into()),
+        scope: give(Claim::Scope, &|| u.permissions.join(" ")),
+        email: verified.clone().filter(|_| has(Claim::Email)),
+        email_verified: has(Claim::EmailVerified).then_some(u.email_verified),
+        user: has(Claim::User).then(|| {
+            let mut user = u.user.clone();
+            user.email = verified;
+            user
+        }),
+        portcullis_log_position: None,
     }
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    let unescape = |s: &str| {
-        percent_encoding::percent_decode_str(&s.replace('+', " "))
-            .decode_utf8()
-            .ok()
-            .map(|c| c.into_owned())
-    };
-    Some((unescape(id)?, unescape(secret)?))
-}
-
-/// `None` when the request carries an API client's valid credentials; otherwise the answer to
-/// give (RFC 6749's `invalid_client`, with a Basic challenge).
-pub async fn refuse_unless_client(
-    req: &HttpRequest,
-    clients: &ApiClients,
-) -> Result<Option<HttpResponse>, ApiError> {
-    let client_ok = match basic(req) {
-        Some((id, secret)) => clients
-            .authenticate(&id, &secret)
-            .await
-            .map_err(ApiError::unavailable)?,
-        None => false,
-    };
-    Ok((!client_ok).then(|| {
-        HttpResponse::Unauthorized()
-            .insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"portcullis\""))
-            .json(serde_json::json!({"error": "invalid_client"}))
-    }))
 }
 
 /// Is this access token active, and whose is it? API clients only (HTTP Basic).
@@ -93,32 +101,30 @@ pub async fn introspect(
     form: Form<IntrospectRequest>,
     clients: Data<ApiClients>,
     gate: Data<Gate>,
+    cache: Data<CacheHandle>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(refusal) = refuse_unless_client(&req, &clients).await? {
-        return Ok(refusal);
-    }
-    let answer = match gate.inspect(&form.token).await {
-        Ok(i) => {
-            let u = &i.who.user;
-            Introspection {
-                active: true,
-                sub: Some(u.id.to_string()),
-                username: Some(u.username.clone()),
-                sid: Some(i.who.sid.to_string()),
-                exp: Some(i.exp),
-                iat: Some(i.iat),
-                nbf: Some(i.nbf),
-                iss: Some(gate.issuer().to_owned()),
-                aud: Some(gate.audience().to_owned()),
-                token_type: Some("Bearer".into()),
-                scope: Some(u.permissions.join(" ")),
-                user: Some(u.user.clone()),
-            }
-        }
+    let client = match authenticate_client(&req, &clients).await? {
+        Ok(client) => client,
+        Err(refusal) => return Ok(refusal),
+    };
+    // Read before the answer is made: the answer reflects at least every entry through it.
+    let position = cache.applied();
+    // Every token the server issues carries its one `jwt.audience` (verification insists):
+    // a client registered for another audience has no active token here.
+    let for_client = client
+        .audience
+        .as_deref()
+        .is_none_or(|a| a == gate.audience());
+    let mut answer = match gate.inspect(&form.token).await {
+        Ok(i) if for_client => granted(&i, &client, &gate),
+        Ok(_) => Introspection::default(),
         // A backing service failing is not "inactive": say so.
         Err(r) if r.error.kind.status >= 500 => return Err(r.error),
         Err(_) => Introspection::default(),
     };
+    if answer.active {
+        answer.portcullis_log_position = position.map(|p| p.to_string());
+    }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(answer))

@@ -1,4 +1,5 @@
 pub mod captcha;
+mod client_auth;
 pub mod events;
 pub mod introspect;
 pub mod login;
