@@ -9,7 +9,7 @@ mod users;
 
 pub use fba::{provider_name, ImportProgress, ImportSummary, Tally};
 pub use import::{parse_import, RowError};
-pub use users::UserEdit;
+pub use users::{Caller, UserEdit};
 
 use crate::actors::repo::{CreateUser, FindUserByName, RepoHandle, SetPasswordHash};
 use crate::actors::Invalidator;
@@ -38,6 +38,10 @@ pub enum AdminError {
     /// Superuser accounts and the superuser flag are for superusers to change.
     #[error("only a superuser may change a superuser or make one")]
     NotSuperuser,
+    /// An administrator manages only users whose codes they hold all of themselves: else a
+    /// password reset would be a way into more than they were given.
+    #[error("the user holds permission codes you do not: {0}")]
+    HoldsMore(String),
     #[error("this would leave no enabled superuser")]
     LastSuperuser,
     #[error(transparent)]
@@ -68,7 +72,7 @@ impl From<AdminError> for ApiError {
             AdminError::NoSuchUser(_) | AdminError::NoSuchId(_) => {
                 ApiError::new(kind::USER_NOT_FOUND)
             }
-            AdminError::NotSuperuser => {
+            AdminError::NotSuperuser | AdminError::HoldsMore(_) => {
                 ApiError::new(kind::INSUFFICIENT_SCOPE).with_detail(e.to_string())
             }
             AdminError::LastSuperuser => ApiError::new(kind::LAST_SUPERUSER),
@@ -241,6 +245,6 @@ impl Admin {
             status: Some(status),
             ..UserEdit::default()
         };
-        Ok(self.edit_user(true, user.id, edit).await?.1)
+        Ok(self.edit_user(Caller::Operator, user.id, edit).await?.1)
     }
 }

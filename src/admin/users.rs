@@ -1,5 +1,7 @@
 //! Users over the admin API (and the CLI): listing, editing, password resets and deletion,
-//! under two rules: only a superuser changes a superuser account or makes one, and the last
+//! under three rules: only a superuser changes a superuser account or makes one; an
+//! administrator changes only users whose permission codes they hold all of themselves (a
+//! password reset would otherwise be a way into more than they were given); and the last
 //! enabled superuser stays (checked inside the database transaction, so two administrators at
 //! once cannot both take one away).
 
@@ -25,6 +27,49 @@ pub struct UserEdit {
     pub is_superuser: Option<bool>,
     pub is_staff: Option<bool>,
     pub multi_login: Option<bool>,
+}
+
+/// Who asks for a change.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    /// The command line, run by whoever runs the server.
+    Operator,
+    /// A signed-in administrator.
+    User(&'a AuthUser),
+}
+
+impl Caller<'_> {
+    fn is_superuser(&self) -> bool {
+        match self {
+            Self::Operator => true,
+            Self::User(u) => u.is_superuser,
+        }
+    }
+
+    /// Whether the caller may change `target`: a superuser (or the operator) anyone; anyone else
+    /// no superuser, and no user holding a code the caller does not.
+    fn may_manage(&self, target: &AuthUser) -> Result<(), AdminError> {
+        let Self::User(me) = self else {
+            return Ok(());
+        };
+        if me.is_superuser {
+            return Ok(());
+        }
+        if target.is_superuser {
+            return Err(AdminError::NotSuperuser);
+        }
+        let more: Vec<&str> = target
+            .permissions
+            .iter()
+            .filter(|code| !me.permissions.contains(code))
+            .map(String::as_str)
+            .collect();
+        if more.is_empty() {
+            Ok(())
+        } else {
+            Err(AdminError::HoldsMore(more.join(", ")))
+        }
+    }
 }
 
 impl Admin {
@@ -55,10 +100,10 @@ impl Admin {
     /// Creates a user for a caller; only a superuser creates a superuser.
     pub async fn create_user_by(
         &self,
-        by_superuser: bool,
+        caller: Caller<'_>,
         spec: UserSpec,
     ) -> Result<AuthUser, AdminError> {
-        if spec.superuser && !by_superuser {
+        if spec.superuser && !caller.is_superuser() {
             return Err(AdminError::NotSuperuser);
         }
         let user = self.create_user(spec).await?;
@@ -69,12 +114,13 @@ impl Admin {
     /// drops the cached copies. Answers the user as it is now and the sessions ended.
     pub async fn edit_user(
         &self,
-        by_superuser: bool,
+        caller: Caller<'_>,
         id: i64,
         edit: UserEdit,
     ) -> Result<(AuthUser, usize), AdminError> {
         let user = self.user(id).await?;
-        if !by_superuser && (user.is_superuser || edit.is_superuser.is_some()) {
+        caller.may_manage(&self.shown(id).await?)?;
+        if !caller.is_superuser() && edit.is_superuser.is_some() {
             return Err(AdminError::NotSuperuser);
         }
         let changes = checked(&user, edit)?;
@@ -108,23 +154,18 @@ impl Admin {
     /// Sets a new password for the user and ends its sessions (how many).
     pub async fn reset_password(
         &self,
-        by_superuser: bool,
+        caller: Caller<'_>,
         id: i64,
         password: String,
     ) -> Result<usize, AdminError> {
         let user = self.user(id).await?;
-        if user.is_superuser && !by_superuser {
-            return Err(AdminError::NotSuperuser);
-        }
+        caller.may_manage(&self.shown(id).await?)?;
         self.set_password_of(&user, password).await
     }
 
     /// Deletes the user (its roles and social identities go with it) and ends its sessions.
-    pub async fn delete_user(&self, by_superuser: bool, id: i64) -> Result<usize, AdminError> {
-        let user = self.user(id).await?;
-        if user.is_superuser && !by_superuser {
-            return Err(AdminError::NotSuperuser);
-        }
+    pub async fn delete_user(&self, caller: Caller<'_>, id: i64) -> Result<usize, AdminError> {
+        caller.may_manage(&self.shown(id).await?)?;
         match self.repo.send(DeleteUser { id }).await? {
             Guarded::Done(()) => self.revoke_sessions(id).await,
             Guarded::NoSuchUser => Err(AdminError::NoSuchId(id)),

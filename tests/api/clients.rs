@@ -235,8 +235,8 @@ async fn event_streams_are_capped_per_client_and_in_all() {
     let _b1 = app.events(("feed-b", &b)).await;
     let res = app.events(("feed-b", &b)).await;
     assert_eq!(res.status(), 503, "a fourth in all");
-    // A stream that ends gives its place back (its task sees the hang-up at a send: a heartbeat
-    // or two after the connection closed).
+    // A stream that ends gives its place back (the server sees the hang-up when a heartbeat's
+    // write fails, and the stream's task at its next send: a few seconds on a loaded machine).
     drop(a1);
     let started = Instant::now();
     loop {
@@ -245,7 +245,7 @@ async fn event_streams_are_capped_per_client_and_in_all() {
             break;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(3),
+            started.elapsed() < Duration::from_secs(10),
             "the place never came back"
         );
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;

@@ -249,7 +249,8 @@ async fn a_key_rotation_reaches_the_guard_without_signing_anyone_out() {
     let write = |name: &str, text: &str| {
         let path = dir.join(name);
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(&path, text).unwrap();
+        // As `portcullis keys generate` writes keys: readable by their owner only.
+        portcullis::startup::write_private(&path, text).unwrap();
         path.to_string_lossy().into_owned()
     };
     let (k1, k1_pub, _) = portcullis::auth::keys::generate();

@@ -1,4 +1,5 @@
 mod admin;
+mod admin_rank;
 mod browser;
 mod browser_api;
 mod cli;

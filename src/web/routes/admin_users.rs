@@ -9,7 +9,8 @@ use paperclip::actix::{
 use serde::{Deserialize, Serialize};
 
 use super::paging;
-use crate::admin::{Admin, UserEdit, UserSpec};
+use crate::admin::{Admin, Caller, UserEdit, UserSpec};
+use crate::auth::reauth::Reauth;
 use crate::domain::codes;
 use crate::domain::AuthUser;
 use crate::error::{kind, ApiError};
@@ -98,7 +99,7 @@ pub async fn create(
         multi_login: b.multi_login,
     };
     Ok(ApiOk::new(
-        admin.create_user_by(me.user.is_superuser, spec).await?,
+        admin.create_user_by(Caller::User(&me.user), spec).await?,
     ))
 }
 
@@ -121,8 +122,8 @@ pub struct UserUpdate {
     pub multi_login: Option<bool>,
 }
 
-/// Change any of a user's fields (`sys:user:edit`; superuser accounts and the superuser flag:
-/// superusers only). Takes effect on every node at the user's next request.
+/// Change any of a user's fields (`sys:user:edit`; superuser accounts, the superuser flag and
+/// users holding codes the caller does not: superusers only). Takes effect on every node at the user's next request.
 #[api_v2_operation(tags(users))]
 pub async fn update(
     me: CurrentUser,
@@ -143,7 +144,7 @@ pub async fn update(
         multi_login: b.multi_login,
     };
     let (user, _) = admin
-        .edit_user(me.user.is_superuser, id.into_inner(), edit)
+        .edit_user(Caller::User(&me.user), id.into_inner(), edit)
         .await?;
     Ok(ApiOk::new(user))
 }
@@ -161,15 +162,23 @@ pub struct SessionsEnded {
     pub ended_sessions: usize,
 }
 
-/// Set a user's password; every session of the user ends (`sys:user:pwd:reset`).
+/// Set a user's password; every session of the user ends (`sys:user:pwd:reset`; a user holding
+/// codes the caller does not: superusers only). One's own password this way needs a recent
+/// sign-in, as `PUT /sys/users/me/password` needs the current password (else 401
+/// `insufficient_user_authentication`).
 #[api_v2_operation(tags(users))]
 pub async fn reset_password(
     me: CurrentUser,
     id: Path<i64>,
     body: Json<PasswordReset>,
     admin: Data<Admin>,
+    reauth: Data<Reauth>,
 ) -> Result<ApiOk<SessionsEnded>, ApiError> {
     me.require(codes::USER_PASSWORD_RESET)?;
+    let id = id.into_inner();
+    if id == me.user.id {
+        reauth.require_recent(me.user.id, &me.sid).await?;
+    }
     let b = body.into_inner();
     if b.confirm_password
         .as_ref()
@@ -178,12 +187,13 @@ pub async fn reset_password(
         return Err(ApiError::new(kind::PASSWORD_MISMATCH));
     }
     let ended_sessions = admin
-        .reset_password(me.user.is_superuser, id.into_inner(), b.password)
+        .reset_password(Caller::User(&me.user), id, b.password)
         .await?;
     Ok(ApiOk::new(SessionsEnded { ended_sessions }))
 }
 
-/// Delete a user; its sessions end on every node (`sys:user:del`).
+/// Delete a user; its sessions end on every node (`sys:user:del`; a user holding codes the
+/// caller does not: superusers only).
 #[api_v2_operation(tags(users))]
 pub async fn delete(
     me: CurrentUser,
@@ -192,7 +202,7 @@ pub async fn delete(
 ) -> Result<ApiOk<SessionsEnded>, ApiError> {
     me.require(codes::USER_DELETE)?;
     let ended_sessions = admin
-        .delete_user(me.user.is_superuser, id.into_inner())
+        .delete_user(Caller::User(&me.user), id.into_inner())
         .await?;
     Ok(ApiOk::new(SessionsEnded { ended_sessions }))
 }
