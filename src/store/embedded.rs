@@ -306,15 +306,31 @@ pub struct Feed {
 
 const POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// Runs a SQLite call on a task of its own, so that it finishes even when its caller stops
+/// waiting: the log's reader gives up on a silent log after a deadline, and diesel-async
+/// panics when a SQLite call is dropped half-way on a single-threaded runtime (a long write by
+/// another process, `portcullis import` say, holds the file's lock for up to `busy_timeout`).
+async fn to_completion<T: 'static>(
+    call: impl std::future::Future<Output = T> + 'static,
+) -> Result<T, StoreError> {
+    actix_web::rt::spawn(call)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("the log's reader stopped: {e}")))
+}
+
 impl Feed {
     pub async fn head(&mut self) -> Result<EventId, StoreError> {
-        let max: Option<i64> = with_conn!(&self.db, |conn| {
-            invalidations::table
-                .select(diesel::dsl::max(invalidations::id))
-                .first(conn)
-                .await
-                .map_err(DbError::from)
-        })?;
+        let db = self.db.clone();
+        let max: Option<i64> = to_completion(async move {
+            with_conn!(&db, |conn| {
+                invalidations::table
+                    .select(diesel::dsl::max(invalidations::id))
+                    .first(conn)
+                    .await
+                    .map_err(DbError::from)
+            })
+        })
+        .await??;
         Ok(EventId(max.unwrap_or(0) as u64, 0))
     }
 
@@ -333,22 +349,26 @@ impl Feed {
 
     async fn read(&mut self, after: EventId) -> Result<Batch, StoreError> {
         let after = after.0 as i64;
-        let (oldest, rows): (Option<i64>, Vec<(i64, String)>) = with_conn!(&self.db, |conn| {
-            let oldest = invalidations::table
-                .select(diesel::dsl::min(invalidations::id))
-                .first(conn)
-                .await
-                .map_err(DbError::from)?;
-            let rows = invalidations::table
-                .filter(invalidations::id.gt(after))
-                .order(invalidations::id)
-                .limit(1000)
-                .select((invalidations::id, invalidations::payload))
-                .load(conn)
-                .await
-                .map_err(DbError::from)?;
-            Ok::<_, StoreError>((oldest, rows))
-        })?;
+        let db = self.db.clone();
+        let (oldest, rows): (Option<i64>, Vec<(i64, String)>) = to_completion(async move {
+            with_conn!(&db, |conn| {
+                let oldest = invalidations::table
+                    .select(diesel::dsl::min(invalidations::id))
+                    .first(conn)
+                    .await
+                    .map_err(DbError::from)?;
+                let rows = invalidations::table
+                    .filter(invalidations::id.gt(after))
+                    .order(invalidations::id)
+                    .limit(1000)
+                    .select((invalidations::id, invalidations::payload))
+                    .load(conn)
+                    .await
+                    .map_err(DbError::from)?;
+                Ok::<_, StoreError>((oldest, rows))
+            })
+        })
+        .await??;
         let events = rows
             .into_iter()
             .filter_map(|(id, payload)| match Invalidation::decode(&payload) {

@@ -276,3 +276,24 @@ async fn users_with_live_sessions_are_listed_without_a_scan() {
         "sessions past their end are not online"
     );
 }
+
+/// The node's log reader gives up on a log that does not answer in time; a read it gives up on
+/// must not take the process down (diesel-async panics when a SQLite call is dropped half-way on
+/// a single-threaded runtime) and the log must read as before afterwards.
+#[actix_web::test]
+async fn a_log_read_given_up_half_way_leaves_the_log_readable() {
+    let s = subject().await;
+    let mut feed = s.store.feed().await.unwrap();
+    let head = feed.head().await.unwrap();
+    for _ in 0..20 {
+        // Polled once (the query starts), then dropped.
+        let _ = tokio::time::timeout(std::time::Duration::ZERO, feed.next(head)).await;
+        let _ = tokio::time::timeout(std::time::Duration::ZERO, feed.head()).await;
+    }
+    s.store.append(&Invalidation::User(7), 0).await.unwrap();
+    let batch = feed.next(head).await.unwrap();
+    assert_eq!(
+        batch.events.iter().map(|(_, inv)| inv).collect::<Vec<_>>(),
+        [&Invalidation::User(7)]
+    );
+}
