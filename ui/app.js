@@ -73,16 +73,16 @@ async function call(path, { method = 'GET', body, auth = true, retry = true } = 
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {
-    return { status: 0, ok: false, msg: String(e), error: 'network' };
+    return { status: 0, ok: false, msg: String(e), slug: 'network' };
   }
   let json = null;
   try { json = await res.json(); } catch { /* not JSON */ }
   const out = {
-    status: res.status, ok: res.ok, data: json?.data, error: json?.error, msg: json?.msg,
+    status: res.status, ok: res.ok, data: json?.data, slug: json?.slug, msg: json?.msg,
     retryAfter: res.headers.get('retry-after'),
     serverNow: Date.parse(res.headers.get('date') || '') || Date.now(),
   };
-  if (res.status === 401 && auth && token && retry && out.error === 'invalid_token') {
+  if (res.status === 401 && auth && token && retry && out.slug === 'invalid_token') {
     const renewed = await renew();
     if (renewed === 'ok') return call(path, { method, body, auth, retry: false });
     if (renewed === 'ended') signedOut();
@@ -201,7 +201,7 @@ function ask(label, type = 'text', initial = '') {
 // Runs an action that may need a recent sign-in: asks for the password once and tries again.
 async function withReauth(action) {
   let r = await action();
-  if (r.error === 'insufficient_user_authentication') {
+  if (r.slug === 'insufficient_user_authentication') {
     const password = await ask(t('confirmIt'), 'password');
     if (password === null) return r;
     const a = await call('/auth/reauthenticate', { method: 'POST', body: { password } });
@@ -311,9 +311,9 @@ async function loginView(main) {
       return go('/account');
     }
     error.textContent = problem(r);
-    if (r.error === 'invalid_credentials') hint.textContent = t('lockedHint');
+    if (r.slug === 'invalid_credentials') hint.textContent = t('lockedHint');
     // A wrong captcha answers with a fresh one; any other failure spends the old one too.
-    if (r.error === 'captcha_invalid' && r.data?.image) showCaptcha({ ...r.data, is_enabled: true });
+    if (r.slug === 'captcha_invalid' && r.data?.image) showCaptcha({ ...r.data, is_enabled: true });
     else if (!captchaRow.hidden) loadCaptcha();
   });
   main.append(form);

@@ -78,7 +78,7 @@ impl ResponseError for Refusal {
             "code": status.as_u16(),
             "msg": msg,
             "data": null,
-            "error": self.slug().unwrap_or("unauthorized"),
+            "slug": self.slug().unwrap_or("unauthorized"),
         }))
     }
 }

@@ -505,6 +505,11 @@ mod tests {
             created_at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
             roles: vec![],
             permissions: vec![],
+            join_time: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+            last_login_time: None,
+            is_multi_login: true,
+            dept_id: None,
+            dept: None,
         };
         Arc::new(CachedUser::new(u).unwrap())
     }

@@ -1,5 +1,7 @@
-//! Image captchas: a PNG (bare base64) for the client, the answer (lower-cased) for the store,
-//! where it is used up at its first check, right or wrong.
+//! Image captchas: a PNG (bare base64) for the client, the answer (lower-cased) for the store.
+//! A right answer uses the captcha up; a wrong one leaves it for another try (as fba keeps a
+//! captcha until it is answered right, and as its frontend, which keeps showing the same image,
+//! needs), up to `captcha.attempts` answers in all, so it still cannot be guessed through.
 
 use std::sync::Arc;
 
@@ -80,8 +82,10 @@ impl Captchas {
             .ok_or_else(|| ApiError::internal("captcha could not be drawn"))?;
         let uuid = uuid::Uuid::new_v4().to_string();
         let ttl = self.settings.ttl_seconds;
+        let now = self.clock.unix();
+        let stored = format!("{}:{}", now + ttl, image.answer);
         self.store
-            .put_once(Once::Captcha, &uuid, &image.answer, ttl, self.clock.unix())
+            .put_once(Once::Captcha, &uuid, &stored, ttl, now)
             .await?;
         Ok(CaptchaData {
             is_enabled: self.settings.enabled,
@@ -92,16 +96,40 @@ impl Captchas {
         })
     }
 
-    /// Uses up the captcha (right or wrong, it is gone after this) and compares the answer.
+    /// Compares the answer. A right one uses the captcha up; a wrong one puts it back for
+    /// another try unless it was the last of `captcha.attempts`.
+    ///
+    /// The stored answer is taken while it is compared, so two answers at once cannot both be
+    /// compared against it (the second finds nothing and fails); each answer put back is counted
+    /// first, so no captcha is ever compared more than `attempts` times.
     pub async fn check(&self, uuid: Option<&str>, answer: Option<&str>) -> Result<bool, ApiError> {
         let (Some(uuid), Some(answer)) = (uuid.filter(|u| u.len() <= 64), answer) else {
             return Ok(false);
         };
-        let expected = self
-            .store
-            .take_once(Once::Captcha, uuid, self.clock.unix())
-            .await?;
-        Ok(expected.is_some_and(|e| matches(&e, answer)))
+        let now = self.clock.unix();
+        let Some(stored) = self.store.take_once(Once::Captcha, uuid, now).await? else {
+            return Ok(false);
+        };
+        let Some((expires, expected)) = stored
+            .split_once(':')
+            .and_then(|(e, a)| Some((e.parse::<i64>().ok()?, a)))
+        else {
+            return Ok(false);
+        };
+        if matches(expected, answer) {
+            return Ok(true);
+        }
+        let tries_key = format!("captcha:tries:{uuid}");
+        let left = expires - now;
+        if left > 0 {
+            let tries = self.store.incr(&tries_key, left, now).await?;
+            if tries < i64::from(self.settings.attempts) {
+                self.store
+                    .put_once(Once::Captcha, uuid, &stored, left, now)
+                    .await?;
+            }
+        }
+        Ok(false)
     }
 }
 

@@ -283,6 +283,19 @@ pub struct SessionSettings {
     /// Production refuses `cookie_secure = false` unless this says it is meant (TLS ends
     /// somewhere that cannot be told apart, say, and the cookie never crosses a network).
     pub allow_insecure_cookie: bool,
+    /// Whether login and refresh answers carry the refresh token in their JSON too.
+    pub refresh_token_in_body: RefreshTokenInBody,
+}
+
+/// Where the refresh token goes besides the HttpOnly cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefreshTokenInBody {
+    /// Not for a request from a browser page (one with `Origin` or `Sec-Fetch-Site`), where
+    /// any script on the page could read it; for other clients (CLI, mobile, servers), yes.
+    ExceptBrowsers,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -307,6 +320,8 @@ pub struct CacheSettings {
 pub struct CaptchaSettings {
     pub enabled: bool,
     pub ttl_seconds: i64,
+    /// Answers one captcha takes: a right one uses it up, and so does the last wrong one.
+    pub attempts: u32,
     pub length: u32,
     pub width: u32,
     pub height: u32,

@@ -229,6 +229,9 @@ impl Settings {
                 ));
             }
         }
+        if !(1..=10).contains(&self.captcha.attempts) {
+            problems.push("captcha.attempts must be 1 to 10".into());
+        }
         if self.password.max_queued_hashes == 0 {
             problems.push("password.max_queued_hashes must be at least 1".into());
         }

@@ -23,3 +23,19 @@ pub const LOGIN_LOG_LIST: &str = "log:login:list";
 pub const LOGIN_LOG_DELETE: &str = "log:login:del";
 pub const LOGIN_LOG_CLEAR: &str = "log:login:clear";
 pub const LOGIN_LOG_ANY: &[&str] = &[LOGIN_LOG_LIST, LOGIN_LOG_DELETE, LOGIN_LOG_CLEAR];
+
+/// Every code Portcullis itself checks: a superuser's `/auth/codes` lists them (with every code
+/// a role grants), as fba answers a superuser every code it knows, so that a frontend that hides
+/// what the codes do not name shows a superuser everything.
+pub const BUILT_IN: &[&str] = &[
+    USER_LIST,
+    USER_ADD,
+    USER_EDIT,
+    USER_PASSWORD_RESET,
+    USER_DELETE,
+    ONLINE_LIST,
+    ONLINE_KICK,
+    LOGIN_LOG_LIST,
+    LOGIN_LOG_DELETE,
+    LOGIN_LOG_CLEAR,
+];

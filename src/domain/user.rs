@@ -33,6 +33,14 @@ pub struct AuthUser {
     pub created_at: DateTime<Utc>,
     pub roles: Vec<String>,
     pub permissions: Vec<String>,
+    /// fba's names (`GetUserInfoDetail`) for the same facts, which fba's frontend reads: the
+    /// sign-up time (`created_at`), the last login (`last_login_at`), `multi_login`.
+    pub join_time: DateTime<Utc>,
+    pub last_login_time: Option<DateTime<Utc>>,
+    pub is_multi_login: bool,
+    /// fba's department and its name: Portcullis has none, always null.
+    pub dept_id: Option<i64>,
+    pub dept: Option<String>,
 }
 
 impl AuthUser {

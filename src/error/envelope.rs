@@ -1,4 +1,4 @@
-//! What every answer looks like: the `{code, msg, data, error, trace_id}` envelope, and the
+//! What every answer looks like: the `{code, msg, data, slug, trace_id}` envelope, and the
 //! client's language.
 
 use actix_web::{http::header, HttpRequest, HttpResponse};
@@ -41,8 +41,10 @@ pub struct Envelope<'a, T: Serialize> {
     pub code: u32,
     pub msg: std::borrow::Cow<'a, str>,
     pub data: Option<&'a T>,
+    /// A failure's stable, machine-readable name (`invalid_token`). Not `error`: fba's
+    /// frontend shows an envelope's `error` before its `msg`, so its users would read slugs.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'static str>,
+    pub slug: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<&'a str>,
 }
@@ -54,7 +56,7 @@ impl<'a, T: Serialize> Envelope<'a, T> {
             code: 200,
             msg: lang.success().into(),
             data: Some(data),
-            error: None,
+            slug: None,
             trace_id: None,
         }
     }

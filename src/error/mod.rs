@@ -225,7 +225,7 @@ impl ApiError {
             code: self.kind.code,
             msg: self.message(lang).into(),
             data: self.data.as_ref(),
-            error: Some(self.kind.slug),
+            slug: Some(self.kind.slug),
             trace_id,
         }
         .respond(&mut res)

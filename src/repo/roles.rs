@@ -8,6 +8,7 @@ use super::Repo;
 use crate::db::models::RoleRow;
 use crate::db::schema::{role_permissions, roles, user_roles};
 use crate::db::DbError;
+use crate::domain::codes;
 use crate::with_conn;
 
 impl Repo {
@@ -25,27 +26,42 @@ impl Repo {
         })
     }
 
-    /// Permission codes of the user's enabled roles; a superuser has every code any role grants.
+    /// Permission codes of the user's enabled roles; a superuser holds every code the server
+    /// knows: those it checks itself and those any role names, enabled or not.
     pub async fn permission_codes(
         &self,
         user_id: i64,
         superuser: bool,
     ) -> Result<Vec<String>, DbError> {
+        if superuser {
+            let named: Vec<String> = with_conn!(&self.db, |conn| {
+                Ok::<_, DbError>(
+                    role_permissions::table
+                        .select(role_permissions::code)
+                        .distinct()
+                        .load(conn)
+                        .await?,
+                )
+            })?;
+            let every: std::collections::BTreeSet<String> = named
+                .into_iter()
+                .chain(codes::BUILT_IN.iter().map(|c| (*c).to_owned()))
+                .collect();
+            return Ok(every.into_iter().collect());
+        }
         with_conn!(&self.db, |conn| {
-            let mut query = role_permissions::table
+            let mine = user_roles::table
+                .filter(user_roles::user_id.eq(user_id))
+                .select(user_roles::role_id);
+            Ok(role_permissions::table
                 .inner_join(roles::table)
                 .filter(roles::status.eq(1))
+                .filter(roles::id.eq_any(mine))
                 .select(role_permissions::code)
                 .distinct()
                 .order(role_permissions::code)
-                .into_boxed();
-            if !superuser {
-                let mine = user_roles::table
-                    .filter(user_roles::user_id.eq(user_id))
-                    .select(user_roles::role_id);
-                query = query.filter(roles::id.eq_any(mine));
-            }
-            Ok(query.load(conn).await?)
+                .load(conn)
+                .await?)
         })
     }
 

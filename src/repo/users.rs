@@ -401,5 +401,10 @@ pub fn auth_user(u: &User, roles: Vec<String>, permissions: Vec<String>) -> Auth
         created_at: u.created_at.and_utc(),
         roles,
         permissions,
+        join_time: u.created_at.and_utc(),
+        last_login_time: u.last_login_at.map(|t| t.and_utc()),
+        is_multi_login: u.multi_login,
+        dept_id: None,
+        dept: None,
     }
 }

@@ -310,10 +310,10 @@ const POLL: std::time::Duration = std::time::Duration::from_millis(100);
 /// waiting: the log's reader gives up on a silent log after a deadline, and diesel-async
 /// panics when a SQLite call is dropped half-way on a single-threaded runtime (a long write by
 /// another process, `portcullis import` say, holds the file's lock for up to `busy_timeout`).
-async fn to_completion<T: 'static>(
-    call: impl std::future::Future<Output = T> + 'static,
+async fn to_completion<T: Send + 'static>(
+    call: impl std::future::Future<Output = T> + Send + 'static,
 ) -> Result<T, StoreError> {
-    actix_web::rt::spawn(call)
+    tokio::spawn(call)
         .await
         .map_err(|e| StoreError::Unavailable(format!("the log's reader stopped: {e}")))
 }

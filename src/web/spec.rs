@@ -49,7 +49,7 @@ const NOT_EMPTY: &str = r#"{"minLength": 1}"#;
 const BAD_REQUESTS: &[(&str, &str, &str)] = &[(
     "/api/v1/auth/login",
     "post",
-    "Bad request (envelope with `error`): `invalid_body` (malformed, or an empty username or \
+    "Bad request (envelope with `slug`): `invalid_body` (malformed, or an empty username or \
      password), `invalid_credentials` (one answer for an unknown user, a wrong password, a locked \
      or a disabled account), `captcha_invalid` (business code 40001, a fresh captcha in `data`)",
 )];

@@ -87,7 +87,7 @@ async fn ones_own_password_through_the_admin_path_needs_a_recent_sign_in() {
     assert_eq!(res.status(), 401);
     let refused: serde_json::Value = res.json().await.unwrap();
     assert_eq!(
-        refused["error"], "insufficient_user_authentication",
+        refused["slug"], "insufficient_user_authentication",
         "{refused}"
     );
     assert_eq!(

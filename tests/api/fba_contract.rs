@@ -184,3 +184,119 @@ async fn the_fba_frontend_calls_get_fba_shaped_answers() {
     assert_eq!(ok_json(res).await["ended"], 1);
     assert_eq!(app.me(&access).await.status(), 401);
 }
+
+/// What fba's frontend reads where Portcullis once answered otherwise: error toasts from `msg`
+/// (no `error` field, which it would show before `msg`), a mistyped captcha corrected on the
+/// next try with the same image, every field of fba's `GetUserInfoDetail` on `/me`, all codes
+/// for a superuser, fba's sessions path, and no refresh token in a browser's login body.
+#[actix_web::test]
+async fn what_fbas_frontend_reads_is_there_under_fbas_names() {
+    let (mut s, dir) = test_settings().await;
+    s.captcha.enabled = true;
+    let app = spawn_with(s, dir).await;
+    app.create_user_with("root", PASSWORD, true).await;
+    let browser_login = |uuid: String, answer: String| {
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .header("origin", app.address.clone())
+            .header("sec-fetch-site", "same-origin")
+            .json(
+                &json!({"username": "root", "password": PASSWORD, "uuid": uuid, "captcha": answer}),
+            )
+            .send()
+    };
+
+    // A mistyped captcha: the toast shows `msg`; the image the page still shows is still good.
+    let (uuid, answer) = app.captcha().await;
+    let res = browser_login(uuid.clone(), "nope".into()).await.unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_envelope(&body, 40001);
+    assert!(
+        body.get("error").is_none(),
+        "fba's frontend would show it: {body}"
+    );
+    assert!(
+        !body["msg"].as_str().unwrap().contains('_'),
+        "a sentence, not a slug: {body}"
+    );
+    let res = browser_login(uuid, answer).await.unwrap();
+    let login = ok_json(res).await;
+    assert!(
+        login.get("refresh_token").is_none(),
+        "a browser page's scripts never see it: {login}"
+    );
+    let access = login["access_token"].as_str().unwrap().to_owned();
+
+    // Another client (CLI, mobile, server) still gets it in the body.
+    let (uuid, answer) = app.captcha().await;
+    let other = ok_json(
+        app.login_with_captcha("root", PASSWORD, &uuid, &answer)
+            .await,
+    )
+    .await;
+    assert!(other["refresh_token"].is_string(), "{other}");
+
+    let me = ok_json(app.get_auth("/api/v1/sys/users/me", &access).await).await;
+    for field in [
+        "dept_id",
+        "username",
+        "nickname",
+        "avatar",
+        "email",
+        "phone",
+        "id",
+        "uuid",
+        "status",
+        "is_superuser",
+        "is_staff",
+        "is_multi_login",
+        "join_time",
+        "last_login_time",
+        "dept",
+        "roles",
+    ] {
+        assert!(me.get(field).is_some(), "me.{field}: {me}");
+    }
+    assert!(
+        me["last_login_time"].is_string(),
+        "the profile's last login: {me}"
+    );
+    assert_eq!(me["join_time"], me["created_at"]);
+    assert_eq!(me["is_multi_login"], me["multi_login"]);
+
+    let codes = ok_json(app.get_auth("/api/v1/auth/codes", &access).await).await;
+    let codes: Vec<&str> = codes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    for code in portcullis::domain::codes::BUILT_IN {
+        assert!(codes.contains(code), "{code} in {codes:?}");
+    }
+
+    let sessions = ok_json(app.get_auth("/api/v1/monitors/sessions", &access).await).await;
+    let mine = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["session_uuid"] == login["session_uuid"])
+        .unwrap_or_else(|| panic!("this session: {sessions}"));
+    for field in [
+        "id",
+        "session_uuid",
+        "username",
+        "nickname",
+        "ip",
+        "os",
+        "browser",
+        "device",
+        "status",
+        "last_login_time",
+        "expire_time",
+    ] {
+        assert!(mine.get(field).is_some(), "session.{field}: {mine}");
+    }
+    assert_eq!(mine["username"], "root");
+    assert_eq!(mine["status"], 1);
+}

@@ -398,7 +398,7 @@ pub fn token(data: &Value, field: &str) -> String {
 pub async fn assert_error(res: Response, status: u16, slug: &str) -> Value {
     assert_eq!(res.status(), status, "status");
     let body: Value = res.json().await.expect("JSON envelope");
-    assert_eq!(body["error"], slug, "{body}");
+    assert_eq!(body["slug"], slug, "{body}");
     assert_eq!(body["code"], status, "{body}");
     assert!(
         body["trace_id"].as_str().is_some_and(|t| t.len() == 36),

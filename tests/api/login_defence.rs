@@ -70,7 +70,7 @@ async fn assert_captcha_refused(res: reqwest::Response) {
     assert_eq!(res.status(), 400);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["code"], 40001, "{body}");
-    assert_eq!(body["error"], "captcha_invalid");
+    assert_eq!(body["slug"], "captcha_invalid");
     let retry = &body["data"];
     assert!(
         retry["uuid"].is_string() && retry["image"].as_str().is_some_and(|i| i.len() > 100),
@@ -94,7 +94,7 @@ async fn the_captcha_endpoint_serves_a_png() {
 }
 
 #[actix_web::test]
-async fn a_captcha_works_once_and_a_wrong_answer_burns_it() {
+async fn a_captcha_works_once_and_a_mistyped_one_can_be_corrected() {
     let app = captcha_app().await;
     app.create_user("rita").await;
 
@@ -109,17 +109,50 @@ async fn a_captcha_works_once_and_a_wrong_answer_burns_it() {
     )
     .await;
 
+    // fba's frontend keeps showing the image it has: the right answer on the next try works.
     let (uuid, answer) = app.captcha().await;
     assert_captcha_refused(
         app.login_with_captcha("rita", PASSWORD, &uuid, "nope")
             .await,
     )
     .await;
+    let res = app
+        .login_with_captcha("rita", PASSWORD, &uuid, &answer)
+        .await;
+    assert_eq!(res.status(), 200, "corrected on the next try");
+
+    // But a captcha takes `captcha.attempts` answers in all: then it is gone.
+    let attempts = app.settings.captcha.attempts;
+    let (uuid, answer) = app.captcha().await;
+    for _ in 0..attempts {
+        assert_captcha_refused(
+            app.login_with_captcha("rita", PASSWORD, &uuid, "nope")
+                .await,
+        )
+        .await;
+    }
     assert_captcha_refused(
         app.login_with_captcha("rita", PASSWORD, &uuid, &answer)
             .await,
     )
     .await;
+
+    // Answers at once are compared one at a time (each takes the captcha while it compares):
+    // of eight right answers at once, one signs in.
+    let (uuid, answer) = app.captcha().await;
+    let answers = (0..8).map(|_| {
+        let (uuid, answer) = (uuid.clone(), answer.clone());
+        let app = &app;
+        async move {
+            app.login_with_captcha("rita", PASSWORD, &uuid, &answer)
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let mut statuses = futures_util::future::join_all(answers).await;
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 400, 400, 400, 400, 400, 400, 400]);
 
     // A right captcha with a wrong password is used up too.
     let (uuid, answer) = app.captcha().await;

@@ -66,7 +66,7 @@ async fn unknown_user_wrong_password_and_disabled_account_look_the_same() {
         body.as_object_mut().unwrap().remove("trace_id");
         bodies.push(body);
     }
-    assert_eq!(bodies[0]["error"], "invalid_credentials");
+    assert_eq!(bodies[0]["slug"], "invalid_credentials");
     assert_eq!(bodies[0], bodies[1]);
     assert_eq!(bodies[1], bodies[2]);
 }

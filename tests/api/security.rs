@@ -236,7 +236,7 @@ async fn binding_needs_a_recent_sign_in_and_the_password_renews_it() {
     );
     assert_eq!(res.status(), 401);
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body["error"], "insufficient_user_authentication", "{body}");
+    assert_eq!(body["slug"], "insufficient_user_authentication", "{body}");
     assert_eq!(
         body["data"]["max_age"], app.settings.security.reauth_seconds,
         "{body}"
@@ -278,7 +278,7 @@ async fn setting_a_password_on_a_social_account_needs_a_recent_sign_in() {
     let res = set().await.unwrap();
     assert_eq!(res.status(), 401);
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body["error"], "insufficient_user_authentication", "{body}");
+    assert_eq!(body["slug"], "insufficient_user_authentication", "{body}");
     // A fresh social sign-in is a new session with a fresh authentication.
     let fresh = token(&app.oauth_login("github").await, "access_token");
     let res = app
@@ -388,7 +388,7 @@ async fn a_full_hash_queue_answers_503_with_retry_after() {
         if res.status() == 503 {
             assert!(res.headers().get("retry-after").is_some());
             let body: Value = res.json().await.unwrap();
-            assert_eq!(body["error"], "busy");
+            assert_eq!(body["slug"], "busy");
             busy += 1;
         }
     }

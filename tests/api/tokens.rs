@@ -54,7 +54,7 @@ impl Ctx {
         assert!(status == 401 || status == 400, "{label}: got {status}");
         let body: Value = res.json().await.unwrap();
         assert!(
-            body["error"] == "invalid_token" || body["error"] == "invalid_request",
+            body["slug"] == "invalid_token" || body["slug"] == "invalid_request",
             "{label}: {body}"
         );
     }

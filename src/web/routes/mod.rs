@@ -5,6 +5,7 @@ pub mod auth;
 pub mod health;
 pub mod logs;
 pub mod monitors;
+pub mod monitors_fba;
 pub mod oauth2;
 pub mod roles;
 pub mod users;
@@ -219,6 +220,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
                 web::resource("/monitors/online/{user_id}")
                     .wrap(require_bearer())
                     .route(web::delete().to(monitors::kick)),
+            )
+            .service(
+                web::resource("/monitors/sessions")
+                    .wrap(require_bearer())
+                    .route(web::get().to(monitors_fba::sessions)),
+            )
+            .service(
+                web::resource("/monitors/sessions/{user_id}")
+                    .wrap(require_bearer())
+                    .route(web::delete().to(monitors_fba::end)),
             )
             // social login; fixed paths before `/oauth2/{provider}`
             .service(

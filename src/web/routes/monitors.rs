@@ -151,15 +151,28 @@ pub async fn kick(
     sessions: Data<Sessions>,
 ) -> Result<ApiOk<Kicked>, ApiError> {
     me.require(codes::ONLINE_KICK)?;
-    let uid = user_id.into_inner();
-    let ended_sessions = match query.into_inner().session_uuid.filter(|s| !s.is_empty()) {
+    let ended_sessions = end_sessions(
+        &sessions,
+        user_id.into_inner(),
+        query.into_inner().session_uuid,
+    )
+    .await?;
+    Ok(ApiOk::new(Kicked { ended_sessions }))
+}
+
+/// Ends one session of the user (404 if it is not theirs or not live), or all of them.
+pub async fn end_sessions(
+    sessions: &Sessions,
+    uid: i64,
+    sid: Option<String>,
+) -> Result<usize, ApiError> {
+    match sid.filter(|s| !s.is_empty()) {
         Some(sid) => {
             if sessions.get(uid, &sid).await?.is_none() {
                 return Err(ApiError::new(kind::SESSION_NOT_FOUND));
             }
-            usize::from(sessions.end(uid, &sid).await?)
+            Ok(usize::from(sessions.end(uid, &sid).await?))
         }
-        None => sessions.end_all(uid, None).await?,
-    };
-    Ok(ApiOk::new(Kicked { ended_sessions }))
+        None => sessions.end_all(uid, None).await,
+    }
 }

@@ -1,9 +1,9 @@
-use actix_web::web::Data;
+use actix_web::{web::Data, HttpRequest};
 use chrono::{DateTime, Utc};
 use paperclip::actix::{api_v2_operation, web::Json, Apiv2Schema};
 use serde::{Deserialize, Serialize};
 
-use super::refresh_cookie;
+use super::{refresh_cookie, refresh_token_in_body};
 use crate::actors::repo::{LoadAuthUser, RepoHandle};
 use crate::auth::captcha::Captchas;
 use crate::auth::credentials::Authenticator;
@@ -28,7 +28,9 @@ pub struct LoginRequest {
 pub struct LoginData {
     pub access_token: String,
     pub access_token_expire_time: DateTime<Utc>,
-    pub refresh_token: String,
+    /// Also in the HttpOnly cookie; left out for browser pages (`session.refresh_token_in_body`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     pub refresh_token_expire_time: DateTime<Utc>,
     pub session_uuid: String,
     pub token_type: String,
@@ -36,11 +38,12 @@ pub struct LoginData {
 }
 
 impl LoginData {
-    pub fn new(t: TokenPair, user: AuthUser) -> Self {
+    /// The answer; the refresh token in it only `with_refresh_token`.
+    pub fn new(t: TokenPair, user: AuthUser, with_refresh_token: bool) -> Self {
         Self {
             access_token: t.access_token,
             access_token_expire_time: t.access_token_expire_time,
-            refresh_token: t.refresh_token,
+            refresh_token: with_refresh_token.then_some(t.refresh_token),
             refresh_token_expire_time: t.refresh_token_expire_time,
             session_uuid: t.session_uuid,
             token_type: t.token_type,
@@ -59,7 +62,8 @@ pub async fn profile(repo: &RepoHandle, uid: i64) -> Result<AuthUser, ApiError> 
 
 /// Log in with username, password and (when enabled) the captcha.
 ///
-/// Order: rate limit, captcha (used up at this first check), then the credentials with one
+/// Order: rate limit, captcha (a right answer uses it up; a wrong one counts one of its
+/// `captcha.attempts`), then the credentials with one
 /// uniform answer for an unknown user, a wrong password, a locked or a disabled account. A
 /// captcha failure is 400 with business code 40001 and a fresh captcha in `data`; an empty
 /// username or password is 400 `invalid_body`.
@@ -67,6 +71,7 @@ pub async fn profile(repo: &RepoHandle, uid: i64) -> Result<AuthUser, ApiError> 
 #[tracing::instrument(skip_all, fields(username = %body.username))]
 #[allow(clippy::too_many_arguments)]
 pub async fn login(
+    req: HttpRequest,
     body: Json<LoginRequest>,
     client: Client,
     captchas: Data<Captchas>,
@@ -113,6 +118,8 @@ pub async fn login(
         )
         .await?;
     let profile = profile(&repo, user.id).await?;
-    let cookie = refresh_cookie(&tokens.refresh_token, sessions.settings());
-    Ok(ApiOk::new(LoginData::new(tokens, profile)).cookie(cookie))
+    let settings = sessions.settings();
+    let cookie = refresh_cookie(&tokens.refresh_token, settings);
+    let in_body = refresh_token_in_body(&req, settings);
+    Ok(ApiOk::new(LoginData::new(tokens, profile, in_body)).cookie(cookie))
 }

@@ -11,8 +11,10 @@ pub mod swagger;
 pub mod verify;
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::HttpRequest;
 
-use crate::config::SessionSettings;
+use crate::config::{RefreshTokenInBody, SessionSettings};
 
 pub const REFRESH_COOKIE: &str = "portcullis_refresh";
 const COOKIE_PATH: &str = "/api/v1/auth";
@@ -36,4 +38,18 @@ pub fn clear_refresh_cookie(s: &SessionSettings) -> Cookie<'static> {
     let mut c = cookie("", 0, s.cookie_secure);
     c.make_removal();
     c
+}
+
+/// Whether an answer's JSON carries the refresh token too (`session.refresh_token_in_body`).
+/// By default a browser page's request (it sends `Origin` or `Sec-Fetch-Site`) gets it in the
+/// HttpOnly cookie only, out of reach of the page's scripts, as fba keeps it.
+pub fn refresh_token_in_body(req: &HttpRequest, s: &SessionSettings) -> bool {
+    match s.refresh_token_in_body {
+        RefreshTokenInBody::Always => true,
+        RefreshTokenInBody::Never => false,
+        RefreshTokenInBody::ExceptBrowsers => {
+            let h = req.headers();
+            !(h.contains_key(header::ORIGIN) || h.contains_key("sec-fetch-site"))
+        }
+    }
 }

@@ -1,8 +1,9 @@
 use actix_web::{web::Data, HttpRequest};
+use chrono::{DateTime, Utc};
 use paperclip::actix::{api_v2_operation, Apiv2Schema};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::{refresh_cookie, REFRESH_COOKIE};
+use super::{refresh_cookie, refresh_token_in_body, REFRESH_COOKIE};
 use crate::auth::sessions::{Sessions, TokenPair};
 use crate::error::{kind, ApiError};
 use crate::web::cors::check_cookie_origin;
@@ -33,6 +34,19 @@ pub fn presented_refresh(
     Ok(Some(cookie.value().to_owned()))
 }
 
+/// The new pair, as a refresh answers it.
+#[derive(Serialize, Apiv2Schema)]
+pub struct RefreshData {
+    pub access_token: String,
+    pub access_token_expire_time: DateTime<Utc>,
+    /// Also in the HttpOnly cookie; left out for browser pages (`session.refresh_token_in_body`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub refresh_token_expire_time: DateTime<Utc>,
+    pub session_uuid: String,
+    pub token_type: String,
+}
+
 /// Exchange a refresh token (cookie or body) for a new pair; the old one is spent.
 #[api_v2_operation(tags(auth))]
 #[tracing::instrument(skip_all)]
@@ -40,10 +54,20 @@ pub async fn refresh(
     req: HttpRequest,
     body: OptionalJson<RefreshRequest>,
     sessions: Data<Sessions>,
-) -> Result<ApiOk<TokenPair>, ApiError> {
+) -> Result<ApiOk<RefreshData>, ApiError> {
     let presented =
         presented_refresh(&req, body)?.ok_or_else(|| ApiError::new(kind::REFRESH_MISSING))?;
-    let pair = sessions.refresh(&presented).await?;
-    let cookie = refresh_cookie(&pair.refresh_token, sessions.settings());
-    Ok(ApiOk::new(pair).cookie(cookie))
+    let pair: TokenPair = sessions.refresh(&presented).await?;
+    let settings = sessions.settings();
+    let cookie = refresh_cookie(&pair.refresh_token, settings);
+    let in_body = refresh_token_in_body(&req, settings);
+    Ok(ApiOk::new(RefreshData {
+        access_token: pair.access_token,
+        access_token_expire_time: pair.access_token_expire_time,
+        refresh_token: in_body.then_some(pair.refresh_token),
+        refresh_token_expire_time: pair.refresh_token_expire_time,
+        session_uuid: pair.session_uuid,
+        token_type: pair.token_type,
+    })
+    .cookie(cookie))
 }

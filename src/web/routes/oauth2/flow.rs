@@ -17,7 +17,7 @@ use crate::login_log::{LoginLog, Reason};
 use crate::oauth2::{accounts, OAuthError, Providers};
 use crate::store::{Once, Store};
 use crate::web::routes::auth::login::{profile, LoginData};
-use crate::web::routes::auth::refresh_cookie;
+use crate::web::routes::auth::{refresh_cookie, refresh_token_in_body};
 use crate::web::{ApiOk, Client, CurrentUser};
 
 /// What the social-login routes use, registered once.
@@ -374,7 +374,8 @@ pub async fn exchange(
     );
     let user = profile(&flow.repo, pending.uid).await?;
     let settings = flow.sessions.settings();
-    Ok(ApiOk::new(LoginData::new(tokens.clone(), user))
+    let in_body = refresh_token_in_body(&req, settings);
+    Ok(ApiOk::new(LoginData::new(tokens.clone(), user, in_body))
         .cookie(refresh_cookie(&tokens.refresh_token, settings))
         .cookie(clear_browser_cookie(settings.cookie_secure)))
 }
