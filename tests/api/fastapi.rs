@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use portcullis::config::JwtAlgorithm;
 use serde_json::{json, Value};
 
-use crate::cli::portcullis;
 use crate::helpers::*;
 use crate::nginx::{free_port, Nginx};
 
@@ -124,27 +123,6 @@ fn site(portcullis: &str, backend: u16) -> Nginx {
     Nginx::serve(dir, "fba-frontend.conf", port)
 }
 
-fn api_client(app: &TestApp) -> String {
-    let out = portcullis(
-        app,
-        &[
-            "client",
-            "create",
-            "--id",
-            "fba-backend",
-            "--claims",
-            CLAIMS,
-        ],
-        None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 async fn sidebar(client: &reqwest::Client, url: String, token: Option<&str>) -> (u16, Value) {
     let mut req = client.get(url);
     if let Some(t) = token {
@@ -168,7 +146,7 @@ async fn fastapi_backend_behind_nginx_trusts_portcullis_tokens_until_logout() {
     // EdDSA, so that the JWKS way can be run against the same server.
     settings.jwt.algorithm = JwtAlgorithm::EdDSA;
     let app = spawn_with(settings, resources).await;
-    let secret = api_client(&app);
+    let secret = app.api_client_with("fba-backend", &["--claims", CLAIMS]);
     let backend = Uvicorn::start(&[
         ("PORTCULLIS_URL", &app.address),
         ("PORTCULLIS_CLIENT_ID", "fba-backend"),
@@ -280,6 +258,21 @@ async fn fastapi_backend_behind_nginx_trusts_portcullis_tokens_until_logout() {
     )
     .await;
     assert_eq!(status, 401, "a bad signature");
+
+    // The backend's own credentials wrong: 503, never a 401 that would sign the user out.
+    let misconfigured = Uvicorn::start(&[
+        ("PORTCULLIS_URL", &app.address),
+        ("PORTCULLIS_CLIENT_ID", "fba-backend"),
+        ("PORTCULLIS_CLIENT_SECRET", "not-the-secret"),
+    ]);
+    let (status, body) = sidebar(
+        &browser,
+        misconfigured.url("/api/v1/sys/menus/sidebar"),
+        Some(&t),
+    )
+    .await;
+    assert_eq!((status, &body["code"]), (503, &json!(503)), "{body}");
+    drop(misconfigured);
 
     let logout = browser
         .post(nginx.url("/api/v1/auth/logout"))
