@@ -64,6 +64,10 @@ if [ ! -d tests/oidc/node_modules/oidc-provider ]; then
   npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 fi
 
+# The FastAPI test (tests/api/fastapi.rs) runs fba's backend example (examples/fba-backend/)
+# from a virtualenv with its pinned requirements (PyPI); made once, again when they change.
+scripts/fastapi-venv.sh
+
 services_up() {
   (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null
 }

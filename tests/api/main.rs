@@ -6,6 +6,7 @@ mod cli;
 mod clients;
 mod deploying;
 mod docs;
+mod fastapi;
 mod faults;
 mod fba_contract;
 mod fba_import;

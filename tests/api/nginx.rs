@@ -11,9 +11,9 @@ use portcullis::config::AccessRule;
 
 use crate::helpers::*;
 
-struct Nginx {
+pub struct Nginx {
     child: Child,
-    port: u16,
+    pub port: u16,
     _dir: tempfile::TempDir,
 }
 
@@ -24,7 +24,7 @@ impl Drop for Nginx {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -58,6 +58,12 @@ impl Nginx {
                 .replace("listen 127.0.0.1:8080", &format!("listen 127.0.0.1:{port}"));
             std::fs::write(dir.path().join(file), text).unwrap();
         }
+        Self::serve(dir, "protected-api.conf", port)
+    }
+
+    /// Runs nginx (in the foreground, one process) on the site `site` that `dir` holds, which
+    /// listens on `port`; waits until it accepts connections. `dir` goes with the value.
+    pub fn serve(dir: tempfile::TempDir, site: &str, port: u16) -> Self {
         let d = dir.path().display();
         let conf = format!(
             "daemon off; master_process off; worker_processes 1;\n\
@@ -65,10 +71,10 @@ impl Nginx {
              events {{ worker_connections 256; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n  \
              fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n  \
-             include {d}/protected-api.conf;\n}}\n"
+             include {d}/{site};\n}}\n"
         );
         std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
-        let child = Command::new(nginx_binary())
+        let mut child = Command::new(nginx_binary())
             .args(["-p", &d.to_string(), "-c", &format!("{d}/nginx.conf")])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -77,10 +83,11 @@ impl Nginx {
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
-            assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "nginx did not start:\n{log}"
-            );
+            if started.elapsed() > Duration::from_secs(5) || child.try_wait().unwrap().is_some() {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("nginx did not start:\n{log}");
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
         Self {
@@ -90,7 +97,7 @@ impl Nginx {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 }
