@@ -145,6 +145,8 @@ async fn docs_are_off_in_production_unless_enabled() {
             let (mut s, res) = test_settings().await;
             s.profile = Profile::Production;
             s.swagger_login.enabled = false;
+            s.server.public_url = "https://auth.example.com".into();
+            s.session.cookie_secure = true;
             s.docs.enabled = enabled;
             let app = spawn_with(s, res).await;
             assert_eq!(app.get("/docs").await.status(), status, "{enabled:?}");
