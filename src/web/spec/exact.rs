@@ -39,6 +39,10 @@ fn nullable_optionals(v: &mut Value) {
 /// The generated document, made exact.
 pub fn exact(mut doc: Value) -> Value {
     nullable_optionals(&mut doc);
+    doc["securityDefinitions"]["client"] = json!({
+        "type": "basic",
+        "description": "API clients (`portcullis client create`): `Authorization: Basic base64(client_id:client_secret)`",
+    });
     if let Some(Value::Object(paths)) = doc.get_mut("paths") {
         for path in OPTIONAL_BODIES {
             if let Some(Value::Array(params)) = paths
@@ -48,6 +52,13 @@ pub fn exact(mut doc: Value) -> Value {
             {
                 for p in params.iter_mut().filter(|p| p["in"] == "body") {
                     p["required"] = Value::Bool(false);
+                }
+            }
+        }
+        for path in CLIENT_AUTH {
+            if let Some(Value::Object(methods)) = paths.get_mut(*path) {
+                for op in methods.values_mut() {
+                    op["security"] = json!([{"client": []}]);
                 }
             }
         }

@@ -163,6 +163,11 @@ pub(super) const RAW_OK: &[(&str, &str)] = &[
     ),
 ];
 
+/// Operations that API clients call with HTTP Basic (`client_id:client_secret`, RFC 6749
+/// §2.3.1); they answer a refused client `{"error": "invalid_client"}` and one that failed too
+/// often `{"error": "rate_limited"}`, not the envelope.
+pub(super) const CLIENT_AUTH: &[&str] = &["/api/v1/auth/events", "/api/v1/auth/introspect"];
+
 /// Operations that answer a browser with a redirect.
 pub(super) const REDIRECTS: &[(&str, &str)] = &[
     (
