@@ -133,6 +133,12 @@ async fn the_openapi3_document_says_what_the_conversion_cannot() {
     assert!(json(&login["responses"]["200"])["example"]["data"]["access_token"].is_string());
     let refresh = &paths["/api/v1/auth/refresh"]["post"];
     assert_eq!(login["requestBody"]["required"], true);
+    let media: Vec<&String> = login["requestBody"]["content"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(media, ["application/json"]);
     // Left out means not required in 3.0: the refresh token may come in the cookie instead.
     assert!(
         refresh["requestBody"].get("required").is_none(),
@@ -140,6 +146,21 @@ async fn the_openapi3_document_says_what_the_conversion_cannot() {
     );
     assert!(json(&refresh["requestBody"])["example"]["refresh_token"].is_string());
     assert!(json(&refresh["responses"]["200"])["example"]["data"]["refresh_token"].is_string());
+
+    // Form fields become a form body (the Swagger login, introspection).
+    let form = &paths["/api/v1/auth/login/swagger"]["post"]["requestBody"]["content"]
+        ["application/x-www-form-urlencoded"]["schema"];
+    assert_eq!(
+        form["required"],
+        serde_json::json!(["password", "username"]),
+        "{form}"
+    );
+    // A `data` of any JSON (`null` included) stays untyped.
+    let deleted = json(&paths["/api/v1/sys/roles/{id}"]["delete"]["responses"]["200"]);
+    assert_eq!(
+        deleted["schema"]["properties"]["data"],
+        serde_json::json!({})
+    );
 
     // What the 2.0 rules stated survives the conversion.
     let schemas = &v3["components"]["schemas"];

@@ -55,6 +55,20 @@ pub fn exact(mut doc: Value) -> Value {
                 }
             }
         }
+        // Form fields need the form's media type (paperclip leaves `consumes` out; the 3.0
+        // conversion makes a request body of the fields only under it).
+        for op in paths
+            .values_mut()
+            .filter_map(Value::as_object_mut)
+            .flat_map(|m| m.values_mut())
+        {
+            let form = op["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "formData"));
+            if form && op.get("consumes").is_none() {
+                op["consumes"] = json!(["application/x-www-form-urlencoded"]);
+            }
+        }
         for path in CLIENT_AUTH {
             if let Some(Value::Object(methods)) = paths.get_mut(*path) {
                 for op in methods.values_mut() {

@@ -42,6 +42,12 @@ fn carry(from: &Value, into: &mut Value) {
     let (Value::Object(from), Value::Object(to)) = (from, &mut *into) else {
         return;
     };
+    // A 2.0 schema without a type (any JSON, `null` too) comes out as an object.
+    if !from.contains_key("type") && !from.contains_key("$ref") && !to.contains_key("properties") {
+        if to.get("type") == Some(&json!("object")) {
+            to.remove("type");
+        }
+    }
     for key in DROPPED {
         if let Some(v) = from.get(*key) {
             to.entry(*key).or_insert_with(|| v.clone());
@@ -99,10 +105,29 @@ fn carry_paths(v2: &Value, doc: &mut Value) {
                         .and_then(|r| r.get_mut(status))
                         .and_then(|r| r.get_mut("content"))
                     {
-                        for media in content.values_mut() {
-                            carry(&answer["schema"], &mut media["schema"]);
+                        for schema in content.values_mut().filter_map(|m| m.get_mut("schema")) {
+                            carry(&answer["schema"], schema);
                         }
                     }
+                }
+            }
+            // Form fields: the conversion keeps their types, not which of them are required.
+            let required: Vec<&Value> = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "formData" && p["required"] == true)
+                .map(|p| &p["name"])
+                .collect();
+            if let Some(Value::Object(form)) = to
+                .get_mut("requestBody")
+                .and_then(|b| b.get_mut("content"))
+                .and_then(|c| c.get_mut("application/x-www-form-urlencoded"))
+                .and_then(|m| m.get_mut("schema"))
+            {
+                form.insert("type".into(), json!("object"));
+                if !required.is_empty() {
+                    form.insert("required".into(), json!(required));
                 }
             }
             let body = op["parameters"]
@@ -112,8 +137,8 @@ fn carry_paths(v2: &Value, doc: &mut Value) {
                 body,
                 to.get_mut("requestBody").and_then(|b| b.get_mut("content")),
             ) {
-                for media in content.values_mut() {
-                    carry(&body["schema"], &mut media["schema"]);
+                for schema in content.values_mut().filter_map(|m| m.get_mut("schema")) {
+                    carry(&body["schema"], schema);
                 }
             }
         }
@@ -192,6 +217,9 @@ mod tests {
             json!({"type": "string", "pattern": "^a$", "maxLength": 3, "nullable": true})
         );
         assert_eq!(into["properties"]["codes"]["items"]["minLength"], 1);
+        let mut any = json!({"type": "object"});
+        carry(&json!({}), &mut any);
+        assert_eq!(any, json!({}), "no type stays no type");
         assert_eq!(
             into["properties"]["user"],
             json!({"allOf": [{"$ref": "#/components/schemas/User"}], "nullable": true})
