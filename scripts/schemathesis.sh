@@ -33,6 +33,8 @@ for route in LOGIN REFRESH CAPTCHA OAUTH2_START OAUTH2_CALLBACK; do
   export "PORTCULLIS__RATE_LIMIT__${route}__BURST=100000000"
 done
 export PORTCULLIS__LOCKOUT__THRESHOLD=100000000
+# Nor the API clients' failure limit: a refused client is to be answered 401, not 429.
+export PORTCULLIS__API_CLIENTS__MAX_FAILURES=100000000
 echo "$BENCH_PASSWORD" | "$bin" user create --username bench --superuser --password-stdin >/dev/null
 "$bin" serve >"$work/server.log" 2>&1 &
 server=$!

@@ -148,6 +148,10 @@ async fn the_openapi3_document_says_what_the_conversion_cannot() {
     assert!(json(&refresh["responses"]["200"])["example"]["data"]["refresh_token"].is_string());
 
     // Form fields become a form body (the Swagger login, introspection).
+    assert_eq!(
+        paths["/api/v1/auth/login/swagger"]["post"]["requestBody"]["required"],
+        true
+    );
     let form = &paths["/api/v1/auth/login/swagger"]["post"]["requestBody"]["content"]
         ["application/x-www-form-urlencoded"]["schema"];
     assert_eq!(

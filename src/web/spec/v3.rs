@@ -43,10 +43,12 @@ fn carry(from: &Value, into: &mut Value) {
         return;
     };
     // A 2.0 schema without a type (any JSON, `null` too) comes out as an object.
-    if !from.contains_key("type") && !from.contains_key("$ref") && !to.contains_key("properties") {
-        if to.get("type") == Some(&json!("object")) {
-            to.remove("type");
-        }
+    if !from.contains_key("type")
+        && !from.contains_key("$ref")
+        && !to.contains_key("properties")
+        && to.get("type") == Some(&json!("object"))
+    {
+        to.remove("type");
     }
     for key in DROPPED {
         if let Some(v) = from.get(*key) {
@@ -119,6 +121,11 @@ fn carry_paths(v2: &Value, doc: &mut Value) {
                 .filter(|p| p["in"] == "formData" && p["required"] == true)
                 .map(|p| &p["name"])
                 .collect();
+            if !required.is_empty() {
+                if let Some(Value::Object(body)) = to.get_mut("requestBody") {
+                    body.insert("required".into(), Value::Bool(true));
+                }
+            }
             if let Some(Value::Object(form)) = to
                 .get_mut("requestBody")
                 .and_then(|b| b.get_mut("content"))
