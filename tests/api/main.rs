@@ -20,6 +20,7 @@ mod helpers;
 mod login_defence;
 mod login_input;
 mod metrics;
+mod mfa;
 mod nginx;
 mod nodes;
 mod oauth2;

@@ -158,6 +158,21 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
                     .route(web::put().to(roles::set_user_roles)),
             )
             .service(
+                web::resource("/auth/mfa/totp")
+                    .wrap(require_bearer())
+                    .route(web::post().to(auth::mfa::enrol_totp)),
+            )
+            .service(
+                web::resource("/auth/mfa/totp/confirm")
+                    .wrap(require_bearer())
+                    .route(web::post().to(auth::mfa::confirm_totp)),
+            )
+            .service(
+                web::resource("/auth/mfa/recovery-codes")
+                    .wrap(require_bearer())
+                    .route(web::post().to(auth::mfa::regenerate_recovery_codes)),
+            )
+            .service(
                 web::resource("/auth/reauthenticate")
                     .wrap(require_bearer())
                     .route(web::post().to(auth::reauth::reauthenticate)),
