@@ -111,6 +111,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
             web::resource("/auth/refresh")
                 .wrap(limiter(&limits.refresh))
                 .route(web::post().to(auth::refresh::refresh)),
+        )
+        .service(
+            web::resource("/auth/mfa/verify")
+                .wrap(limiter(&limits.login))
+                .route(web::post().to(auth::mfa::verify)),
         );
     if swagger_login {
         api = api.service(

@@ -1,13 +1,20 @@
-//! `/auth/mfa/...`: enrolling second factors (a recent sign-in needed).
+//! `/auth/mfa/...`: enrolling second factors (a recent sign-in needed) and the login's second
+//! step, `verify`, which turns a ticket and a code into the login answer.
 
-use actix_web::web::Data;
+use actix_web::{web::Data, HttpRequest};
 use paperclip::actix::{api_v2_operation, web::Json, Apiv2Schema};
 use serde::{Deserialize, Serialize};
 
+use super::login::{profile, LoginData};
+use super::{refresh_cookie, refresh_token_in_body};
+use crate::actors::repo::{FindUserById, RepoHandle};
+use crate::auth::credentials::Authenticator;
 use crate::auth::mfa::{Mfa, TotpEnrolment};
 use crate::auth::reauth::Reauth;
-use crate::error::ApiError;
-use crate::web::{ApiOk, CurrentUser};
+use crate::auth::sessions::Sessions;
+use crate::error::{kind, ApiError};
+use crate::login_log::Reason;
+use crate::web::{ApiOk, Client, CurrentUser};
 
 /// Start enrolling TOTP: a new secret, its `otpauth://` URI and QR code, shown once. It
 /// becomes the user's factor only with its first code (`POST /auth/mfa/totp/confirm`). Needs
@@ -69,4 +76,71 @@ pub async fn regenerate_recovery_codes(
     reauth.require_recent(me.user.id, &me.sid).await?;
     let recovery_codes = mfa.regenerate_recovery_codes(me.user.id).await?;
     Ok(ApiOk::new(RecoveryCodes { recovery_codes }))
+}
+
+#[derive(Deserialize, Apiv2Schema)]
+pub struct VerifyRequest {
+    /// `mfa_ticket` from the login answer.
+    pub ticket: String,
+    /// A TOTP code, or a recovery code.
+    pub code: String,
+}
+
+/// The login's second step: the ticket from the login answer and a TOTP or recovery code give
+/// the login answer's tokens (after a recovery code, `recovery_codes_left` too). A wrong code,
+/// an unknown, used or expired ticket all answer 401 `mfa_failed`; each wrong code uses one of
+/// the ticket's `mfa.ticket_attempts`, and the last takes the ticket away.
+#[api_v2_operation(tags(auth))]
+#[tracing::instrument(skip_all)]
+#[allow(clippy::too_many_arguments)]
+pub async fn verify(
+    req: HttpRequest,
+    body: Json<VerifyRequest>,
+    client: Client,
+    mfa: Data<Mfa>,
+    authenticator: Data<Authenticator>,
+    sessions: Data<Sessions>,
+    repo: Data<RepoHandle>,
+) -> Result<ApiOk<LoginData>, ApiError> {
+    let client = client.0;
+    let failed = || ApiError::new(kind::MFA_FAILED);
+    let verified = match mfa.verify(&body.ticket, &body.code).await? {
+        Ok(v) => v,
+        Err(refused) => {
+            let factor = refused.factor.map_or("-", |f| f.as_str());
+            match refused.who {
+                Some((uid, username)) => {
+                    tracing::info!(uid, factor, "second factor refused");
+                    let method = format!("mfa:{factor}");
+                    authenticator.record(&client, uid, &username, Reason::MfaFailed, &method);
+                }
+                None => tracing::info!("unknown, used or expired MFA ticket"),
+            }
+            return Err(failed());
+        }
+    };
+    let user = repo
+        .send(FindUserById { id: verified.uid })
+        .await
+        .map_err(ApiError::unavailable)?
+        .filter(|u| u.is_enabled());
+    let Some(user) = user else {
+        tracing::info!(
+            uid = verified.uid,
+            "second factor for a user gone or disabled"
+        );
+        return Err(failed());
+    };
+    let method = format!("{}+{}", verified.method, verified.factor.as_str());
+    authenticator.record(&client, user.id, &user.username, Reason::Success, &method);
+    let tokens = sessions
+        .start(user.id, user.multi_login, &client, &verified.method)
+        .await?;
+    let profile = profile(&repo, user.id).await?;
+    let settings = sessions.settings();
+    let cookie = refresh_cookie(&tokens.refresh_token, settings);
+    let in_body = refresh_token_in_body(&req, settings);
+    let mut data = LoginData::new(tokens, profile, in_body);
+    data.recovery_codes_left = verified.recovery_codes_left;
+    Ok(ApiOk::new(data).cookie(cookie))
 }
