@@ -484,3 +484,93 @@ async fn mfa_the_swagger_login_refuses_a_user_with_a_factor() {
         .unwrap();
     assert_error(res, 403, "mfa_required").await;
 }
+
+#[actix_web::test]
+async fn mfa_a_social_login_asks_for_the_second_factor_too() {
+    let user =
+        json!({"id": 77, "login": "octo", "name": "Octo", "email": null, "avatar_url": null});
+    let emails = json!([{"email": "octo@example.com", "primary": true, "verified": true}]);
+    let (app, _github) = crate::oauth2::github_app(user, emails, false).await;
+    app.align_to_step();
+    let access = token(&app.oauth_login("github").await, "access_token");
+    let res = app.post_auth("/api/v1/auth/mfa/totp", &access).await;
+    let data = res.json::<Value>().await.unwrap()["data"].clone();
+    let secret = base32_decode(data["secret"].as_str().unwrap());
+    let res = app
+        .post_json_auth(
+            "/api/v1/auth/mfa/totp/confirm",
+            &access,
+            &json!({"code": app.code(&secret, 0)}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+
+    let data = app.oauth_login("github").await;
+    assert_eq!(data["mfa_required"], true, "{data}");
+    assert!(data.get("access_token").is_none(), "{data}");
+    app.clock.advance(30);
+    let res = app
+        .mfa_verify(&token(&data, "mfa_ticket"), &app.code(&secret, 0))
+        .await;
+    assert_eq!(res.status(), 200);
+    let data = res.json::<Value>().await.unwrap()["data"].clone();
+    assert_eq!(data["user"]["username"], "octo");
+}
+
+#[actix_web::test]
+async fn mfa_factors_are_listed_and_removing_totp_ends_the_second_step() {
+    let app = spawn_app().await;
+    app.create_user("fay").await;
+    let access = token(&app.login("fay", PASSWORD).await, "access_token");
+    let listed = app.get_auth_json("/api/v1/auth/mfa", &access).await;
+    assert_eq!(
+        listed["data"],
+        json!({"factors": [], "recovery_codes_left": 0})
+    );
+    let res = app
+        .client
+        .delete(app.url("/api/v1/auth/mfa/totp"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 404, "not_found").await;
+
+    let e = app.enrol_totp("fay").await;
+    let ticket = app.mfa_ticket("fay").await;
+    let res = app.mfa_verify(&ticket, &e.recovery_codes[0]).await;
+    let access = token(&res.json::<Value>().await.unwrap()["data"], "access_token");
+    let listed = app.get_auth_json("/api/v1/auth/mfa", &access).await;
+    assert_eq!(
+        listed["data"],
+        json!({"factors": ["totp", "recovery"], "recovery_codes_left": 9})
+    );
+
+    app.clock.advance(app.settings.security.reauth_seconds + 1);
+    let stale = app
+        .client
+        .delete(app.url("/api/v1/auth/mfa/totp"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 401);
+    let ticket = app.mfa_ticket("fay").await;
+    let res = app.mfa_verify(&ticket, &e.recovery_codes[1]).await;
+    let access = token(&res.json::<Value>().await.unwrap()["data"], "access_token");
+    let res = app
+        .client
+        .delete(app.url("/api/v1/auth/mfa/totp"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // No factor left: tokens at once, and the recovery codes are gone with it.
+    assert!(app.login("fay", PASSWORD).await["access_token"].is_string());
+    let listed = app.get_auth_json("/api/v1/auth/mfa", &access).await;
+    assert_eq!(
+        listed["data"],
+        json!({"factors": [], "recovery_codes_left": 0})
+    );
+}

@@ -1,7 +1,7 @@
 //! Second factors: TOTP (`totp`), recovery codes (`recovery`), the secrets sealed at rest
 //! (`sealing`) and the ticket between the password and the second factor (`ticket`).
 //!
-//! Every first step (password, Swagger login) asks `Mfa::challenge` once the password is
+//! Every first step (password, social login) asks `Mfa::challenge` once the password is
 //! right: a user with an active factor gets a ticket instead of tokens, and only
 //! `Mfa::verify` turns a ticket and a code into the user the tokens are for. The ticket is
 //! not a token: the gate never sees it, and nothing but `verify` reads it.
@@ -19,12 +19,11 @@ use serde::Serialize;
 use self::sealing::Sealer;
 use self::ticket::Ticket;
 use crate::actors::repo::{
-    PutPendingTotp, RecoveryCodesLeft, ReplaceRecoveryCodes, RepoHandle, TotpOf, UseRecoveryCode,
-    UseTotpStep,
+    DeleteTotp, PutPendingTotp, RecoveryCodesLeft, ReplaceRecoveryCodes, RepoHandle, TotpOf,
+    UseRecoveryCode, UseTotpStep,
 };
 use crate::clock::SharedClock;
 use crate::config::MfaSettings;
-use crate::db::models::User;
 use crate::error::{kind, ApiError};
 use crate::store::Store;
 
@@ -140,17 +139,18 @@ impl Mfa {
     /// ticket for the second step.
     pub async fn challenge(
         &self,
-        user: &User,
+        uid: i64,
+        username: &str,
         method: &str,
     ) -> Result<Option<MfaChallenge>, ApiError> {
-        let factors = self.factors(user.id).await?;
+        let factors = self.factors(uid).await?;
         if factors.is_empty() {
             return Ok(None);
         }
         let now = self.clock.unix();
         let t = Ticket {
-            uid: user.id,
-            username: user.username.clone(),
+            uid,
+            username: username.to_owned(),
             method: method.to_owned(),
             expires: now + self.settings.ticket_ttl_seconds,
             attempts_left: self.settings.ticket_attempts,
@@ -295,6 +295,28 @@ impl Mfa {
             return Ok(None);
         }
         Ok(Some(self.new_recovery_codes(uid).await?))
+    }
+
+    /// Removes the TOTP factor, and the recovery codes with it (no factor is left). 404 when
+    /// there was none, pending or active.
+    pub async fn remove_totp(&self, uid: i64) -> Result<(), ApiError> {
+        match self
+            .repo
+            .send(DeleteTotp { user_id: uid })
+            .await
+            .map_err(db)?
+        {
+            0 => Err(ApiError::new(kind::NOT_FOUND).with_detail("no TOTP factor")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Unused recovery codes.
+    pub async fn recovery_codes_left(&self, uid: i64) -> Result<i64, ApiError> {
+        self.repo
+            .send(RecoveryCodesLeft { user_id: uid })
+            .await
+            .map_err(db)
     }
 
     /// A new set of recovery codes; the old set is void. 404 without an active factor.

@@ -163,9 +163,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
                     .route(web::put().to(roles::set_user_roles)),
             )
             .service(
+                web::resource("/auth/mfa")
+                    .wrap(require_bearer())
+                    .route(web::get().to(auth::mfa::factors)),
+            )
+            .service(
                 web::resource("/auth/mfa/totp")
                     .wrap(require_bearer())
-                    .route(web::post().to(auth::mfa::enrol_totp)),
+                    .route(web::post().to(auth::mfa::enrol_totp))
+                    .route(web::delete().to(auth::mfa::remove_totp)),
             )
             .service(
                 web::resource("/auth/mfa/totp/confirm")

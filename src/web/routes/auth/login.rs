@@ -149,7 +149,7 @@ pub async fn login(
         .first_step(&client, &username, password, Method::Password)
         .await?;
     let method = Method::Password.as_str();
-    if let Some(challenge) = mfa.challenge(&user, method).await? {
+    if let Some(challenge) = mfa.challenge(user.id, &user.username, method).await? {
         authenticator.record(
             &client,
             user.id,

@@ -78,6 +78,42 @@ pub async fn regenerate_recovery_codes(
     Ok(ApiOk::new(RecoveryCodes { recovery_codes }))
 }
 
+#[derive(Serialize, Apiv2Schema)]
+pub struct Factors {
+    /// The active factors: `totp`, and `recovery` while unused codes are left.
+    pub factors: Vec<String>,
+    pub recovery_codes_left: i64,
+}
+
+/// The caller's second factors.
+#[api_v2_operation(tags(auth))]
+pub async fn factors(me: CurrentUser, mfa: Data<Mfa>) -> Result<ApiOk<Factors>, ApiError> {
+    let factors = mfa.factors(me.user.id).await?;
+    Ok(ApiOk::new(Factors {
+        factors: factors.iter().map(|f| f.as_str().to_owned()).collect(),
+        recovery_codes_left: mfa.recovery_codes_left(me.user.id).await?,
+    }))
+}
+
+#[derive(Serialize, Apiv2Schema)]
+pub struct Removed {
+    pub removed: bool,
+}
+
+/// Remove the TOTP factor (active or being enrolled) and, with it, the recovery codes: the
+/// next login needs only the password. Needs a recent sign-in; 404 without TOTP.
+#[api_v2_operation(tags(auth))]
+#[tracing::instrument(skip_all, fields(uid = me.user.id))]
+pub async fn remove_totp(
+    me: CurrentUser,
+    reauth: Data<Reauth>,
+    mfa: Data<Mfa>,
+) -> Result<ApiOk<Removed>, ApiError> {
+    reauth.require_recent(me.user.id, &me.sid).await?;
+    mfa.remove_totp(me.user.id).await?;
+    Ok(ApiOk::new(Removed { removed: true }))
+}
+
 #[derive(Deserialize, Apiv2Schema)]
 pub struct VerifyRequest {
     /// `mfa_ticket` from the login answer.
