@@ -1,11 +1,13 @@
 //! Second factors: TOTP (`totp`), recovery codes (`recovery`), the secrets sealed at rest
-//! (`sealing`) and the ticket between the password and the second factor (`ticket`).
+//! (`sealing`), enrolling and removing them (`enrol`), and the ticket between the password and
+//! the second factor (`ticket`).
 //!
 //! Every first step (password, social login) asks `Mfa::challenge` once the password is
 //! right: a user with an active factor gets a ticket instead of tokens, and only
 //! `Mfa::verify` turns a ticket and a code into the user the tokens are for. The ticket is
 //! not a token: the gate never sees it, and nothing but `verify` reads it.
 
+mod enrol;
 pub mod recovery;
 pub mod sealing;
 mod ticket;
@@ -18,13 +20,10 @@ use serde::Serialize;
 
 use self::sealing::Sealer;
 use self::ticket::Ticket;
-use crate::actors::repo::{
-    DeleteTotp, PutPendingTotp, RecoveryCodesLeft, ReplaceRecoveryCodes, RepoHandle, TotpOf,
-    UseRecoveryCode, UseTotpStep,
-};
+use crate::actors::repo::{RecoveryCodesLeft, RepoHandle, TotpOf, UseRecoveryCode, UseTotpStep};
 use crate::clock::SharedClock;
 use crate::config::MfaSettings;
-use crate::error::{kind, ApiError};
+use crate::error::ApiError;
 use crate::store::Store;
 
 /// A factor a user can finish a login with.
@@ -243,100 +242,5 @@ impl Mfa {
             })
             .await
             .map_err(db)
-    }
-
-    /// A new TOTP secret for the user, pending until confirmed. 409 while one is active.
-    pub async fn enrol_totp(&self, uid: i64, username: &str) -> Result<TotpEnrolment, ApiError> {
-        let secret = totp::new_secret();
-        let issuer = &self.settings.issuer;
-        let (Some(otpauth_uri), Some(sealed)) = (
-            totp::otpauth_uri(&secret, issuer, username),
-            self.sealer.seal(uid, &secret),
-        ) else {
-            return Err(ApiError::internal("cannot make a TOTP enrolment"));
-        };
-        let qr = totp::qr_svg_data_uri(&otpauth_uri)
-            .ok_or_else(|| ApiError::internal("cannot render the QR code"))?;
-        let stored = self
-            .repo
-            .send(PutPendingTotp {
-                user_id: uid,
-                secret: sealed,
-                now: self.clock.naive(),
-            })
-            .await
-            .map_err(db)?;
-        if !stored {
-            return Err(ApiError::new(kind::CONFLICT).with_detail("TOTP is active already"));
-        }
-        Ok(TotpEnrolment {
-            otpauth_uri,
-            secret: totp::base32(&secret),
-            qr,
-        })
-    }
-
-    /// Activates the pending TOTP factor with its first code. The recovery codes when it is
-    /// the user's first factor (none were made before).
-    pub async fn confirm_totp(
-        &self,
-        uid: i64,
-        code: &str,
-    ) -> Result<Option<Vec<String>>, ApiError> {
-        if !self.check_totp(uid, code, Some(self.clock.naive())).await? {
-            return Err(ApiError::new(kind::INVALID_MFA_CODE));
-        }
-        let left = self
-            .repo
-            .send(RecoveryCodesLeft { user_id: uid })
-            .await
-            .map_err(db)?;
-        if left > 0 {
-            return Ok(None);
-        }
-        Ok(Some(self.new_recovery_codes(uid).await?))
-    }
-
-    /// Removes the TOTP factor, and the recovery codes with it (no factor is left). 404 when
-    /// there was none, pending or active.
-    pub async fn remove_totp(&self, uid: i64) -> Result<(), ApiError> {
-        match self
-            .repo
-            .send(DeleteTotp { user_id: uid })
-            .await
-            .map_err(db)?
-        {
-            0 => Err(ApiError::new(kind::NOT_FOUND).with_detail("no TOTP factor")),
-            _ => Ok(()),
-        }
-    }
-
-    /// Unused recovery codes.
-    pub async fn recovery_codes_left(&self, uid: i64) -> Result<i64, ApiError> {
-        self.repo
-            .send(RecoveryCodesLeft { user_id: uid })
-            .await
-            .map_err(db)
-    }
-
-    /// A new set of recovery codes; the old set is void. 404 without an active factor.
-    pub async fn regenerate_recovery_codes(&self, uid: i64) -> Result<Vec<String>, ApiError> {
-        if self.factors(uid).await?.is_empty() {
-            return Err(ApiError::new(kind::NOT_FOUND).with_detail("no second factor"));
-        }
-        self.new_recovery_codes(uid).await
-    }
-
-    async fn new_recovery_codes(&self, uid: i64) -> Result<Vec<String>, ApiError> {
-        let (codes, hashes) = recovery::generate();
-        self.repo
-            .send(ReplaceRecoveryCodes {
-                user_id: uid,
-                hashes,
-                now: self.clock.naive(),
-            })
-            .await
-            .map_err(db)?;
-        Ok(codes)
     }
 }
