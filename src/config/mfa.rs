@@ -17,6 +17,10 @@ pub struct MfaSettings {
     pub ticket_ttl_seconds: i64,
     /// Wrong codes one ticket takes before it is gone.
     pub ticket_attempts: u32,
+    /// Wrong second factors of one user, on all tickets, per window; past it every code fails
+    /// until the window ends.
+    pub max_failures_per_user: u32,
+    pub failure_window_seconds: i64,
 }
 
 /// The key's length in bytes (ChaCha20-Poly1305).
@@ -57,6 +61,14 @@ impl MfaSettings {
                     .into(),
             );
         }
+        if self.max_failures_per_user == 0 || self.failure_window_seconds < 60 {
+            p.push(
+                "mfa.max_failures_per_user must be at least 1 and mfa.failure_window_seconds at \
+                 least 60 (PORTCULLIS__MFA__MAX_FAILURES_PER_USER, \
+                 PORTCULLIS__MFA__FAILURE_WINDOW_SECONDS)"
+                    .into(),
+            );
+        }
         if !(1..=20).contains(&self.ticket_attempts) {
             p.push("mfa.ticket_attempts must be 1 to 20 (PORTCULLIS__MFA__TICKET_ATTEMPTS)".into());
         }
@@ -74,6 +86,8 @@ mod tests {
             issuer: "Portcullis".into(),
             ticket_ttl_seconds: 300,
             ticket_attempts: 5,
+            max_failures_per_user: 10,
+            failure_window_seconds: 900,
         }
     }
 

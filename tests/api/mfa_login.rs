@@ -301,3 +301,39 @@ async fn mfa_a_social_login_asks_for_the_second_factor_too() {
     let data = res.json::<Value>().await.unwrap()["data"].clone();
     assert_eq!(data["user"]["username"], "octo");
 }
+
+#[actix_web::test]
+async fn mfa_wrong_codes_count_against_the_user_on_every_ticket() {
+    let (mut settings, resources) = test_settings().await;
+    settings.mfa.max_failures_per_user = 3;
+    let app = spawn_with(settings, resources).await;
+    app.create_user("guess").await;
+    let e = app.enrol_totp("guess").await;
+    app.clock.advance(30);
+    let right = app.code(&e.secret, 0);
+    let wrong = if right == "123456" {
+        "654321"
+    } else {
+        "123456"
+    };
+    for _ in 0..3 {
+        let ticket = app.mfa_ticket("guess").await;
+        assert_error(app.mfa_verify(&ticket, wrong).await, 401, "mfa_failed").await;
+    }
+    // A fresh ticket does not bring fresh guesses: the right code fails too, until the window ends.
+    let ticket = app.mfa_ticket("guess").await;
+    assert_error(app.mfa_verify(&ticket, &right).await, 401, "mfa_failed").await;
+    if production_mode() {
+        // Redis ends the window by its own clock, which the test cannot move.
+        return;
+    }
+    app.clock
+        .advance(app.settings.mfa.failure_window_seconds + 1);
+    let ticket = app.mfa_ticket("guess").await;
+    assert_eq!(
+        app.mfa_verify(&ticket, &app.code(&e.secret, 0))
+            .await
+            .status(),
+        200
+    );
+}

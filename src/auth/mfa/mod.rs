@@ -163,7 +163,9 @@ impl Mfa {
     }
 
     /// A ticket and a code (TOTP or recovery): the user the tokens are for, or one refusal
-    /// whatever was wrong. Each wrong code uses one of the ticket's attempts.
+    /// whatever was wrong. Each wrong code uses one of the ticket's attempts, and counts
+    /// against the user (`mfa.max_failures_per_user` per window, on all tickets together: a
+    /// password alone buys new tickets, not more guesses); past it even a right code fails.
     pub async fn verify(
         &self,
         ticket_text: &str,
@@ -176,7 +178,13 @@ impl Mfa {
                 factor: None,
             }));
         };
-        let (factor, passed) = if recovery::looks_like(code) {
+        let failures_key = format!("mfafail:{}", t.uid);
+        let failures = self.store.get_number(&failures_key, now).await?;
+        let too_many = failures.unwrap_or(0) >= i64::from(self.settings.max_failures_per_user);
+        let (factor, passed) = if too_many {
+            tracing::info!(uid = t.uid, "second factor refused: too many failures");
+            (Factor::Totp, None)
+        } else if recovery::looks_like(code) {
             let left = self
                 .repo
                 .send(UseRecoveryCode {
@@ -192,14 +200,21 @@ impl Mfa {
             (Factor::Totp, ok.then_some(None))
         };
         match passed {
-            Some(recovery_codes_left) => Ok(Ok(Verified {
-                uid: t.uid,
-                username: t.username,
-                method: t.method,
-                factor,
-                recovery_codes_left,
-            })),
+            Some(recovery_codes_left) => {
+                if failures.is_some() {
+                    self.store.remove_numbers(&[failures_key]).await?;
+                }
+                Ok(Ok(Verified {
+                    uid: t.uid,
+                    username: t.username,
+                    method: t.method,
+                    factor,
+                    recovery_codes_left,
+                }))
+            }
             None => {
+                let window = self.settings.failure_window_seconds;
+                self.store.incr(&failures_key, window, now).await?;
                 let who = Some((t.uid, t.username.clone()));
                 ticket::put_back(&self.store, ticket_text, t, now).await?;
                 Ok(Err(Refused {
