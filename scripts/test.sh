@@ -7,7 +7,9 @@
 #   scripts/test.sh production      # needs PostgreSQL and Redis (scripts/services.sh starts them)
 #   scripts/test.sh cluster         # the production suite on a local three-master Redis Cluster
 #                                   # (started by scripts/cluster.sh on ports 7001-7003)
-#   scripts/test.sh spec            # schemathesis against the OpenAPI document, all checks
+#   scripts/test.sh spec            # the OpenAPI 3 document through openapi-spec-validator and
+#                                   # a TypeScript client generated from it (scripts/openapi-check.sh),
+#                                   # then schemathesis against both documents, all checks
 #                                   # (scripts/schemathesis.sh, 25 examples per operation)
 #
 # Extra arguments after `--` go to the test runner, e.g. `scripts/test.sh embedded -- refresh`.
@@ -75,7 +77,10 @@ services_up() {
 for mode in "${modes[@]}"; do
   case "$mode" in
     embedded) ;;
-    spec) echo "==> schemathesis"; scripts/schemathesis.sh 25; continue ;;
+    spec)
+      echo "==> the OpenAPI 3 document: validator, TypeScript client"; scripts/openapi-check.sh
+      echo "==> schemathesis"; scripts/schemathesis.sh 25
+      continue ;;
     production|cluster)
       if ! services_up; then
         echo "test.sh: production mode needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379;" \

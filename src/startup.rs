@@ -507,7 +507,7 @@ impl Application {
         );
         let services = Services {
             mfa: web::Data::new(mfa),
-            spec: web::Data::new(Spec::default()),
+            spec: web::Data::new(Spec::new(&public_url.0)),
             public_url: web::Data::new(public_url),
             draining: web::Data::new(Draining::default()),
             reauth: web::Data::new(reauth),
@@ -801,10 +801,14 @@ fn app(
         .app_data(web::PathConfig::default().error_handler(body_error))
         .app_data(web::QueryConfig::default().error_handler(body_error))
         .wrap_api_with_spec(spec())
-        // Before the routes (the `/api/v1` scope would swallow it): the document as made exact.
+        // Before the routes (the `/api/v1` scope would swallow them): the documents as made exact.
         .route(
             "/api/v1/openapi.json",
             paperclip::actix::web::get().to(crate::web::spec::serve),
+        )
+        .route(
+            "/api/v1/openapi3.json",
+            paperclip::actix::web::get().to(crate::web::spec::serve_v3),
         )
         .configure(|cfg| routes::configure(cfg, limits, swagger_login))
         .with_raw_json_spec(|app, generated| {

@@ -5,6 +5,8 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use super::ui::asset;
+
 /// The vendored Swagger UI release (`swagger-ui-dist` on npm).
 pub const SWAGGER_UI_VERSION: &str = include_str!("../../ui/vendor/swagger-ui/VERSION");
 
@@ -20,17 +22,6 @@ const BUNDLE_CSS: &[u8] = include_bytes!("../../ui/vendor/swagger-ui/swagger-ui.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
                        img-src 'self' data:; connect-src 'self'; form-action 'none'; \
                        base-uri 'none'; frame-ancestors 'none'";
-
-fn asset(body: &'static [u8], content_type: &'static str) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)))
-        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
-        .insert_header((
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .body(body)
-}
 
 /// A vendored file: validated by the release's version, so a reload costs no 1.7 MB.
 fn vendored(req: &HttpRequest, body: &'static [u8], content_type: &'static str) -> HttpResponse {

@@ -17,7 +17,8 @@ pub const PAGES: &[&str] = &["/", "/login", "/account", "/admin", "/oauth2/callb
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-fn asset(body: &'static str, content_type: &'static str) -> HttpResponse {
+/// A file compiled into the binary, revalidated on every use (`no-cache`), never sniffed.
+pub fn asset(body: &'static [u8], content_type: &'static str) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)))
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
@@ -29,7 +30,7 @@ fn asset(body: &'static str, content_type: &'static str) -> HttpResponse {
 }
 
 async fn page() -> HttpResponse {
-    let mut res = asset(INDEX, "text/html; charset=utf-8");
+    let mut res = asset(INDEX.as_bytes(), "text/html; charset=utf-8");
     res.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
@@ -48,10 +49,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
     cfg.route(
         "/ui/app.js",
-        web::get().to(|| async { asset(APP_JS, "text/javascript; charset=utf-8") }),
+        web::get().to(|| async { asset(APP_JS.as_bytes(), "text/javascript; charset=utf-8") }),
     )
     .route(
         "/ui/style.css",
-        web::get().to(|| async { asset(STYLE_CSS, "text/css; charset=utf-8") }),
+        web::get().to(|| async { asset(STYLE_CSS.as_bytes(), "text/css; charset=utf-8") }),
     );
 }

@@ -99,7 +99,7 @@ async fn url_and_config_url_in_the_address_change_nothing_served() {
         .text()
         .await
         .unwrap();
-    assert!(init.contains("url: '/api/v1/openapi.json'"), "{init}");
+    assert!(init.contains("url: '/api/v1/openapi3.json'"), "{init}");
     assert!(init.contains("queryConfigEnabled: false"), "{init}");
     assert!(
         !init.contains("location"),
@@ -145,6 +145,8 @@ async fn docs_are_off_in_production_unless_enabled() {
             let (mut s, res) = test_settings().await;
             s.profile = Profile::Production;
             s.swagger_login.enabled = false;
+            s.server.public_url = "https://auth.example.com".into();
+            s.session.cookie_secure = true;
             s.docs.enabled = enabled;
             let app = spawn_with(s, res).await;
             assert_eq!(app.get("/docs").await.status(), status, "{enabled:?}");
@@ -203,7 +205,11 @@ async fn in_chromium_the_page_renders_our_document_with_no_csp_violation_and_aut
     );
     assert_eq!(
         eval(&c, "window.ui.specSelectors.url()").await,
-        "/api/v1/openapi.json"
+        "/api/v1/openapi3.json"
+    );
+    assert!(
+        eval(&c, "window.ui.specSelectors.isOAS3()").await == true,
+        "Swagger UI reads it as OpenAPI 3"
     );
     let fetched = eval(
         &c,
@@ -212,7 +218,7 @@ async fn in_chromium_the_page_renders_our_document_with_no_csp_violation_and_aut
     .await;
     let fetched: Vec<String> = serde_json::from_value(fetched).unwrap();
     assert!(
-        fetched.contains(&app.url("/api/v1/openapi.json")),
+        fetched.contains(&app.url("/api/v1/openapi3.json")),
         "{fetched:?}"
     );
     assert!(
@@ -221,7 +227,8 @@ async fn in_chromium_the_page_renders_our_document_with_no_csp_violation_and_aut
     );
     shot(&c, "docs").await;
 
-    // The OAuth2 password flow: POST /api/v1/auth/login/swagger from the Authorize dialog.
+    // The OAuth2 password flow (the `password` scheme): POST /api/v1/auth/login/swagger from the
+    // Authorize dialog.
     click(&c, ".auth-wrapper .btn.authorize").await;
     until(
         &c,
@@ -232,18 +239,23 @@ async fn in_chromium_the_page_renders_our_document_with_no_csp_violation_and_aut
     .await;
     fill(&c, "#oauth_username", "ann").await;
     fill(&c, "#oauth_password", PASSWORD).await;
-    click(&c, ".auth-btn-wrapper .btn.modal-btn.auth.authorize").await;
+    // The dialog lists every scheme (bearer, client, password); authorize the password flow's.
+    click(
+        &c,
+        ".auth-container:has(#oauth_username) .auth-btn-wrapper .btn.modal-btn.auth.authorize",
+    )
+    .await;
     until(
         &c,
         "authorized",
-        "window.ui.authSelectors.authorized().getIn(['bearer', 'token', 'access_token'])",
+        "window.ui.authSelectors.authorized().getIn(['password', 'token', 'access_token'])",
         WAIT,
     )
     .await;
     shot(&c, "docs-authorized").await;
     let token = eval(
         &c,
-        "window.ui.authSelectors.authorized().getIn(['bearer', 'token', 'access_token'])",
+        "window.ui.authSelectors.authorized().getIn(['password', 'token', 'access_token'])",
     )
     .await;
     let me = app.me(token.as_str().unwrap()).await;
