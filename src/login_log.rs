@@ -26,6 +26,10 @@ pub enum Reason {
     CaptchaInvalid,
     RateLimited,
     OAuthFailed,
+    /// The password was right; a second factor is asked for.
+    MfaRequired,
+    /// The second step failed (wrong code; the ticket was good).
+    MfaFailed,
 }
 
 impl Reason {
@@ -39,6 +43,8 @@ impl Reason {
             Self::CaptchaInvalid => "captcha_invalid",
             Self::RateLimited => "rate_limited",
             Self::OAuthFailed => "oauth2_failed",
+            Self::MfaRequired => "mfa_required",
+            Self::MfaFailed => "mfa_failed",
         }
     }
 }

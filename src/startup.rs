@@ -28,11 +28,14 @@ use crate::auth::gate::Gate;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::keys::{self, KeySet};
 use crate::auth::lockout::Lockout;
+use crate::auth::mfa::{sealing::Sealer, Mfa};
 use crate::auth::password::PasswordHasher;
 use crate::auth::reauth::Reauth;
 use crate::auth::sessions::Sessions;
 use crate::clock::SharedClock;
-use crate::config::{DatabaseKind, JwtAlgorithm, Profile, Settings, MIN_SECRET_BYTES};
+use crate::config::{
+    decode_mfa_key, DatabaseKind, JwtAlgorithm, Profile, Settings, MFA_KEY_BYTES, MIN_SECRET_BYTES,
+};
 use crate::crypto;
 use crate::db::{self, Db};
 use crate::domain::{Invalidation, PasswordPolicy};
@@ -226,6 +229,38 @@ pub fn resolve_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
     write_private(&path, &secret)?;
     tracing::info!(path = %path.display(), "generated a development JWT secret");
     Ok(secret.into_bytes())
+}
+
+/// `mfa.encryption_key`, or in development the one kept in `{data.dir}/mfa_key` (made on first
+/// use, mode 0600). Production refuses to start without it (config validation).
+pub fn resolve_mfa_key(settings: &Settings) -> anyhow::Result<[u8; MFA_KEY_BYTES]> {
+    let configured = &settings.mfa.encryption_key;
+    if !configured.is_empty() {
+        return decode_mfa_key(configured).context(
+            "mfa.encryption_key is not 32 bytes of URL-safe base64 (PORTCULLIS__MFA__ENCRYPTION_KEY)",
+        );
+    }
+    anyhow::ensure!(
+        settings.profile == Profile::Development,
+        "mfa.encryption_key is missing: set PORTCULLIS__MFA__ENCRYPTION_KEY"
+    );
+    let path = settings.data.dir.join("mfa_key");
+    if path.exists() {
+        refuse_if_readable_by_others(&path, "development MFA key")?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return decode_mfa_key(&text).with_context(|| {
+            format!(
+                "{} is not 32 bytes of URL-safe base64; it seals the TOTP secrets, so restore it \
+                 (deleting it voids every TOTP factor)",
+                path.display()
+            )
+        });
+    }
+    let key = crypto::random_bytes::<MFA_KEY_BYTES>();
+    write_private(&path, &crypto::b64(&key))?;
+    tracing::info!(path = %path.display(), "generated a development MFA key");
+    Ok(key)
 }
 
 /// A key or secret file that its group or others may read or write is refused: whoever can
@@ -463,7 +498,15 @@ impl Application {
             settings.security.clone(),
             clock.clone(),
         );
+        let mfa = Mfa::new(
+            repo.clone(),
+            store.clone(),
+            Sealer::new(&resolve_mfa_key(&settings)?),
+            settings.mfa.clone(),
+            clock.clone(),
+        );
         let services = Services {
+            mfa: web::Data::new(mfa),
             spec: web::Data::new(Spec::new(&public_url.0)),
             public_url: web::Data::new(public_url),
             draining: web::Data::new(Draining::default()),
@@ -657,6 +700,7 @@ struct Services {
     draining: web::Data<Draining>,
     gate: web::Data<Gate>,
     reauth: web::Data<Reauth>,
+    mfa: web::Data<Mfa>,
     forward_auth: web::Data<ForwardAuth>,
     public_url: web::Data<PublicUrl>,
     clients: web::Data<ApiClients>,
@@ -721,6 +765,7 @@ fn app(
         .app_data(s.draining.clone())
         .app_data(s.gate.clone())
         .app_data(s.reauth.clone())
+        .app_data(s.mfa.clone())
         .app_data(s.forward_auth.clone())
         .app_data(s.public_url.clone())
         .app_data(s.clients.clone())

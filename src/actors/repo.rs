@@ -12,7 +12,9 @@ use chrono::NaiveDateTime;
 use crate::db::models::{ApiClientRow, LoginLogRow, NewLoginLog, NewUser, RoleRow, User};
 use crate::db::DbError;
 use crate::domain::{ApiClient, AuthUser};
-use crate::repo::{CodeChange, Guarded, LoginLogFilter, Repo, RoleKey, UserChanges, UserFilter};
+use crate::repo::{
+    CodeChange, Guarded, LoginLogFilter, Repo, RoleKey, TotpRow, UserChanges, UserFilter,
+};
 
 pub struct RepoActor {
     repo: Repo,
@@ -128,6 +130,21 @@ messages! {
     FindClient { id: String } -> Option<ApiClient> = |repo, m| repo.find_client(&m.id).await;
     ListClients {} -> Vec<ApiClientRow> = |repo, _| repo.list_clients().await;
     DeleteClient { id: String } -> usize = |repo, m| repo.delete_client(&m.id).await;
+    TotpOf { user_id: i64 } -> Option<TotpRow> = |repo, m| repo.totp_of(m.user_id).await;
+    /// False when the user has an active TOTP factor already.
+    PutPendingTotp { user_id: i64, secret: String, now: NaiveDateTime } -> bool =
+        |repo, m| repo.put_pending_totp(m.user_id, &m.secret, m.now).await;
+    /// True once per step (and only for later steps); `confirm` activates a pending factor.
+    UseTotpStep { user_id: i64, step: i64, confirm: Option<NaiveDateTime> } -> bool =
+        |repo, m| repo.use_totp_step(m.user_id, m.step, m.confirm).await;
+    DeleteTotp { user_id: i64 } -> usize = |repo, m| repo.delete_totp(m.user_id).await;
+    RecoveryCodesLeft { user_id: i64 } -> i64 =
+        |repo, m| repo.recovery_codes_left(m.user_id).await;
+    ReplaceRecoveryCodes { user_id: i64, hashes: Vec<String>, now: NaiveDateTime } -> () =
+        |repo, m| repo.replace_recovery_codes(m.user_id, &m.hashes, m.now).await;
+    /// How many are left, or `None` for a code that is not an unused one of this user.
+    UseRecoveryCode { user_id: i64, hash: String, now: NaiveDateTime } -> Option<i64> =
+        |repo, m| repo.use_recovery_code(m.user_id, &m.hash, m.now).await;
 }
 
 /// What the rest of the server holds: a cheap, cloneable address.

@@ -40,8 +40,47 @@ impl Authenticator {
         }
     }
 
-    /// The user, if the password is theirs and they may log in.
+    /// The user, if the password is theirs and they may log in; logged as a login.
     pub async fn check(
+        &self,
+        client: &ClientInfo,
+        username: &str,
+        password: String,
+        method: Method,
+    ) -> Result<User, ApiError> {
+        let user = self.first_step(client, username, password, method).await?;
+        self.record(
+            client,
+            user.id,
+            &user.username,
+            Reason::Success,
+            method.as_str(),
+        );
+        Ok(user)
+    }
+
+    /// Logs how a login of this user (whose password was right) went on.
+    pub fn record(
+        &self,
+        client: &ClientInfo,
+        uid: i64,
+        username: &str,
+        reason: Reason,
+        method: &str,
+    ) {
+        self.login_log.record(
+            username,
+            Some(uid),
+            reason,
+            method,
+            client,
+            self.clock.naive(),
+        );
+    }
+
+    /// As `check`, but a right password is not logged yet: a second factor may follow
+    /// (`record` says how it went on). Wrong ones are logged here.
+    pub async fn first_step(
         &self,
         client: &ClientInfo,
         username: &str,
@@ -131,7 +170,6 @@ impl Authenticator {
             })
             .await
             .map_err(ApiError::unavailable)?;
-        log(Some(uid), Reason::Success);
         Ok(user)
     }
 

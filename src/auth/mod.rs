@@ -12,6 +12,7 @@ pub mod gate;
 pub mod jwt;
 pub mod keys;
 pub mod lockout;
+pub mod mfa;
 pub mod password;
 pub mod reauth;
 pub mod sessions;

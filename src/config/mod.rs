@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod clients;
+mod mfa;
 mod validate;
 
 pub use clients::{ApiClientSettings, EventsSettings};
+pub use mfa::{decode_key as decode_mfa_key, MfaSettings, MFA_KEY_BYTES};
 
 const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 const ENV_PREFIX: &str = "PORTCULLIS";
@@ -85,6 +87,7 @@ pub struct Settings {
     pub docs: DocsSettings,
     pub api_clients: ApiClientSettings,
     pub events: EventsSettings,
+    pub mfa: MfaSettings,
 }
 
 /// Browser pages on other origins that may call the API with credentials.

@@ -64,6 +64,7 @@ impl Settings {
         let mut problems = Vec::new();
         problems.extend(self.api_clients.problems());
         problems.extend(self.events.problems());
+        problems.extend(self.mfa.problems(self.profile));
         let db = self.database.url.trim();
         if !(db.is_empty()
             || db.starts_with("sqlite://")

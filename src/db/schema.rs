@@ -115,11 +115,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mfa_totp (user_id) {
+        user_id -> BigInt,
+        secret -> Text,
+        confirmed_at -> Nullable<Timestamp>,
+        last_step -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mfa_recovery_codes (user_id, code_hash) {
+        user_id -> BigInt,
+        code_hash -> Text,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(role_permissions -> roles (role_id));
 diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_social -> users (user_id));
 diesel::joinable!(imported_users -> users (user_id));
+diesel::joinable!(mfa_totp -> users (user_id));
+diesel::joinable!(mfa_recovery_codes -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -133,4 +154,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     invalidations,
     api_clients,
     imported_users,
+    mfa_totp,
+    mfa_recovery_codes,
 );

@@ -5,11 +5,13 @@ mod clients;
 pub mod fba;
 mod imported;
 mod login_logs;
+mod mfa;
 mod roles;
 mod social;
 mod users;
 
 pub use login_logs::LoginLogFilter;
+pub use mfa::TotpRow;
 pub use roles::{CodeChange, RoleKey};
 pub use users::{Guarded, UserChanges, UserFilter};
 

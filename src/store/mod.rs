@@ -103,6 +103,8 @@ pub enum Once {
     Captcha,
     OAuthState,
     LoginCode,
+    /// The ticket between the password and the second factor.
+    MfaTicket,
 }
 
 impl Once {
@@ -111,6 +113,7 @@ impl Once {
             Self::Captcha => "captcha",
             Self::OAuthState => "oauth2:state",
             Self::LoginCode => "oauth2:code",
+            Self::MfaTicket => "mfa:ticket",
         }
     }
 }

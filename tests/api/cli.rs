@@ -162,7 +162,9 @@ async fn config_check_names_the_key_and_the_fix() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("PORTCULLIS__JWT__SECRET") && stderr.contains("PORTCULLIS__REDIS__URL"),
+        stderr.contains("PORTCULLIS__JWT__SECRET")
+            && stderr.contains("PORTCULLIS__REDIS__URL")
+            && stderr.contains("PORTCULLIS__MFA__ENCRYPTION_KEY"),
         "{stderr}"
     );
     // Production names PostgreSQL: an empty database URL is not quietly SQLite.

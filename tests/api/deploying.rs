@@ -50,6 +50,10 @@ fn the_example_production_config_is_valid() {
         )
         .env("PORTCULLIS__REDIS__URL", REDIS_URL)
         .env("PORTCULLIS__JWT__SECRET", "x".repeat(48))
+        .env(
+            "PORTCULLIS__MFA__ENCRYPTION_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+        )
         .args(["config", "check"])
         .output()
         .unwrap();

@@ -20,6 +20,8 @@ mod helpers;
 mod login_defence;
 mod login_input;
 mod metrics;
+mod mfa;
+mod mfa_login;
 mod nginx;
 mod nodes;
 mod oauth2;

@@ -21,7 +21,15 @@ export async function signIn(
   if (login.error) {
     throw new Error(`login refused: ${login.error.slug} (${login.error.msg})`);
   }
-  const { refresh_token, user } = login.data.data;
+  const answer = login.data.data;
+  if (answer.mfa_required) {
+    // A user with a second factor: POST /api/v1/auth/mfa/verify {ticket, code} gives the tokens.
+    throw new Error(`a second factor is needed (${answer.factors?.join(", ")})`);
+  }
+  const { refresh_token, user } = answer;
+  if (!user) {
+    throw new Error("the login answer has no user");
+  }
   console.log(`signed in as ${user.username}`);
 
   const refreshed = await api.POST("/api/v1/auth/refresh", {

@@ -111,6 +111,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
             web::resource("/auth/refresh")
                 .wrap(limiter(&limits.refresh))
                 .route(web::post().to(auth::refresh::refresh)),
+        )
+        .service(
+            web::resource("/auth/mfa/verify")
+                .wrap(limiter(&limits.login))
+                .route(web::post().to(auth::mfa::verify)),
         );
     if swagger_login {
         api = api.service(
@@ -156,6 +161,27 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
                 web::resource("/sys/users/{id}/roles")
                     .wrap(require_bearer())
                     .route(web::put().to(roles::set_user_roles)),
+            )
+            .service(
+                web::resource("/auth/mfa")
+                    .wrap(require_bearer())
+                    .route(web::get().to(auth::mfa::factors)),
+            )
+            .service(
+                web::resource("/auth/mfa/totp")
+                    .wrap(require_bearer())
+                    .route(web::post().to(auth::mfa::enrol_totp))
+                    .route(web::delete().to(auth::mfa::remove_totp)),
+            )
+            .service(
+                web::resource("/auth/mfa/totp/confirm")
+                    .wrap(require_bearer())
+                    .route(web::post().to(auth::mfa::confirm_totp)),
+            )
+            .service(
+                web::resource("/auth/mfa/recovery-codes")
+                    .wrap(require_bearer())
+                    .route(web::post().to(auth::mfa::regenerate_recovery_codes)),
             )
             .service(
                 web::resource("/auth/reauthenticate")

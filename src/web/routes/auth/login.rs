@@ -1,12 +1,15 @@
 use actix_web::{web::Data, HttpRequest};
 use chrono::{DateTime, Utc};
 use paperclip::actix::{api_v2_operation, web::Json, Apiv2Schema};
+use paperclip::v2::models::DefaultSchemaRaw;
+use paperclip::v2::schema::Apiv2Schema as Schema;
 use serde::{Deserialize, Serialize};
 
 use super::{refresh_cookie, refresh_token_in_body};
 use crate::actors::repo::{LoadAuthUser, RepoHandle};
 use crate::auth::captcha::Captchas;
 use crate::auth::credentials::Authenticator;
+use crate::auth::mfa::{Mfa, MfaChallenge};
 use crate::auth::sessions::{Sessions, TokenPair};
 use crate::clock::SharedClock;
 use crate::domain::AuthUser;
@@ -35,6 +38,39 @@ pub struct LoginData {
     pub session_uuid: String,
     pub token_type: String,
     pub user: AuthUser,
+    /// After a recovery code at `POST /auth/mfa/verify`: how many unused ones are left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_codes_left: Option<i64>,
+}
+
+/// The login answer: the tokens, or for a user with a second factor
+/// `{mfa_required: true, mfa_ticket, factors}` (then `POST /auth/mfa/verify`).
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum LoginAnswer {
+    Tokens(Box<LoginData>),
+    Mfa(MfaChallenge),
+}
+
+impl Schema for LoginAnswer {
+    fn name() -> Option<String> {
+        Some("LoginAnswer".into())
+    }
+
+    fn description() -> &'static str {
+        "The tokens (LoginData), or for a user with a second factor {mfa_required, mfa_ticket, factors}"
+    }
+
+    fn raw_schema() -> DefaultSchemaRaw {
+        let mut s = LoginData::raw_schema();
+        let mfa = MfaChallenge::raw_schema();
+        s.properties.extend(mfa.properties);
+        // Either shape: no field is in both.
+        s.required.clear();
+        s.name = Self::name();
+        s.description = Some(Self::description().into());
+        s
+    }
 }
 
 impl LoginData {
@@ -48,6 +84,7 @@ impl LoginData {
             session_uuid: t.session_uuid,
             token_type: t.token_type,
             user,
+            recovery_codes_left: None,
         }
     }
 }
@@ -66,7 +103,8 @@ pub async fn profile(repo: &RepoHandle, uid: i64) -> Result<AuthUser, ApiError> 
 /// `captcha.attempts`), then the credentials with one
 /// uniform answer for an unknown user, a wrong password, a locked or a disabled account. A
 /// captcha failure is 400 with business code 40001 and a fresh captcha in `data`; an empty
-/// username or password is 400 `invalid_body`.
+/// username or password is 400 `invalid_body`. A user with a second factor gets no tokens yet:
+/// `{mfa_required: true, mfa_ticket, factors}`, finished at `POST /auth/mfa/verify`.
 #[api_v2_operation(tags(auth))]
 #[tracing::instrument(skip_all, fields(username = %body.username))]
 #[allow(clippy::too_many_arguments)]
@@ -80,7 +118,8 @@ pub async fn login(
     repo: Data<RepoHandle>,
     login_log: Data<LoginLog>,
     clock: Data<SharedClock>,
-) -> Result<ApiOk<LoginData>, ApiError> {
+    mfa: Data<Mfa>,
+) -> Result<ApiOk<LoginAnswer>, ApiError> {
     let LoginRequest {
         username,
         password,
@@ -107,8 +146,20 @@ pub async fn login(
         return Err(ApiError::new(kind::CAPTCHA_INVALID).with_data(retry));
     }
     let user = authenticator
-        .check(&client, &username, password, Method::Password)
+        .first_step(&client, &username, password, Method::Password)
         .await?;
+    let method = Method::Password.as_str();
+    if let Some(challenge) = mfa.challenge(user.id, &user.username, method).await? {
+        authenticator.record(
+            &client,
+            user.id,
+            &user.username,
+            Reason::MfaRequired,
+            method,
+        );
+        return Ok(ApiOk::new(LoginAnswer::Mfa(challenge)));
+    }
+    authenticator.record(&client, user.id, &user.username, Reason::Success, method);
     let tokens = sessions
         .start(
             user.id,
@@ -121,5 +172,8 @@ pub async fn login(
     let settings = sessions.settings();
     let cookie = refresh_cookie(&tokens.refresh_token, settings);
     let in_body = refresh_token_in_body(&req, settings);
-    Ok(ApiOk::new(LoginData::new(tokens, profile, in_body)).cookie(cookie))
+    Ok(ApiOk::new(LoginAnswer::Tokens(Box::new(LoginData::new(
+        tokens, profile, in_body,
+    ))))
+    .cookie(cookie))
 }

@@ -4,6 +4,7 @@ pub mod events;
 pub mod introspect;
 pub mod login;
 pub mod logout;
+pub mod mfa;
 pub mod reauth;
 pub mod refresh;
 pub mod sessions;

@@ -4,9 +4,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::credentials::Authenticator;
 use crate::auth::jwt::JwtKeys;
+use crate::auth::mfa::Mfa;
 use crate::auth::sessions::Sessions;
-use crate::error::ApiError;
-use crate::login_log::Method;
+use crate::error::{kind, ApiError};
+use crate::login_log::{Method, Reason};
 use crate::web::Client;
 
 /// The OAuth2 password grant as the Swagger UI posts it (form-encoded).
@@ -30,7 +31,8 @@ pub struct SwaggerToken {
 }
 
 /// Swagger UI login (development): the OAuth2 password flow behind the Authorize button. No
-/// captcha; the same rate limit, lockout and login log as POST /auth/login.
+/// captcha; the same rate limit, lockout and login log as POST /auth/login. The password grant
+/// has no second step: a user with a second factor is refused (403 `mfa_required`).
 #[api_v2_operation(tags(auth))]
 #[tracing::instrument(skip_all, fields(username = %form.username))]
 pub async fn swagger_login(
@@ -39,14 +41,28 @@ pub async fn swagger_login(
     authenticator: Data<Authenticator>,
     sessions: Data<Sessions>,
     jwt: Data<JwtKeys>,
+    mfa: Data<Mfa>,
 ) -> Result<Json<SwaggerToken>, ApiError> {
     let SwaggerLogin {
         username, password, ..
     } = form.into_inner();
     let client = client.0;
     let user = authenticator
-        .check(&client, &username, password, Method::Swagger)
+        .first_step(&client, &username, password, Method::Swagger)
         .await?;
+    let method = Method::Swagger.as_str();
+    if mfa.factors(user.id).await?.is_empty() {
+        authenticator.record(&client, user.id, &user.username, Reason::Success, method);
+    } else {
+        authenticator.record(
+            &client,
+            user.id,
+            &user.username,
+            Reason::MfaRequired,
+            method,
+        );
+        return Err(ApiError::new(kind::MFA_REQUIRED));
+    }
     let tokens = sessions
         .start(user.id, user.multi_login, &client, Method::Swagger.as_str())
         .await?;

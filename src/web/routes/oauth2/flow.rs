@@ -7,6 +7,7 @@ use super::{
 };
 use crate::actors::repo::{RepoHandle, TouchLastLogin};
 use crate::auth::client::ClientInfo;
+use crate::auth::mfa::Mfa;
 use crate::auth::reauth::Reauth;
 use crate::auth::sessions::Sessions;
 use crate::clock::SharedClock;
@@ -16,7 +17,7 @@ use crate::error::{kind, ApiError};
 use crate::login_log::{LoginLog, Reason};
 use crate::oauth2::{accounts, OAuthError, Providers};
 use crate::store::{Once, Store};
-use crate::web::routes::auth::login::{profile, LoginData};
+use crate::web::routes::auth::login::{profile, LoginAnswer, LoginData};
 use crate::web::routes::auth::{refresh_cookie, refresh_token_in_body};
 use crate::web::{ApiOk, Client, CurrentUser};
 
@@ -317,14 +318,16 @@ pub struct ExchangeRequest {
 
 /// Exchange a social login's one-time code for the same answer as a password login. Only the
 /// browser that ran the flow can (its flow cookie must come along); the session starts here,
-/// with the refresh cookie.
+/// with the refresh cookie. A user with a second factor gets `{mfa_required, mfa_ticket,
+/// factors}` instead, as after a password (then `POST /auth/mfa/verify`).
 #[api_v2_operation(tags(oauth2))]
 pub async fn exchange(
     req: HttpRequest,
     body: Json<ExchangeRequest>,
     client: Client,
     flow: Data<Flow>,
-) -> Result<ApiOk<LoginData>, ApiError> {
+    mfa: Data<Mfa>,
+) -> Result<ApiOk<LoginAnswer>, ApiError> {
     let code = body.into_inner().code;
     let invalid = || ApiError::new(kind::INVALID_LOGIN_CODE);
     if code.is_empty() || code.len() > 128 {
@@ -353,6 +356,22 @@ pub async fn exchange(
     }
     let client = client.0;
     let at = flow.clock.naive();
+    let settings = flow.sessions.settings();
+    if let Some(challenge) = mfa
+        .challenge(user.id, &user.username, &pending.method)
+        .await?
+    {
+        flow.login_log.record(
+            &user.username,
+            Some(user.id),
+            Reason::MfaRequired,
+            &pending.method,
+            &client,
+            at,
+        );
+        return Ok(ApiOk::new(LoginAnswer::Mfa(challenge))
+            .cookie(clear_browser_cookie(settings.cookie_secure)));
+    }
     flow.repo
         .send(TouchLastLogin {
             user_id: user.id,
@@ -373,9 +392,9 @@ pub async fn exchange(
         at,
     );
     let user = profile(&flow.repo, pending.uid).await?;
-    let settings = flow.sessions.settings();
     let in_body = refresh_token_in_body(&req, settings);
-    Ok(ApiOk::new(LoginData::new(tokens.clone(), user, in_body))
+    let data = LoginData::new(tokens.clone(), user, in_body);
+    Ok(ApiOk::new(LoginAnswer::Tokens(Box::new(data)))
         .cookie(refresh_cookie(&tokens.refresh_token, settings))
         .cookie(clear_browser_cookie(settings.cookie_secure)))
 }

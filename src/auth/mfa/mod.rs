@@ -1,0 +1,261 @@
+//! Second factors: TOTP (`totp`), recovery codes (`recovery`), the secrets sealed at rest
+//! (`sealing`), enrolling and removing them (`enrol`), and the ticket between the password and
+//! the second factor (`ticket`).
+//!
+//! Every first step (password, social login) asks `Mfa::challenge` once the password is
+//! right: a user with an active factor gets a ticket instead of tokens, and only
+//! `Mfa::verify` turns a ticket and a code into the user the tokens are for. The ticket is
+//! not a token: the gate never sees it, and nothing but `verify` reads it.
+
+mod enrol;
+pub mod recovery;
+pub mod sealing;
+mod ticket;
+pub mod totp;
+
+use std::sync::Arc;
+
+use paperclip::actix::Apiv2Schema;
+use serde::Serialize;
+
+use self::sealing::Sealer;
+use self::ticket::Ticket;
+use crate::actors::repo::{RecoveryCodesLeft, RepoHandle, TotpOf, UseRecoveryCode, UseTotpStep};
+use crate::clock::SharedClock;
+use crate::config::MfaSettings;
+use crate::error::ApiError;
+use crate::store::Store;
+
+/// A factor a user can finish a login with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Factor {
+    Totp,
+    Recovery,
+}
+
+impl Factor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Totp => "totp",
+            Self::Recovery => "recovery",
+        }
+    }
+}
+
+/// The answer to a right password when a second factor is needed (instead of tokens).
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct MfaChallenge {
+    /// Always true: finish at `POST /api/v1/auth/mfa/verify`.
+    pub mfa_required: bool,
+    /// Single-use, short-lived (`mfa.ticket_ttl_seconds`); not an access token.
+    pub mfa_ticket: String,
+    /// What `verify` accepts for this user: `totp`, `recovery`.
+    pub factors: Vec<String>,
+}
+
+/// What an enrolment shows, once.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct TotpEnrolment {
+    pub otpauth_uri: String,
+    /// Base32, for typing into an authenticator app by hand.
+    pub secret: String,
+    /// The QR code of `otpauth_uri`: `data:image/svg+xml;base64,...`.
+    pub qr: String,
+}
+
+/// A second factor that passed.
+#[derive(Debug)]
+pub struct Verified {
+    pub uid: i64,
+    pub username: String,
+    pub method: String,
+    pub factor: Factor,
+    /// After a recovery code: how many are left.
+    pub recovery_codes_left: Option<i64>,
+}
+
+/// A second factor that did not pass: the one answer for every reason, and what to log.
+#[derive(Debug)]
+pub struct Refused {
+    /// Known when the ticket was good and only the code was wrong.
+    pub who: Option<(i64, String)>,
+    pub factor: Option<Factor>,
+}
+
+#[derive(Clone)]
+pub struct Mfa {
+    repo: RepoHandle,
+    store: Store,
+    sealer: Arc<Sealer>,
+    settings: MfaSettings,
+    clock: SharedClock,
+}
+
+fn db(e: crate::db::DbError) -> ApiError {
+    ApiError::unavailable(e)
+}
+
+impl Mfa {
+    pub fn new(
+        repo: RepoHandle,
+        store: Store,
+        sealer: Sealer,
+        settings: MfaSettings,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            repo,
+            store,
+            sealer: Arc::new(sealer),
+            settings,
+            clock,
+        }
+    }
+
+    /// The user's active factors (`totp`, `recovery` while codes are left).
+    pub async fn factors(&self, uid: i64) -> Result<Vec<Factor>, ApiError> {
+        let totp = self
+            .repo
+            .send(TotpOf { user_id: uid })
+            .await
+            .map_err(db)?
+            .is_some_and(|t| t.confirmed_at.is_some());
+        if !totp {
+            return Ok(Vec::new());
+        }
+        let left = self
+            .repo
+            .send(RecoveryCodesLeft { user_id: uid })
+            .await
+            .map_err(db)?;
+        Ok(match left {
+            0 => vec![Factor::Totp],
+            _ => vec![Factor::Totp, Factor::Recovery],
+        })
+    }
+
+    /// After a right password: `None` when the user has no factor (tokens now), else the
+    /// ticket for the second step.
+    pub async fn challenge(
+        &self,
+        uid: i64,
+        username: &str,
+        method: &str,
+    ) -> Result<Option<MfaChallenge>, ApiError> {
+        let factors = self.factors(uid).await?;
+        if factors.is_empty() {
+            return Ok(None);
+        }
+        let now = self.clock.unix();
+        let t = Ticket {
+            uid,
+            username: username.to_owned(),
+            method: method.to_owned(),
+            expires: now + self.settings.ticket_ttl_seconds,
+            attempts_left: self.settings.ticket_attempts,
+        };
+        let mfa_ticket = ticket::issue(&self.store, &t, now).await?;
+        Ok(Some(MfaChallenge {
+            mfa_required: true,
+            mfa_ticket,
+            factors: factors.iter().map(|f| f.as_str().to_owned()).collect(),
+        }))
+    }
+
+    /// A ticket and a code (TOTP or recovery): the user the tokens are for, or one refusal
+    /// whatever was wrong. Each wrong code uses one of the ticket's attempts, and counts
+    /// against the user (`mfa.max_failures_per_user` per window, on all tickets together: a
+    /// password alone buys new tickets, not more guesses); past it even a right code fails.
+    pub async fn verify(
+        &self,
+        ticket_text: &str,
+        code: &str,
+    ) -> Result<Result<Verified, Refused>, ApiError> {
+        let now = self.clock.unix();
+        let Some(t) = ticket::take(&self.store, ticket_text, now).await? else {
+            return Ok(Err(Refused {
+                who: None,
+                factor: None,
+            }));
+        };
+        let failures_key = format!("mfafail:{}", t.uid);
+        let failures = self.store.get_number(&failures_key, now).await?;
+        let too_many = failures.unwrap_or(0) >= i64::from(self.settings.max_failures_per_user);
+        let (factor, passed) = if too_many {
+            tracing::info!(uid = t.uid, "second factor refused: too many failures");
+            (Factor::Totp, None)
+        } else if recovery::looks_like(code) {
+            let left = self
+                .repo
+                .send(UseRecoveryCode {
+                    user_id: t.uid,
+                    hash: recovery::hash(code),
+                    now: self.clock.naive(),
+                })
+                .await
+                .map_err(db)?;
+            (Factor::Recovery, left.map(Some))
+        } else {
+            let ok = self.check_totp(t.uid, code, None).await?;
+            (Factor::Totp, ok.then_some(None))
+        };
+        match passed {
+            Some(recovery_codes_left) => {
+                if failures.is_some() {
+                    self.store.remove_numbers(&[failures_key]).await?;
+                }
+                Ok(Ok(Verified {
+                    uid: t.uid,
+                    username: t.username,
+                    method: t.method,
+                    factor,
+                    recovery_codes_left,
+                }))
+            }
+            None => {
+                let window = self.settings.failure_window_seconds;
+                self.store.incr(&failures_key, window, now).await?;
+                let who = Some((t.uid, t.username.clone()));
+                ticket::put_back(&self.store, ticket_text, t, now).await?;
+                Ok(Err(Refused {
+                    who,
+                    factor: Some(factor),
+                }))
+            }
+        }
+    }
+
+    /// Whether `code` is the user's TOTP code now (within a step), and its step not used
+    /// before; the step is then used. `confirm`: the pending factor, which it activates.
+    async fn check_totp(
+        &self,
+        uid: i64,
+        code: &str,
+        confirm: Option<chrono::NaiveDateTime>,
+    ) -> Result<bool, ApiError> {
+        let Some(row) = self.repo.send(TotpOf { user_id: uid }).await.map_err(db)? else {
+            return Ok(false);
+        };
+        if row.confirmed_at.is_some() == confirm.is_some() {
+            return Ok(false);
+        }
+        let Some(secret) = self.sealer.open(uid, &row.secret) else {
+            tracing::error!(
+                uid,
+                "a TOTP secret does not open: was mfa.encryption_key changed?"
+            );
+            return Ok(false);
+        };
+        let Some(step) = totp::matching_step(&secret, code, self.clock.unix()) else {
+            return Ok(false);
+        };
+        self.repo
+            .send(UseTotpStep {
+                user_id: uid,
+                step,
+                confirm,
+            })
+            .await
+            .map_err(db)
+    }
+}

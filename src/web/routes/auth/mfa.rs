@@ -1,0 +1,182 @@
+//! `/auth/mfa/...`: enrolling second factors (a recent sign-in needed) and the login's second
+//! step, `verify`, which turns a ticket and a code into the login answer.
+
+use actix_web::{web::Data, HttpRequest};
+use paperclip::actix::{api_v2_operation, web::Json, Apiv2Schema};
+use serde::{Deserialize, Serialize};
+
+use super::login::{profile, LoginData};
+use super::{refresh_cookie, refresh_token_in_body};
+use crate::actors::repo::{FindUserById, RepoHandle};
+use crate::auth::credentials::Authenticator;
+use crate::auth::mfa::{Mfa, TotpEnrolment};
+use crate::auth::reauth::Reauth;
+use crate::auth::sessions::Sessions;
+use crate::error::{kind, ApiError};
+use crate::login_log::Reason;
+use crate::web::{ApiOk, Client, CurrentUser};
+
+/// Start enrolling TOTP: a new secret, its `otpauth://` URI and QR code, shown once. It
+/// becomes the user's factor only with its first code (`POST /auth/mfa/totp/confirm`). Needs
+/// a recent sign-in (else 401 `insufficient_user_authentication`); 409 while TOTP is active.
+#[api_v2_operation(tags(auth))]
+#[tracing::instrument(skip_all, fields(uid = me.user.id))]
+pub async fn enrol_totp(
+    me: CurrentUser,
+    reauth: Data<Reauth>,
+    mfa: Data<Mfa>,
+) -> Result<ApiOk<TotpEnrolment>, ApiError> {
+    reauth.require_recent(me.user.id, &me.sid).await?;
+    Ok(ApiOk::new(
+        mfa.enrol_totp(me.user.id, &me.user.user.username).await?,
+    ))
+}
+
+#[derive(Deserialize, Apiv2Schema)]
+pub struct CodeRequest {
+    /// The 6 digits the authenticator app shows.
+    pub code: String,
+}
+
+#[derive(Serialize, Apiv2Schema)]
+pub struct TotpConfirmed {
+    /// Ten single-use codes, shown only now; present when TOTP is the user's first factor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+/// Activate the TOTP secret being enrolled with its first code (400 `invalid_mfa_code` for a
+/// wrong one, or without an enrolment under way).
+#[api_v2_operation(tags(auth))]
+#[tracing::instrument(skip_all, fields(uid = me.user.id))]
+pub async fn confirm_totp(
+    me: CurrentUser,
+    body: Json<CodeRequest>,
+    mfa: Data<Mfa>,
+) -> Result<ApiOk<TotpConfirmed>, ApiError> {
+    let recovery_codes = mfa.confirm_totp(me.user.id, &body.code).await?;
+    Ok(ApiOk::new(TotpConfirmed { recovery_codes }))
+}
+
+#[derive(Serialize, Apiv2Schema)]
+pub struct RecoveryCodes {
+    /// Ten single-use codes, shown only now; the ones before are void.
+    pub recovery_codes: Vec<String>,
+}
+
+/// New recovery codes; the old set stops working. Needs a recent sign-in and a second factor
+/// (404 without one).
+#[api_v2_operation(tags(auth))]
+#[tracing::instrument(skip_all, fields(uid = me.user.id))]
+pub async fn regenerate_recovery_codes(
+    me: CurrentUser,
+    reauth: Data<Reauth>,
+    mfa: Data<Mfa>,
+) -> Result<ApiOk<RecoveryCodes>, ApiError> {
+    reauth.require_recent(me.user.id, &me.sid).await?;
+    let recovery_codes = mfa.regenerate_recovery_codes(me.user.id).await?;
+    Ok(ApiOk::new(RecoveryCodes { recovery_codes }))
+}
+
+#[derive(Serialize, Apiv2Schema)]
+pub struct Factors {
+    /// The active factors: `totp`, and `recovery` while unused codes are left.
+    pub factors: Vec<String>,
+    pub recovery_codes_left: i64,
+}
+
+/// The caller's second factors.
+#[api_v2_operation(tags(auth))]
+pub async fn factors(me: CurrentUser, mfa: Data<Mfa>) -> Result<ApiOk<Factors>, ApiError> {
+    let factors = mfa.factors(me.user.id).await?;
+    Ok(ApiOk::new(Factors {
+        factors: factors.iter().map(|f| f.as_str().to_owned()).collect(),
+        recovery_codes_left: mfa.recovery_codes_left(me.user.id).await?,
+    }))
+}
+
+#[derive(Serialize, Apiv2Schema)]
+pub struct Removed {
+    pub removed: bool,
+}
+
+/// Remove the TOTP factor (active or being enrolled) and, with it, the recovery codes: the
+/// next login needs only the password. Needs a recent sign-in; 404 without TOTP.
+#[api_v2_operation(tags(auth))]
+#[tracing::instrument(skip_all, fields(uid = me.user.id))]
+pub async fn remove_totp(
+    me: CurrentUser,
+    reauth: Data<Reauth>,
+    mfa: Data<Mfa>,
+) -> Result<ApiOk<Removed>, ApiError> {
+    reauth.require_recent(me.user.id, &me.sid).await?;
+    mfa.remove_totp(me.user.id).await?;
+    Ok(ApiOk::new(Removed { removed: true }))
+}
+
+#[derive(Deserialize, Apiv2Schema)]
+pub struct VerifyRequest {
+    /// `mfa_ticket` from the login answer.
+    pub ticket: String,
+    /// A TOTP code, or a recovery code.
+    pub code: String,
+}
+
+/// The login's second step: the ticket from the login answer and a TOTP or recovery code give
+/// the login answer's tokens (after a recovery code, `recovery_codes_left` too). A wrong code,
+/// an unknown, used or expired ticket all answer 401 `mfa_failed`; each wrong code uses one of
+/// the ticket's `mfa.ticket_attempts`, and the last takes the ticket away.
+#[api_v2_operation(tags(auth))]
+#[tracing::instrument(skip_all)]
+#[allow(clippy::too_many_arguments)]
+pub async fn verify(
+    req: HttpRequest,
+    body: Json<VerifyRequest>,
+    client: Client,
+    mfa: Data<Mfa>,
+    authenticator: Data<Authenticator>,
+    sessions: Data<Sessions>,
+    repo: Data<RepoHandle>,
+) -> Result<ApiOk<LoginData>, ApiError> {
+    let client = client.0;
+    let failed = || ApiError::new(kind::MFA_FAILED);
+    let verified = match mfa.verify(&body.ticket, &body.code).await? {
+        Ok(v) => v,
+        Err(refused) => {
+            let factor = refused.factor.map_or("-", |f| f.as_str());
+            match refused.who {
+                Some((uid, username)) => {
+                    tracing::info!(uid, factor, "second factor refused");
+                    let method = format!("mfa:{factor}");
+                    authenticator.record(&client, uid, &username, Reason::MfaFailed, &method);
+                }
+                None => tracing::info!("unknown, used or expired MFA ticket"),
+            }
+            return Err(failed());
+        }
+    };
+    let user = repo
+        .send(FindUserById { id: verified.uid })
+        .await
+        .map_err(ApiError::unavailable)?
+        .filter(|u| u.is_enabled());
+    let Some(user) = user else {
+        tracing::info!(
+            uid = verified.uid,
+            "second factor for a user gone or disabled"
+        );
+        return Err(failed());
+    };
+    let method = format!("{}+{}", verified.method, verified.factor.as_str());
+    authenticator.record(&client, user.id, &user.username, Reason::Success, &method);
+    let tokens = sessions
+        .start(user.id, user.multi_login, &client, &verified.method)
+        .await?;
+    let profile = profile(&repo, user.id).await?;
+    let settings = sessions.settings();
+    let cookie = refresh_cookie(&tokens.refresh_token, settings);
+    let in_body = refresh_token_in_body(&req, settings);
+    let mut data = LoginData::new(tokens, profile, in_body);
+    data.recovery_codes_left = verified.recovery_codes_left;
+    Ok(ApiOk::new(data).cookie(cookie))
+}
