@@ -11,6 +11,8 @@ const TEXT = {
     signIn: 'Sign in', username: 'Username', password: 'Password', captcha: 'Captcha',
     newCaptcha: 'Captcha image: activate for a new one', with: 'Sign in with {0}',
     lockedHint: 'After repeated failures, sign-in from this address is paused for a while.',
+    mfaCode: 'Code from your authenticator app, or a recovery code', mfaVerify: 'Verify',
+    mfaAgain: 'Sign in again',
     rateLimited: 'Too many attempts. Try again in {0} s.',
     account: 'Account', admin: 'Admin', signOut: 'Sign out', signedInAs: 'Signed in as {0}',
     sessions: 'My sessions', device: 'Device', ip: 'IP', lastUsed: 'Last used', thisDevice: '(this device)',
@@ -31,6 +33,8 @@ const TEXT = {
     signIn: '登录', username: '用户名', password: '密码', captcha: '验证码',
     newCaptcha: '验证码图片：点击换一张', with: '使用 {0} 登录',
     lockedHint: '多次失败后，此地址的登录将暂停一段时间。',
+    mfaCode: '身份验证器应用中的验证码，或一个恢复码', mfaVerify: '验证',
+    mfaAgain: '重新登录',
     rateLimited: '尝试次数过多，请 {0} 秒后重试。',
     account: '账户', admin: '管理', signOut: '退出登录', signedInAs: '当前用户：{0}',
     sessions: '我的会话', device: '设备', ip: 'IP', lastUsed: '最近使用', thisDevice: '（本设备）',
@@ -305,6 +309,10 @@ async function loginView(main) {
     };
     if (!captchaRow.hidden) Object.assign(body, { uuid: captchaUuid, captcha: form.captcha.value.trim() });
     const r = await call('/auth/login', { method: 'POST', body, auth: false });
+    if (r.ok && r.data?.mfa_required) {
+      form.replaceWith(secondStep(r.data));
+      return undefined;
+    }
     if (r.ok) {
       accept(r.data, r.serverNow);
       watch();
@@ -332,6 +340,34 @@ async function loginView(main) {
   }
 }
 
+// The second step of a sign-in for a user with a second factor: the ticket the first step gave
+// and a TOTP or recovery code. A failed ticket (used up, expired) means starting over.
+function secondStep(first) {
+  const error = h('p', { id: 'mfa-error', class: 'error', role: 'alert' });
+  const again = h('button', { type: 'button', class: 'secondary', id: 'mfa-again', text: t('mfaAgain'), onclick: () => render() });
+  const form = h('form', { class: 'card narrow', id: 'mfa-form', novalidate: true },
+    h('h1', { text: t('signIn') }),
+    field('mfa-code', t('mfaCode'), { autocomplete: 'one-time-code', inputmode: 'text', required: true, autocapitalize: 'none' }),
+    error,
+    h('button', { type: 'submit', id: 'mfa-submit', text: t('mfaVerify') }),
+    again);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    error.textContent = '';
+    const code = form.querySelector('#mfa-code').value.trim();
+    const r = await call('/auth/mfa/verify', { method: 'POST', body: { ticket: first.mfa_ticket, code }, auth: false });
+    if (r.ok) {
+      accept(r.data, r.serverNow);
+      watch();
+      return go('/account');
+    }
+    error.textContent = problem(r);
+    return undefined;
+  });
+  setTimeout(() => form.querySelector('#mfa-code').focus());
+  return form;
+}
+
 async function listProviders() {
   if (!providers) {
     const r = await call('/oauth2/providers', { auth: false });
@@ -353,6 +389,11 @@ async function callbackView(main) {
   if (!r.ok) {
     status.className = 'error';
     status.textContent = problem(r);
+    return;
+  }
+  if (r.data?.mfa_required) {
+    history.replaceState({}, '', '/login');
+    main.replaceChildren(secondStep(r.data));
     return;
   }
   accept(r.data, r.serverNow);

@@ -118,7 +118,7 @@ pub(crate) async fn until(c: &Client, what: &str, js: &str, limit: Duration) -> 
     }
 }
 
-async fn text(c: &Client, css: &str) -> String {
+pub(crate) async fn text(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css))
         .await
         .unwrap()
@@ -152,8 +152,9 @@ pub(crate) async fn click(c: &Client, css: &str) {
         .unwrap();
 }
 
-const SIGNED_IN: &str = "document.querySelector('#whoami')";
-const ON_LOGIN: &str = "location.pathname === '/login' && document.querySelector('#login-form')";
+pub(crate) const SIGNED_IN: &str = "document.querySelector('#whoami')";
+pub(crate) const ON_LOGIN: &str =
+    "location.pathname === '/login' && document.querySelector('#login-form')";
 const CAPTCHA_SHOWN: &str =
     "document.querySelector('#captcha-img')?.src?.startsWith('data:') && !document.querySelector('#captcha-row').hidden";
 
@@ -223,7 +224,7 @@ fn second_origin() -> Origin {
     }
 }
 
-async fn ui_settings() -> (Settings, Arc<Resources>) {
+pub(crate) async fn ui_settings() -> (Settings, Arc<Resources>) {
     let (mut s, res) = test_settings().await;
     s.ui.enabled = Some(true);
     (s, res)

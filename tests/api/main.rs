@@ -2,6 +2,7 @@ mod admin;
 mod admin_rank;
 mod browser;
 mod browser_api;
+mod browser_mfa;
 mod cli;
 mod clients;
 mod deploying;
