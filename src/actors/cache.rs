@@ -56,7 +56,8 @@ pub enum AuthFailure {
 pub struct AuthCache {
     users: Cache<i64, (Arc<CachedUser>, i64)>,
     sessions: Cache<String, SessionState>,
-    clients: Cache<String, Arc<ApiClient>>,
+    /// Verified API clients and when each was read (trusted for `ttl` at most).
+    clients: Cache<String, (Arc<ApiClient>, i64)>,
     /// Bumped by every invalidation. A fill names the epoch it started in and is dropped if an
     /// invalidation came since; both take `fill_lock`, so no fill lands after an invalidation
     /// that it did not see.

@@ -138,19 +138,19 @@ impl ApiClients {
         let now = self.clock.unix();
         let (by_id, by_address) = (format!("id:{id}"), format!("ip:{address}"));
         let digest = crypto::digest(secret);
-        let cached = self.cache.as_ref().and_then(|c| c.client(id));
+        let cached = self.cache.as_ref().and_then(|c| c.client(id, now));
         if let Some(client) = &cached {
             if crypto::ct_eq(client.secret_hash.as_bytes(), digest.as_bytes()) {
                 return Ok(ClientAuth::Client(client.clone()));
             }
         }
-        let wait = [&by_id, &by_address]
-            .iter()
-            .filter_map(|k| self.failures.blocked(k, now))
-            .max();
-        if let Some(wait) = wait {
+        // An address past its failures is not even looked up. An id past its failures (from
+        // anywhere) still gets its right secret checked: else anyone could lock a client out by
+        // guessing with its id while its entry is not in this node's memory.
+        if let Some(wait) = self.failures.blocked(&by_address, now) {
             return Ok(ClientAuth::Limited(wait));
         }
+        let id_blocked = self.failures.blocked(&by_id, now);
         let found = match cached {
             Some(client) => Some(client),
             None if valid_id(id) && secret.len() <= 256 => self.read(id).await?,
@@ -165,9 +165,15 @@ impl ApiClients {
                 Ok(ClientAuth::Client(client))
             }
             _ => {
-                self.failures.fail(&by_id, now);
+                // Only ids a client could have are counted: the limiter's entries stay small.
+                if valid_id(id) {
+                    self.failures.fail(&by_id, now);
+                }
                 self.failures.fail(&by_address, now);
-                Ok(ClientAuth::Refused)
+                Ok(match id_blocked {
+                    Some(wait) => ClientAuth::Limited(wait),
+                    None => ClientAuth::Refused,
+                })
             }
         }
     }
@@ -175,7 +181,8 @@ impl ApiClients {
     /// Whether the client still exists with the secret it was authenticated with (an open
     /// event stream asks now and then).
     pub async fn still_valid(&self, client: &ApiClient) -> Result<bool, DbError> {
-        let current = match self.cache.as_ref().and_then(|c| c.client(&client.id)) {
+        let now = self.clock.unix();
+        let current = match self.cache.as_ref().and_then(|c| c.client(&client.id, now)) {
             Some(c) => Some(c),
             None => self.read(&client.id).await?,
         };
@@ -188,7 +195,7 @@ impl ApiClients {
         let found = self.repo.send(FindClient { id: id.to_owned() }).await?;
         let found = found.map(Arc::new);
         if let (Some(cache), Some(ticket), Some(client)) = (&self.cache, ticket, &found) {
-            cache.remember_client(ticket, client.clone());
+            cache.remember_client(ticket, client.clone(), self.clock.unix());
         }
         Ok(found)
     }

@@ -198,6 +198,8 @@ async fn paths_are_judged_as_the_backend_routes_them() {
         ("DELETE", "/%6Frders/7"),
         ("DELETE", "//orders//7"),
         ("delete", "/orders/7?x=1"),
+        // Tomcat and Spring drop path parameters before routing.
+        ("DELETE", "/orders;jsessionid=1/7"),
     ] {
         let res = app.ask_original(Some(&t), method, uri).await;
         assert_error(res, 403, "insufficient_scope").await;
@@ -208,6 +210,8 @@ async fn paths_are_judged_as_the_backend_routes_them() {
         "/public/%2Forders",
         "/public/%5Corders",
         "/public\\..\\orders",
+        "/public/..;/orders/7",
+        "/public/%2e%2e;x/orders/7",
     ] {
         let res = app.ask_original(None, "DELETE", uri).await;
         assert_error(res, 400, "invalid_forwarded_request").await;

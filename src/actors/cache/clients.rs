@@ -1,6 +1,7 @@
 //! Verified API clients, kept beside the users: read once from the database, forgotten when the
-//! log says the client changed (`Invalidation::Client`), and, like everything here, neither
-//! consulted nor filled while the log cannot be read.
+//! log says the client changed (`Invalidation::Client`) or after `cache.ttl_seconds` (a deletion
+//! whose announcement was lost must not let the client in for ever), and, like everything
+//! here, neither consulted nor filled while the log cannot be read.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -9,29 +10,30 @@ use super::{AuthCache, CacheHandle};
 use crate::domain::ApiClient;
 
 impl AuthCache {
-    fn client(&self, id: &str) -> Option<Arc<ApiClient>> {
+    fn client(&self, id: &str, now: i64) -> Option<Arc<ApiClient>> {
         if !self.link_up() {
             return None;
         }
-        self.clients.get(id)
+        let (client, read_at) = self.clients.get(id)?;
+        (now - read_at < self.ttl).then_some(client)
     }
 
-    fn fill_client(&self, began: u64, client: Arc<ApiClient>) -> bool {
+    fn fill_client(&self, began: u64, client: Arc<ApiClient>, now: i64) -> bool {
         let Ok(_guard) = self.fill_lock.lock() else {
             return false;
         };
         if !self.link_up() || self.epoch.load(Ordering::Acquire) != began {
             return false;
         }
-        self.clients.insert(client.id.clone(), client);
+        self.clients.insert(client.id.clone(), (client, now));
         true
     }
 }
 
 impl CacheHandle {
     /// The client as last read from the database, when memory can answer.
-    pub fn client(&self, id: &str) -> Option<Arc<ApiClient>> {
-        self.shared.client(id)
+    pub fn client(&self, id: &str, now: i64) -> Option<Arc<ApiClient>> {
+        self.shared.client(id, now)
     }
 
     /// Taken before reading a client from the database; `remember_client` drops the read if
@@ -40,8 +42,8 @@ impl CacheHandle {
         self.shared.begin_fill()
     }
 
-    pub fn remember_client(&self, ticket: u64, client: Arc<ApiClient>) {
-        self.shared.fill_client(ticket, client);
+    pub fn remember_client(&self, ticket: u64, client: Arc<ApiClient>, now: i64) {
+        self.shared.fill_client(ticket, client, now);
     }
 }
 
@@ -63,16 +65,24 @@ mod tests {
     #[test]
     fn a_client_invalidation_forgets_that_client_only() {
         let c = cache();
-        assert!(c.fill_client(c.begin_fill(), client("a1c")));
-        assert!(c.fill_client(c.begin_fill(), client("b1c")));
+        assert!(c.fill_client(c.begin_fill(), client("a1c"), 10));
+        assert!(c.fill_client(c.begin_fill(), client("b1c"), 10));
         c.apply(&Invalidation::Client("a1c".into()), 10);
-        assert!(c.client("a1c").is_none());
-        assert!(c.client("b1c").is_some());
+        assert!(c.client("a1c", 10).is_none());
+        assert!(c.client("b1c", 10).is_some());
         let began = c.begin_fill();
         c.apply(&Invalidation::Client("b1c".into()), 10);
         assert!(
-            !c.fill_client(began, client("b1c")),
+            !c.fill_client(began, client("b1c"), 10),
             "read before the deletion"
         );
+    }
+
+    #[test]
+    fn a_client_is_trusted_from_memory_for_the_cache_ttl_only() {
+        let c = cache();
+        assert!(c.fill_client(c.begin_fill(), client("a1c"), 10));
+        assert!(c.client("a1c", 10 + c.ttl - 1).is_some());
+        assert!(c.client("a1c", 10 + c.ttl).is_none(), "read again");
     }
 }

@@ -4,7 +4,8 @@
 //! request target (`$request_uri`). Matching the raw bytes would let `/%6Frders/7` miss
 //! `/orders/**` and `/public/../admin` be judged by a public rule, while the backend routes both
 //! to the protected resource. So: the query and fragment go, an absolute-form target keeps only
-//! its path, percent-encoded unreserved characters are decoded, `//` collapses to `/`, and what
+//! its path, percent-encoded unreserved characters are decoded, `//` collapses to `/`, path
+//! parameters (`;jsessionid=…`) are dropped from each segment as Tomcat and Spring do, and what
 //! backends disagree about is refused rather than guessed: dot segments (encoded ones too), an
 //! encoded `/` or `\`, a raw `\`, control bytes, broken percent-encoding.
 
@@ -109,13 +110,23 @@ pub fn normalise(target: &str) -> Result<String, PathRefusal> {
         }
         i += 1;
     }
-    if out
-        .split('/')
-        .any(|segment| segment == "." || segment == "..")
-    {
-        return Err(PathRefusal::DotSegment);
+    // Path parameters (`/admin;x/y`, `/..;/admin`): Tomcat, Jetty and Spring drop them from
+    // each segment before routing, so a rule judges the path without them too.
+    let mut path = String::with_capacity(out.len());
+    for (i, segment) in out.split('/').enumerate() {
+        let segment = segment.split(';').next().unwrap_or_default();
+        if segment == "." || segment == ".." {
+            return Err(PathRefusal::DotSegment);
+        }
+        if i > 0 && !path.ends_with('/') {
+            path.push('/');
+        }
+        path.push_str(segment);
     }
-    Ok(out)
+    if path.is_empty() {
+        path.push('/');
+    }
+    Ok(path)
 }
 
 #[cfg(test)]
@@ -137,6 +148,10 @@ mod tests {
             ("HTTPS://api.example.com", "/"),
             ("/", "/"),
             ("/search?q=../../etc", "/search"),
+            ("/admin;jsessionid=1/users", "/admin/users"),
+            ("/a;x", "/a"),
+            ("/a/;x/b", "/a/b"),
+            ("/files/a%3Bb", "/files/a%3Bb"),
         ] {
             assert_eq!(normalise(raw).as_deref(), Ok(canonical), "{raw}");
         }
@@ -151,6 +166,9 @@ mod tests {
             ("/public/.%2E/admin", DotSegment),
             ("/./admin", DotSegment),
             ("/public/..", DotSegment),
+            ("/public/..;/admin", DotSegment),
+            ("/public/%2e%2e;x/admin", DotSegment),
+            ("/public/.;/admin", DotSegment),
             ("/public/%2Fadmin", EncodedSeparator),
             ("/public/%2fadmin", EncodedSeparator),
             ("/public/%5Cadmin", EncodedSeparator),

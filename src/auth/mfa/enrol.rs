@@ -88,7 +88,7 @@ impl Mfa {
     }
 
     async fn new_recovery_codes(&self, uid: i64) -> Result<Vec<String>, ApiError> {
-        let (codes, hashes) = recovery::generate();
+        let (codes, hashes) = recovery::generate(uid);
         self.repo
             .send(ReplaceRecoveryCodes {
                 user_id: uid,

@@ -178,9 +178,12 @@ impl Mfa {
                 factor: None,
             }));
         };
+        // Counted before the code is compared, and undone by a right one: codes checked at
+        // once on several tickets each see the others' attempts.
         let failures_key = format!("mfafail:{}", t.uid);
-        let failures = self.store.get_number(&failures_key, now).await?;
-        let too_many = failures.unwrap_or(0) >= i64::from(self.settings.max_failures_per_user);
+        let window = self.settings.failure_window_seconds;
+        let attempts = self.store.incr(&failures_key, window, now).await?;
+        let too_many = attempts > i64::from(self.settings.max_failures_per_user);
         let (factor, passed) = if too_many {
             tracing::info!(uid = t.uid, "second factor refused: too many failures");
             (Factor::Totp, None)
@@ -189,7 +192,7 @@ impl Mfa {
                 .repo
                 .send(UseRecoveryCode {
                     user_id: t.uid,
-                    hash: recovery::hash(code),
+                    hash: recovery::hash(t.uid, code),
                     now: self.clock.naive(),
                 })
                 .await
@@ -201,9 +204,7 @@ impl Mfa {
         };
         match passed {
             Some(recovery_codes_left) => {
-                if failures.is_some() {
-                    self.store.remove_numbers(&[failures_key]).await?;
-                }
+                self.store.remove_numbers(&[failures_key]).await?;
                 Ok(Ok(Verified {
                     uid: t.uid,
                     username: t.username,
@@ -213,8 +214,6 @@ impl Mfa {
                 }))
             }
             None => {
-                let window = self.settings.failure_window_seconds;
-                self.store.incr(&failures_key, window, now).await?;
                 let who = Some((t.uid, t.username.clone()));
                 ticket::put_back(&self.store, ticket_text, t, now).await?;
                 Ok(Err(Refused {
