@@ -147,6 +147,7 @@ async fn docs_are_off_in_production_unless_enabled() {
             s.swagger_login.enabled = false;
             s.server.public_url = "https://auth.example.com".into();
             s.session.cookie_secure = true;
+            s.mfa.encryption_key = portcullis::crypto::b64(&[7u8; 32]);
             s.docs.enabled = enabled;
             let app = spawn_with(s, res).await;
             assert_eq!(app.get("/docs").await.status(), status, "{enabled:?}");
