@@ -23,11 +23,14 @@ use crate::config::CacheSettings;
 use crate::db::DbError;
 use crate::domain::{ApiClient, CachedUser, EventId, Invalidation};
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError, FEED_BLOCK};
+use crate::store::{Store, StoreError};
 
 mod clients;
+mod log;
 mod news;
 
+use log::follow;
+pub use log::Invalidator;
 pub use news::LogNews;
 
 /// A log that has not answered for this long is treated as down.
@@ -248,68 +251,6 @@ impl Actor for CacheActor {
     }
 }
 
-/// Follows the invalidation log for as long as the actor lives.
-async fn follow(store: Store, shared: Arc<AuthCache>, clock: SharedClock) {
-    let mut last: Option<EventId> = None;
-    loop {
-        match read_log(&store, &shared, &clock, &mut last).await {
-            Ok(()) => {}
-            Err(e) => {
-                if shared.link_up() {
-                    tracing::warn!(error = %e, "invalidation log lost; answering from the store until it is back");
-                }
-                shared.set_link(false);
-            }
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// Reads the log until it fails or stays silent for `SILENT`.
-async fn read_log(
-    store: &Store,
-    shared: &AuthCache,
-    clock: &SharedClock,
-    last: &mut Option<EventId>,
-) -> Result<(), StoreError> {
-    let silent = || StoreError::Unavailable(format!("no answer from the log for {SILENT:?}"));
-    let mut feed = tokio::time::timeout(SILENT, store.feed())
-        .await
-        .map_err(|_| silent())??;
-    let mut after = match *last {
-        Some(id) => id,
-        None => tokio::time::timeout(SILENT, feed.head())
-            .await
-            .map_err(|_| silent())??,
-    };
-    loop {
-        let batch = tokio::time::timeout(SILENT.max(FEED_BLOCK * 2), feed.next(after))
-            .await
-            .map_err(|_| silent())??;
-        let now = clock.unix();
-        if batch.gap {
-            tracing::warn!(after = %after, "invalidations were trimmed before this node read them; cache emptied");
-            shared.clear();
-        }
-        for (id, inv) in &batch.events {
-            shared.apply(inv, now);
-            after = *id;
-        }
-        *last = Some(after);
-        shared.applied.send_replace(after);
-        if !shared.link_up() {
-            shared.set_link(true);
-            tracing::info!(at = %after, "following the invalidation log");
-        }
-        // No subscriber is not an error.
-        let _ = shared.news.send(LogNews::Read {
-            gap: batch.gap,
-            events: batch.events.into(),
-        });
-        feed.maintain(now).await;
-    }
-}
-
 /// A cache miss: read the session and the user through the store and the database.
 struct Resolve {
     sid: Arc<str>,
@@ -376,36 +317,6 @@ async fn load_user(repo: &RepoHandle, uid: i64) -> Result<Option<Arc<CachedUser>
         .map_err(|e| StoreError::Corrupt(format!("user does not serialize: {e}")))?;
     Ok(Some(Arc::new(cached)))
 }
-
-/// Ends what is cached, here at once and on every other node through the log. The CLI holds one
-/// without a cache of its own.
-#[derive(Clone)]
-pub struct Invalidator {
-    local: Option<Arc<AuthCache>>,
-    store: Store,
-    clock: SharedClock,
-}
-
-impl Invalidator {
-    /// For a process without a cache (the CLI): the log only.
-    pub fn log_only(store: Store, clock: SharedClock) -> Self {
-        Self {
-            local: None,
-            store,
-            clock,
-        }
-    }
-
-    /// Drops the entries here at once, then appends to the log every node follows.
-    pub async fn invalidate(&self, inv: Invalidation) -> Result<(), StoreError> {
-        let now = self.clock.unix();
-        if let Some(local) = &self.local {
-            local.apply(&inv, now);
-        }
-        self.store.append(&inv, now).await.map(|_| ())
-    }
-}
-
 /// What the rest of the server holds.
 #[derive(Clone)]
 pub struct CacheHandle {
@@ -479,109 +390,5 @@ impl CacheHandle {
         self.invalidator.invalidate(inv).await
     }
 }
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Settings;
-    use crate::domain::AuthUser;
-
-    fn user(id: i64) -> Arc<CachedUser> {
-        let u = AuthUser {
-            id,
-            uuid: "u".into(),
-            username: "n".into(),
-            nickname: "n".into(),
-            email: None,
-            email_verified: false,
-            phone: None,
-            avatar: None,
-            status: 1,
-            is_superuser: false,
-            is_staff: false,
-            multi_login: true,
-            has_password: true,
-            password_changed_at: None,
-            last_login_at: None,
-            created_at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
-            roles: vec![],
-            permissions: vec![],
-            join_time: chrono::DateTime::from_timestamp(0, 0).unwrap(),
-            last_login_time: None,
-            is_multi_login: true,
-            dept_id: None,
-            dept: None,
-        };
-        Arc::new(CachedUser::new(u).unwrap())
-    }
-
-    fn alive(sid: &str, uid: i64, now: i64) -> Fill {
-        Fill::Alive {
-            sid: sid.into(),
-            uid,
-            until: now + 100,
-            user: user(uid),
-            now,
-        }
-    }
-
-    pub(super) fn cache() -> AuthCache {
-        let c = AuthCache::new(&Settings::defaults().cache, 60, Metrics::default());
-        c.set_link(true);
-        c
-    }
-
-    #[test]
-    fn a_fill_that_began_before_an_invalidation_is_dropped() {
-        let c = cache();
-        // A read-through starts and finds the session alive in the store...
-        let began = c.begin_fill();
-        // ...meanwhile another worker ends the session...
-        c.apply(&Invalidation::Session("s1".into()), 10);
-        // ...and then the read-through tries to store what it found.
-        assert!(!c.fill(began, alive("s1", 7, 10)));
-        assert!(matches!(
-            c.lookup("s1", 7, 11),
-            Some(Err(AuthFailure::SessionEnded))
-        ));
-        // A fill that began after it lands.
-        let began = c.begin_fill();
-        assert!(c.fill(began, alive("s2", 7, 10)));
-        assert!(matches!(c.lookup("s2", 7, 11), Some(Ok(_))));
-        assert!(
-            matches!(c.lookup("s2", 8, 11), Some(Err(_))),
-            "another user's session"
-        );
-    }
-
-    #[test]
-    fn without_the_link_memory_is_emptied_and_not_consulted() {
-        let c = cache();
-        let began = c.begin_fill();
-        assert!(c.fill(began, alive("s1", 7, 10)));
-        c.set_link(false);
-        assert!(c.lookup("s1", 7, 11).is_none());
-        let began = c.begin_fill();
-        assert!(
-            !c.fill(began, alive("s1", 7, 10)),
-            "no fills while the link is down"
-        );
-        c.set_link(true);
-        assert!(
-            c.lookup("s1", 7, 11).is_none(),
-            "what was there before is gone"
-        );
-    }
-
-    #[test]
-    fn role_changes_drop_every_cached_user_but_not_sessions() {
-        let c = cache();
-        let began = c.begin_fill();
-        assert!(c.fill(began, alive("s1", 7, 10)));
-        c.apply(&Invalidation::Roles, 10);
-        assert!(
-            c.lookup("s1", 7, 11).is_none(),
-            "the user must be read again"
-        );
-    }
-}
+mod tests;

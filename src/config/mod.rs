@@ -5,12 +5,29 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod access;
+mod auth;
+mod backends;
 mod clients;
 mod mfa;
+mod oauth2;
 mod validate;
+mod web;
 
+pub use access::{AccessRule, DefaultAccess, ForwardAuthSettings, ForwardedHeaders};
+pub use auth::{
+    CacheSettings, CaptchaSettings, JwtAlgorithm, JwtSettings, LockoutSettings, PasswordSettings,
+    RateLimitSettings, RefreshTokenInBody, RouteLimit, SecuritySettings, SessionSettings,
+    SwaggerLoginSettings,
+};
+pub use backends::{DataSettings, DatabaseSettings, RedisSettings};
 pub use clients::{ApiClientSettings, EventsSettings};
 pub use mfa::{decode_key as decode_mfa_key, MfaSettings, MFA_KEY_BYTES};
+pub use oauth2::{OAuth2Settings, ProviderKind, ProviderSettings};
+pub use web::{
+    BootstrapSettings, CorsSettings, DocsSettings, LoginLogSettings, MetricsSettings,
+    ServerSettings, UiSettings,
+};
 
 const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 const ENV_PREFIX: &str = "PORTCULLIS";
@@ -90,348 +107,8 @@ pub struct Settings {
     pub mfa: MfaSettings,
 }
 
-/// Browser pages on other origins that may call the API with credentials.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CorsSettings {
-    /// Exact origins (`https://app.example.com`, `http://localhost:5173`); empty: no CORS headers.
-    pub allowed_origins: Vec<String>,
-    /// How long a browser may cache a preflight answer.
-    pub max_age_seconds: usize,
-}
-
-/// The reference page at `/`.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UiSettings {
-    /// Unset: on in development, off in production.
-    #[serde(default)]
-    pub enabled: Option<bool>,
-}
-
-/// The API reference (Swagger UI) at `/docs`.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DocsSettings {
-    /// Unset: on in development, off in production.
-    #[serde(default)]
-    pub enabled: Option<bool>,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LoginLogSettings {
-    /// Entries older than this many days are deleted by the server (0: kept for ever).
-    pub retention_days: u32,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ForwardAuthSettings {
-    /// The one header set the proxy writes about the request it holds; the other is never read.
-    pub headers: ForwardedHeaders,
-    /// What a request that no rule matches needs.
-    pub default: DefaultAccess,
-    /// What requests through `/auth/verify` need, first match wins.
-    pub rules: Vec<AccessRule>,
-}
-
-/// Which headers name the original request's method, host and path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ForwardedHeaders {
-    /// `X-Original-Method`, `X-Original-Host`, `X-Original-URI` (the nginx example).
-    XOriginal,
-    /// `X-Forwarded-Method`, `X-Forwarded-Host`, `X-Forwarded-Uri` (Traefik, Caddy).
-    XForwarded,
-}
-
-/// What no rule matched needs: any signed-in user, or nothing gets through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DefaultAccess {
-    User,
-    Deny,
-}
-
-/// One access rule: method list (empty: any), host (none: any), path glob → public, or a
-/// signed-in user holding `permission` (none: any signed-in user).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AccessRule {
-    #[serde(default)]
-    pub methods: Vec<String>,
-    #[serde(default)]
-    pub host: Option<String>,
-    pub path: String,
-    #[serde(default)]
-    pub permission: Option<String>,
-    #[serde(default)]
-    pub public: bool,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SecuritySettings {
-    /// How recently a session must have proved its user for sensitive changes.
-    pub reauth_seconds: i64,
-    /// Password checks of a signed-in user (password change, re-authentication) per window.
-    pub max_password_checks: u32,
-    pub password_check_window_seconds: i64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetricsSettings {
-    pub enabled: bool,
-    /// Its own listener, so a reverse proxy in front of the API never exposes it.
-    pub listen: String,
-}
-
 fn default_profile() -> Profile {
     Profile::Development
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerSettings {
-    pub host: String,
-    pub port: u16,
-    pub workers: usize,
-    /// Development listens on loopback only unless this is set.
-    pub allow_public_in_development: bool,
-    /// How long a stopping server lets in-flight requests finish.
-    pub shutdown_timeout_seconds: u64,
-    /// Where clients reach this server (`https://auth.example.com`): every absolute URL it
-    /// publishes is built from it, never from request headers. Required in production; empty in
-    /// development = the listen address.
-    pub public_url: String,
-}
-
-impl ServerSettings {
-    /// `public_url` without a trailing `/`, or in development the address this server listens
-    /// on (the port it was given, when it asked for port 0).
-    pub fn public_url_for(&self, port: u16) -> String {
-        let configured = self.public_url.trim().trim_end_matches('/');
-        if !configured.is_empty() {
-            return configured.to_owned();
-        }
-        let host = match self.host.as_str() {
-            "0.0.0.0" | "" => "127.0.0.1".to_owned(),
-            "::" | "[::]" => "[::1]".to_owned(),
-            h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
-            h => h.to_owned(),
-        };
-        format!("http://{host}:{port}")
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DataSettings {
-    pub dir: PathBuf,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DatabaseSettings {
-    pub url: String,
-    pub max_connections: usize,
-    /// Every database call's deadline.
-    pub statement_timeout_ms: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RedisSettings {
-    pub url: String,
-    /// A Redis Cluster's nodes (any of them; the rest are discovered). Set instead of `url`.
-    pub cluster_urls: Vec<String>,
-    pub key_prefix: String,
-    pub pool_size: usize,
-    /// Every Redis call's deadline.
-    pub timeout_ms: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub enum JwtAlgorithm {
-    HS256,
-    EdDSA,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JwtSettings {
-    pub algorithm: JwtAlgorithm,
-    pub secret: String,
-    /// EdDSA: the Ed25519 private key (PKCS#8 PEM). Empty in development: generated into
-    /// `{data.dir}/jwt_ed25519.pem`.
-    pub private_key_file: String,
-    /// EdDSA: public keys (SPKI PEM) of earlier private keys, still accepted and published.
-    pub previous_public_key_files: Vec<String>,
-    pub issuer: String,
-    pub audience: String,
-    pub access_ttl_seconds: i64,
-    pub leeway_seconds: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SessionSettings {
-    pub refresh_ttl_seconds: i64,
-    pub absolute_ttl_seconds: i64,
-    pub refresh_grace_seconds: i64,
-    pub max_sessions_per_user: usize,
-    pub cookie_secure: bool,
-    /// Production refuses `cookie_secure = false` unless this says it is meant (TLS ends
-    /// somewhere that cannot be told apart, say, and the cookie never crosses a network).
-    pub allow_insecure_cookie: bool,
-    /// Whether login and refresh answers carry the refresh token in their JSON too.
-    pub refresh_token_in_body: RefreshTokenInBody,
-}
-
-/// Where the refresh token goes besides the HttpOnly cookie.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RefreshTokenInBody {
-    /// Not for a request from a browser page (one with `Origin` or `Sec-Fetch-Site`), where
-    /// any script on the page could read it; for other clients (CLI, mobile, servers), yes.
-    ExceptBrowsers,
-    Always,
-    Never,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PasswordSettings {
-    pub min_length: usize,
-    pub max_length: usize,
-    pub max_parallel_hashes: usize,
-    pub max_queued_hashes: usize,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CacheSettings {
-    pub max_users: usize,
-    pub max_sessions: usize,
-    pub ttl_seconds: i64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CaptchaSettings {
-    pub enabled: bool,
-    pub ttl_seconds: i64,
-    /// Answers one captcha takes: a right one uses it up, and so does the last wrong one.
-    pub attempts: u32,
-    pub length: u32,
-    pub width: u32,
-    pub height: u32,
-    pub noise: u8,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SwaggerLoginSettings {
-    pub enabled: bool,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RouteLimit {
-    pub burst: u32,
-    pub period_seconds: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimitSettings {
-    pub trusted_proxies: Vec<String>,
-    pub client_ip_header: String,
-    pub ipv6_prefix: u8,
-    pub captcha: RouteLimit,
-    pub login: RouteLimit,
-    pub refresh: RouteLimit,
-    pub oauth2_start: RouteLimit,
-    pub oauth2_callback: RouteLimit,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LockoutSettings {
-    pub threshold: u32,
-    pub account_threshold: u32,
-    pub base_seconds: i64,
-    pub max_seconds: i64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OAuth2Settings {
-    pub frontend_login_url: String,
-    pub frontend_error_url: String,
-    pub frontend_bind_url: String,
-    pub allowed_redirects: Vec<String>,
-    pub state_ttl_seconds: i64,
-    pub code_ttl_seconds: i64,
-    pub link_by_verified_email: bool,
-    pub default_roles: Vec<String>,
-    pub providers: std::collections::BTreeMap<String, ProviderSettings>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProviderKind {
-    Github,
-    Google,
-    Oidc,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderSettings {
-    pub kind: ProviderKind,
-    pub client_id: String,
-    pub client_secret: String,
-    pub redirect_uri: String,
-    #[serde(default)]
-    pub scopes: Option<Vec<String>>,
-    #[serde(default)]
-    pub issuer: Option<String>,
-    #[serde(default)]
-    pub auth_url: Option<String>,
-    #[serde(default)]
-    pub token_url: Option<String>,
-    #[serde(default)]
-    pub userinfo_url: Option<String>,
-    #[serde(default)]
-    pub emails_url: Option<String>,
-    /// The name a login page shows (default: GitHub, Google, or the configured name).
-    #[serde(default)]
-    pub display_name: Option<String>,
-}
-
-impl ProviderSettings {
-    pub fn display_name(&self, name: &str) -> String {
-        match (&self.display_name, self.kind) {
-            (Some(d), _) => d.clone(),
-            (None, ProviderKind::Github) => "GitHub".into(),
-            (None, ProviderKind::Google) => "Google".into(),
-            (None, ProviderKind::Oidc) => {
-                let mut chars = name.chars();
-                chars.next().map_or_else(String::new, |c| {
-                    c.to_uppercase().chain(chars).collect::<String>()
-                })
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BootstrapSettings {
-    pub create_admin: bool,
 }
 
 /// An address or a CIDR block (`10.0.0.0/8`, `::1`), as lists of networks in the config

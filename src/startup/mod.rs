@@ -3,20 +3,25 @@
 //! binds the listeners (port 0 in tests), returning a server ready to run. The CLI composes the
 //! same parts through `Backends` and `Services`.
 
-use std::io::Write;
+mod app;
+mod backends;
+mod secrets;
+
+use app::{app, Services};
+pub use backends::{password_policy, tools, Backends, Tools};
+pub use secrets::{
+    refuse_if_readable_by_others, resolve_keys, resolve_mfa_key, resolve_secret, write_private,
+};
+
 use std::net::TcpListener;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::middleware::{from_fn, Condition};
 use actix_web::{dev::Server, web, App, HttpServer};
 use anyhow::Context;
-use paperclip::actix::OpenApiExt;
-use paperclip::v2::models::{DefaultApiRaw, Info};
 
 use crate::actors::repo::CountUsers;
-use crate::actors::{CacheHandle, Invalidator, RepoHandle};
+use crate::actors::{CacheHandle, RepoHandle};
 use crate::admin::roles::Roles;
 use crate::admin::{Admin, AdminError, UserSpec};
 use crate::auth::access::ForwardAuth;
@@ -26,261 +31,28 @@ use crate::auth::clients::ApiClients;
 use crate::auth::credentials::Authenticator;
 use crate::auth::gate::Gate;
 use crate::auth::jwt::JwtKeys;
-use crate::auth::keys::{self, KeySet};
 use crate::auth::lockout::Lockout;
 use crate::auth::mfa::{sealing::Sealer, Mfa};
 use crate::auth::password::PasswordHasher;
 use crate::auth::reauth::Reauth;
 use crate::auth::sessions::Sessions;
 use crate::clock::SharedClock;
-use crate::config::{
-    decode_mfa_key, DatabaseKind, JwtAlgorithm, Profile, Settings, MFA_KEY_BYTES, MIN_SECRET_BYTES,
-};
+use crate::config::{DatabaseKind, Profile, Settings};
 use crate::crypto;
-use crate::db::{self, Db};
-use crate::domain::{Invalidation, PasswordPolicy};
-use crate::error::{kind, ApiError};
+use crate::domain::Invalidation;
 use crate::login_log::LoginLog;
 use crate::metrics::Metrics;
 use crate::oauth2::Providers;
-use crate::repo::Repo;
-use crate::store::{EmbeddedStore, RedisStore, Store};
-use crate::web::cors::{cors, AllowedOrigins};
-use crate::web::drain::{close_when_draining, Draining};
-use crate::web::envelope::{body_error, envelope};
+use crate::web::cors::AllowedOrigins;
+use crate::web::drain::Draining;
 use crate::web::rate_limit::Limits;
-use crate::web::request_span::RequestSpan;
 use crate::web::routes::auth::events::Streams;
-use crate::web::routes::{self, health::Backend, oauth2::flow::Flow};
+use crate::web::routes::{health::Backend, oauth2::flow::Flow};
 use crate::web::spec::Spec;
 use crate::web::PublicUrl;
 
 /// Largest JSON or form body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
-
-/// The database and the hot store, as configured: migrated and connected.
-pub struct Backends {
-    pub kind: DatabaseKind,
-    pub repo: RepoHandle,
-    pub store: Store,
-}
-
-impl Backends {
-    /// Applies pending migrations, starts the repository actor and connects the store.
-    pub async fn connect(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Self> {
-        let kind = settings.database_kind();
-        let hint = "cannot open the database (database.url / PORTCULLIS__DATABASE__URL)";
-        db::migrate(&kind).await.context(hint)?;
-        let deadline = settings.db_deadline();
-        let pool = Db::open(&kind, settings.database.max_connections, deadline).context(hint)?;
-        let repo = RepoHandle::start(Repo::new(pool));
-        let store = if settings.uses_redis() {
-            let r = &settings.redis;
-            let redis = RedisStore::connect(
-                &r.url,
-                &r.cluster_urls,
-                &r.key_prefix,
-                r.pool_size,
-                settings.redis_deadline(),
-            )
-            .await
-            .context(
-                "cannot reach Redis (redis.url or redis.cluster_urls / PORTCULLIS__REDIS__URL)",
-            )?;
-            Store::redis(redis, metrics.clone(), settings.redis_deadline())
-        } else {
-            // Sessions and the invalidation log live in the database, on a small pool of their own.
-            let pool = Db::open(&kind, 4, deadline).context(hint)?;
-            Store::embedded(EmbeddedStore::new(pool), metrics.clone(), deadline)
-        };
-        Ok(Self { kind, repo, store })
-    }
-}
-
-/// What the CLI administers with: the same parts as the server, composed the same way; what
-/// they change reaches running servers through the invalidation log.
-pub struct Tools {
-    pub admin: Admin,
-    pub roles: Roles,
-    pub clients: ApiClients,
-}
-
-pub async fn tools(settings: &Settings, clock: SharedClock) -> anyhow::Result<Tools> {
-    let metrics = Metrics::default();
-    let backends = Backends::connect(settings, &metrics).await?;
-    let hasher = PasswordHasher::new(
-        settings.password.max_parallel_hashes,
-        settings.password.max_queued_hashes,
-        metrics,
-    )
-    .await?;
-    let invalidator = Invalidator::log_only(backends.store.clone(), clock.clone());
-    let jwt = Arc::new(JwtKeys::new(&settings.jwt, &resolve_keys(settings)?, 1)?);
-    let sessions = Sessions::new(
-        backends.store,
-        invalidator.clone(),
-        jwt,
-        backends.repo.clone(),
-        settings.session.clone(),
-        clock.clone(),
-    );
-    Ok(Tools {
-        roles: Roles::new(backends.repo.clone(), invalidator.clone(), clock.clone()),
-        clients: ApiClients::new(
-            backends.repo.clone(),
-            clock.clone(),
-            invalidator.clone(),
-            None,
-            &settings.api_clients,
-        ),
-        admin: Admin::new(
-            backends.repo,
-            hasher,
-            sessions,
-            invalidator,
-            clock,
-            password_policy(settings),
-        ),
-    })
-}
-
-/// The password policy the settings give.
-pub fn password_policy(settings: &Settings) -> PasswordPolicy {
-    PasswordPolicy {
-        min: settings.password.min_length,
-        max: settings.password.max_length,
-    }
-}
-
-/// The signing keys the settings name: the HS256 secret, or the Ed25519 private key file and the
-/// previous public keys; in development a missing secret or key is made in the data folder.
-pub fn resolve_keys(settings: &Settings) -> anyhow::Result<KeySet> {
-    let jwt = &settings.jwt;
-    if jwt.algorithm == JwtAlgorithm::HS256 {
-        return Ok(KeySet::Hs256 {
-            secret: resolve_secret(settings)?,
-        });
-    }
-    let read = |path: &Path, what: &str| {
-        std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the {what} {}", path.display()))
-    };
-    let read_private = |path: &Path, what: &str| {
-        refuse_if_readable_by_others(path, what)?;
-        read(path, what)
-    };
-    let private_pem = if jwt.private_key_file.is_empty() {
-        anyhow::ensure!(
-            settings.profile == Profile::Development,
-            "jwt.private_key_file is missing: set PORTCULLIS__JWT__PRIVATE_KEY_FILE \
-             (make one with `portcullis keys generate`)"
-        );
-        let path = settings.data.dir.join("jwt_ed25519.pem");
-        if path.exists() {
-            read_private(&path, "development key")?
-        } else {
-            let (private, _, key) = keys::generate();
-            write_private(&path, &private)?;
-            tracing::info!(path = %path.display(), kid = key.kid, "generated a development Ed25519 key");
-            private
-        }
-    } else {
-        read_private(Path::new(&jwt.private_key_file), "jwt.private_key_file")?
-    };
-    let current = keys::public_of(&private_pem).context("jwt.private_key_file")?;
-    let previous = jwt
-        .previous_public_key_files
-        .iter()
-        .map(|f| {
-            let pem = read(Path::new(f), "previous public key")?;
-            keys::PublicKey::from_pem(&pem).with_context(|| f.clone())
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(KeySet::Ed25519 {
-        private_pem,
-        current,
-        previous,
-    })
-}
-
-/// The configured secret, or in development the one kept in the data folder (made on first use).
-pub fn resolve_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
-    if !settings.jwt.secret.is_empty() {
-        return Ok(settings.jwt.secret.as_bytes().to_vec());
-    }
-    anyhow::ensure!(
-        settings.profile == Profile::Development,
-        "jwt.secret is missing: set PORTCULLIS__JWT__SECRET"
-    );
-    let path = settings.data.dir.join("jwt_secret");
-    if path.exists() {
-        refuse_if_readable_by_others(&path, "development JWT secret")?;
-    }
-    if let Ok(existing) = std::fs::read_to_string(&path) {
-        let existing = existing.trim();
-        anyhow::ensure!(
-            existing.len() >= MIN_SECRET_BYTES,
-            "{} is shorter than {MIN_SECRET_BYTES} bytes; delete it to have a new one generated",
-            path.display()
-        );
-        return Ok(existing.as_bytes().to_vec());
-    }
-    let secret = crypto::b64(&crypto::random_bytes::<48>());
-    write_private(&path, &secret)?;
-    tracing::info!(path = %path.display(), "generated a development JWT secret");
-    Ok(secret.into_bytes())
-}
-
-/// `mfa.encryption_key`, or in development the one kept in `{data.dir}/mfa_key` (made on first
-/// use, mode 0600). Production refuses to start without it (config validation).
-pub fn resolve_mfa_key(settings: &Settings) -> anyhow::Result<[u8; MFA_KEY_BYTES]> {
-    let configured = &settings.mfa.encryption_key;
-    if !configured.is_empty() {
-        return decode_mfa_key(configured).context(
-            "mfa.encryption_key is not 32 bytes of URL-safe base64 (PORTCULLIS__MFA__ENCRYPTION_KEY)",
-        );
-    }
-    anyhow::ensure!(
-        settings.profile == Profile::Development,
-        "mfa.encryption_key is missing: set PORTCULLIS__MFA__ENCRYPTION_KEY"
-    );
-    let path = settings.data.dir.join("mfa_key");
-    if path.exists() {
-        refuse_if_readable_by_others(&path, "development MFA key")?;
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        return decode_mfa_key(&text).with_context(|| {
-            format!(
-                "{} is not 32 bytes of URL-safe base64; it seals the TOTP secrets, so restore it \
-                 (deleting it voids every TOTP factor)",
-                path.display()
-            )
-        });
-    }
-    let key = crypto::random_bytes::<MFA_KEY_BYTES>();
-    write_private(&path, &crypto::b64(&key))?;
-    tracing::info!(path = %path.display(), "generated a development MFA key");
-    Ok(key)
-}
-
-/// A key or secret file that its group or others may read or write is refused: whoever can
-/// read it can mint tokens.
-pub fn refuse_if_readable_by_others(path: &Path, what: &str) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path)
-        .with_context(|| format!("cannot read the {what} {}", path.display()))?
-        .permissions()
-        .mode();
-    anyhow::ensure!(
-        mode & 0o077 == 0,
-        "the {what} {} may be read or written by its group or others (mode {:o}); \
-         only its owner may: chmod 600 {}",
-        path.display(),
-        mode & 0o777,
-        path.display()
-    );
-    Ok(())
-}
 
 /// What an operator should know about how this server is exposed.
 fn warn_about_exposure(settings: &Settings) {
@@ -300,22 +72,6 @@ fn warn_about_exposure(settings: &Settings) {
              there if they reach this server over a network"
         );
     }
-}
-
-/// Writes a file only its owner may read (mode 0600), making its folder if needed.
-pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(contents.as_bytes())?;
-    Ok(())
 }
 
 /// Development, empty database: an `admin` superuser with a random password, printed once.
@@ -691,150 +447,4 @@ async fn stop_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
-}
-
-/// Every service the routes use, each registered as its own `web::Data`.
-#[derive(Clone)]
-struct Services {
-    spec: web::Data<Spec>,
-    draining: web::Data<Draining>,
-    gate: web::Data<Gate>,
-    reauth: web::Data<Reauth>,
-    mfa: web::Data<Mfa>,
-    forward_auth: web::Data<ForwardAuth>,
-    public_url: web::Data<PublicUrl>,
-    clients: web::Data<ApiClients>,
-    streams: web::Data<Streams>,
-    roles: web::Data<Roles>,
-    authenticator: web::Data<Authenticator>,
-    captchas: web::Data<Captchas>,
-    sessions: web::Data<Sessions>,
-    jwt: web::Data<JwtKeys>,
-    cache: web::Data<CacheHandle>,
-    repo: web::Data<RepoHandle>,
-    store: web::Data<Store>,
-    hasher: web::Data<PasswordHasher>,
-    admin: web::Data<Admin>,
-    login_log: web::Data<LoginLog>,
-    client_ip: web::Data<ClientIpResolver>,
-    policy: web::Data<PasswordPolicy>,
-    clock: web::Data<SharedClock>,
-    metrics: web::Data<Metrics>,
-    flow: web::Data<Flow>,
-    backend: web::Data<Backend>,
-    origins: web::Data<AllowedOrigins>,
-    cors_max_age: usize,
-    /// The reference page at `/`.
-    ui: bool,
-    /// The Swagger UI at `/docs`.
-    docs: bool,
-}
-
-fn spec() -> DefaultApiRaw {
-    DefaultApiRaw {
-        info: Info {
-            title: "Portcullis".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: Some(
-                "Authentication server: bearer JWT with cached users, sessions with refresh rotation. \
-                 Every answer is an envelope `{code, msg, data}`; errors add `error` and `trace_id`."
-                    .into(),
-            ),
-            ..Default::default()
-        },
-        ..Default::default()
-    }
-}
-
-/// The whole API app.
-fn app(
-    s: &Services,
-    limits: &Limits,
-    swagger_login: bool,
-) -> App<
-    impl actix_web::dev::ServiceFactory<
-        actix_web::dev::ServiceRequest,
-        Config = (),
-        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
-    App::new()
-        .app_data(s.spec.clone())
-        .app_data(s.draining.clone())
-        .app_data(s.gate.clone())
-        .app_data(s.reauth.clone())
-        .app_data(s.mfa.clone())
-        .app_data(s.forward_auth.clone())
-        .app_data(s.public_url.clone())
-        .app_data(s.clients.clone())
-        .app_data(s.streams.clone())
-        .app_data(s.roles.clone())
-        .app_data(s.authenticator.clone())
-        .app_data(s.captchas.clone())
-        .app_data(s.sessions.clone())
-        .app_data(s.jwt.clone())
-        .app_data(s.cache.clone())
-        .app_data(s.repo.clone())
-        .app_data(s.store.clone())
-        .app_data(s.hasher.clone())
-        .app_data(s.admin.clone())
-        .app_data(s.login_log.clone())
-        .app_data(s.client_ip.clone())
-        .app_data(s.policy.clone())
-        .app_data(s.clock.clone())
-        .app_data(s.metrics.clone())
-        .app_data(s.flow.clone())
-        .app_data(s.backend.clone())
-        .app_data(s.origins.clone())
-        .app_data(
-            web::JsonConfig::default()
-                .limit(BODY_LIMIT)
-                .error_handler(body_error),
-        )
-        .app_data(
-            web::FormConfig::default()
-                .limit(BODY_LIMIT)
-                .error_handler(body_error),
-        )
-        .app_data(web::PathConfig::default().error_handler(body_error))
-        .app_data(web::QueryConfig::default().error_handler(body_error))
-        .wrap_api_with_spec(spec())
-        // Before the routes (the `/api/v1` scope would swallow them): the documents as made exact.
-        .route(
-            "/api/v1/openapi.json",
-            paperclip::actix::web::get().to(crate::web::spec::serve),
-        )
-        .route(
-            "/api/v1/openapi3.json",
-            paperclip::actix::web::get().to(crate::web::spec::serve_v3),
-        )
-        .configure(|cfg| routes::configure(cfg, limits, swagger_login))
-        .with_raw_json_spec(|app, generated| {
-            s.spec.fill(generated);
-            app
-        })
-        .build()
-        .configure(|cfg| {
-            if s.ui {
-                crate::web::ui::configure(cfg)
-            }
-        })
-        .configure(|cfg| {
-            if s.docs {
-                crate::web::docs::configure(cfg)
-            }
-        })
-        .default_service(web::to(|| async {
-            Err::<actix_web::HttpResponse, _>(ApiError::new(kind::NOT_FOUND))
-        }))
-        .wrap(from_fn(envelope))
-        .wrap(from_fn(crate::web::metrics::record))
-        .wrap(from_fn(close_when_draining))
-        .wrap(Condition::new(
-            !s.origins.0.is_empty(),
-            cors(&s.origins.0, s.cors_max_age),
-        ))
-        .wrap(tracing_actix_web::TracingLogger::<RequestSpan>::new())
 }
