@@ -34,3 +34,4 @@ mod security;
 mod sessions;
 mod store_contract;
 mod tokens;
+mod upgrade;
