@@ -77,7 +77,7 @@ pub mod kind {
         USER_NOT_FOUND = 404, 404, "user_not_found", "User not found", "用户不存在", Challenge::None;
         LAST_SUPERUSER = 409, 409, "last_superuser", "This would leave no enabled superuser", "不能移除最后一个可用的超级管理员", Challenge::None;
         SESSION_NOT_FOUND = 404, 404, "session_not_found", "Session not found", "会话不存在", Challenge::None;
-        CAPTCHA_INVALID = 400, 40001, "captcha_invalid", "Captcha is wrong or expired, please enter the new one", "验证码错误或已过期，请重新输入", Challenge::None;
+        CAPTCHA_INVALID = 400, 40001, "captcha_invalid", "Captcha is wrong or expired, please try again", "验证码错误或已过期，请重试", Challenge::None;
         RATE_LIMITED = 429, 429, "rate_limited", "Too many requests, please try again later", "请求过于频繁，请稍后重试", Challenge::None;
         INVALID_REDIRECT = 400, 400, "invalid_redirect", "redirect_to is not an allowed address", "redirect_to 不在允许的地址中", Challenge::None;
         INVALID_LOGIN_CODE = 401, 401, "invalid_login_code", "The login code is invalid, used or expired", "登录码无效、已使用或已过期", Challenge::None;

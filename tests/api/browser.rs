@@ -261,7 +261,7 @@ async fn captcha_login_a_wrong_captcha_and_a_reload() {
     .await;
     assert_eq!(
         text(&c, "#login-error").await,
-        "Captcha is wrong or expired, please enter the new one"
+        "Captcha is wrong or expired, please try again"
     );
     let second_image = image(&c).await;
     assert_ne!(first_image, second_image, "a fresh captcha is shown");

@@ -2,7 +2,7 @@
 //! password, then the code; a wrong code is said so and can be corrected.
 
 use crate::browser::{
-    browser, click, driver, fill, text, ui_settings, until, ON_LOGIN, SIGNED_IN, WAIT,
+    browser, click, driver, fill, shot, text, ui_settings, until, ON_LOGIN, SIGNED_IN, WAIT,
 };
 use crate::helpers::*;
 
@@ -40,6 +40,7 @@ async fn a_user_with_totp_signs_in_with_the_code_on_the_page() {
         !text(&c, "#mfa-error").await.contains('_'),
         "a sentence, not a slug"
     );
+    shot(&c, "login-mfa").await;
 
     // The step after the confirming code's (that one is used).
     app.clock.advance(30);
