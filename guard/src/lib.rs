@@ -322,6 +322,18 @@ impl Guard {
         self.inner.following.load(Ordering::Acquire)
     }
 
+    /// How far the feed has delivered the server's invalidation log (`{a}-{b}`, as the
+    /// `portcullis_log_position` of introspection answers): every change through it is applied
+    /// here. `None` before the feed first said where it was.
+    pub fn log_position(&self) -> Option<String> {
+        let delivered = *self
+            .inner
+            .delivered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        delivered.map(|(a, b)| format!("{a}-{b}"))
+    }
+
     /// How many times the guard has asked the server's introspection.
     pub fn introspections(&self) -> u64 {
         self.inner.introspections.load(Ordering::Relaxed)
