@@ -13,7 +13,7 @@ use actix_web::http::header::{self, HeaderMap};
 use super::jwt::{JwtKeys, VerifiedToken};
 use crate::actors::{AuthFailure, CacheHandle};
 use crate::clock::SharedClock;
-use crate::domain::CachedUser;
+use crate::domain::{CachedUser, Proof};
 use crate::error::{kind, ApiError};
 use crate::metrics::{AuthOutcome, Metrics};
 
@@ -25,6 +25,8 @@ const MAX_TOKEN_BYTES: usize = 4096;
 pub struct Authenticated {
     pub user: Arc<CachedUser>,
     pub sid: Arc<str>,
+    /// How and when the session's user proved who they are, as the token says.
+    pub proof: Proof,
 }
 
 /// What introspection tells: who, and the token's times.
@@ -223,8 +225,20 @@ impl Gate {
             Some(answer) => Step::Done(answer.map_err(Refusal::from).map(|user| Authenticated {
                 user,
                 sid: token.sid,
+                proof: token.proof,
             })),
             None => Step::ReadThrough(token),
+        }
+    }
+
+    /// RFC 9470 step-up: the session must have signed in with a second factor (its tokens'
+    /// `amr` has `mfa`); else 401 `insufficient_user_authentication`, `data.mfa = true`.
+    pub fn second_factor(who: &Authenticated) -> Result<(), ApiError> {
+        match who.proof.amr.is_mfa() {
+            true => Ok(()),
+            false => Err(ApiError::new(kind::INSUFFICIENT_USER_AUTHENTICATION)
+                .with_detail("a second factor is required")
+                .with_data(serde_json::json!({ "mfa": true }))),
         }
     }
 
@@ -234,6 +248,7 @@ impl Gate {
         Ok(Authenticated {
             user,
             sid: token.sid,
+            proof: token.proof,
         })
     }
 
@@ -261,6 +276,7 @@ impl Gate {
             Some(answer) => answer.map_err(Refusal::from).map(|user| Authenticated {
                 user,
                 sid: token.sid,
+                proof: token.proof,
             }),
             None => self.read_through(token).await,
         };

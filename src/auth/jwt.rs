@@ -1,4 +1,5 @@
-//! Access tokens (SPEC §3): `typ: at+jwt`, a `kid`, and `iss aud sub sid jti iat nbf exp`.
+//! Access tokens (SPEC §3): `typ: at+jwt`, a `kid`, and `iss aud sub sid jti iat nbf exp`,
+//! with the session's `amr` and `auth_time` (how and when its user proved who they are).
 //! Time checks use the caller's clock with a leeway, not the library's, so they are testable.
 
 use jsonwebtoken::{
@@ -9,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::keys::KeySet;
 use crate::config::JwtSettings;
+use crate::domain::{Amr, Proof};
 
 pub const ACCESS_TYP: &str = "at+jwt";
 
@@ -22,11 +24,24 @@ pub struct AccessClaims {
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
+    /// Absent from tokens issued before it was: read as no method.
+    #[serde(default)]
+    pub amr: Amr,
+    /// Absent from tokens issued before it was: read as `iat`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
 }
 
 impl AccessClaims {
     pub fn user_id(&self) -> Option<i64> {
         self.sub.parse().ok().filter(|id| *id > 0)
+    }
+
+    pub fn proof(&self) -> Proof {
+        Proof {
+            amr: self.amr,
+            auth_time: self.auth_time.unwrap_or(self.iat),
+        }
     }
 }
 
@@ -64,6 +79,7 @@ pub struct VerifiedToken {
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
+    pub proof: Proof,
 }
 
 pub struct JwtKeys {
@@ -179,12 +195,14 @@ impl JwtKeys {
         now: i64,
     ) -> Result<VerifiedToken, TokenRejection> {
         let c = self.verify(token, now)?;
+        let proof = c.proof();
         let v = VerifiedToken {
             uid: c.user_id().ok_or(TokenRejection::BadSubject)?,
             sid: std::sync::Arc::from(c.sid),
             iat: c.iat,
             nbf: c.nbf.max(c.iat),
             exp: c.exp,
+            proof,
         };
         self.verified.insert(token.as_bytes().into(), v.clone());
         Ok(v)
@@ -207,11 +225,13 @@ impl JwtKeys {
         &self,
         user_id: i64,
         sid: &str,
+        proof: Proof,
         now: i64,
     ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
         self.issue_as(
             user_id,
             sid,
+            proof,
             now,
             &uuid::Uuid::new_v4().simple().to_string(),
         )
@@ -224,6 +244,7 @@ impl JwtKeys {
         &self,
         user_id: i64,
         sid: &str,
+        proof: Proof,
         issued_at: i64,
         jti: &str,
     ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
@@ -236,6 +257,8 @@ impl JwtKeys {
             iat: issued_at,
             nbf: issued_at,
             exp: issued_at + self.ttl,
+            amr: proof.amr,
+            auth_time: Some(proof.auth_time),
         };
         Ok((encode(&self.header, &claims, &self.encoding)?, claims.exp))
     }
@@ -278,7 +301,7 @@ mod tests {
     #[test]
     fn remembered_tokens_still_expire() {
         let k = keys();
-        let (t, exp) = k.issue(5, "s", 1_000).unwrap();
+        let (t, exp) = k.issue(5, "s", Proof::password(1_000), 1_000).unwrap();
         assert!(k.remembered(t.as_bytes(), 1_000).is_none());
         assert_eq!(k.verify_and_remember(&t, 1_000).unwrap().uid, 5);
         let again = |now| k.remembered(t.as_bytes(), now).expect("remembered");
@@ -299,9 +322,16 @@ mod tests {
     #[test]
     fn issued_tokens_verify_and_carry_the_header() {
         let k = keys();
-        let (t, exp) = k.issue(5, "sid1", 1_000).unwrap();
+        let (t, exp) = k.issue(5, "sid1", Proof::password(1_000), 1_000).unwrap();
         let c = k.verify(&t, 1_000).unwrap();
         assert_eq!((c.sub.as_str(), c.sid.as_str(), c.exp), ("5", "sid1", exp));
+        assert_eq!(c.proof(), Proof::password(1_000));
+        let mfa = Proof {
+            amr: Amr::PWD.and_second(Amr::OTP),
+            auth_time: 900,
+        };
+        let (t2, _) = k.issue(5, "sid1", mfa, 1_000).unwrap();
+        assert_eq!(k.verify_and_remember(&t2, 1_000).unwrap().proof, mfa);
         let header = jsonwebtoken::decode_header(&t).unwrap();
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
         assert!(header.kid.is_some());
@@ -310,7 +340,7 @@ mod tests {
     #[test]
     fn time_checks_use_the_leeway() {
         let k = keys();
-        let (t, exp) = k.issue(5, "s", 1_000).unwrap();
+        let (t, exp) = k.issue(5, "s", Proof::password(1_000), 1_000).unwrap();
         assert!(k.verify(&t, exp + 30).is_ok());
         assert_eq!(k.verify(&t, exp + 31), Err(TokenRejection::Expired));
         assert_eq!(k.verify(&t, 1_000 - 31), Err(TokenRejection::NotYetValid));
@@ -322,7 +352,7 @@ mod tests {
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(ACCESS_TYP.into());
         header.kid = Some("someone-else".into());
-        let (t, _) = k.issue(5, "s", 1_000).unwrap();
+        let (t, _) = k.issue(5, "s", Proof::password(1_000), 1_000).unwrap();
         let claims = k.verify(&t, 1_000).unwrap();
         let forged = encode(&header, &claims, &EncodingKey::from_secret(&[7u8; 32])).unwrap();
         assert_eq!(k.verify(&forged, 1_000), Err(TokenRejection::UnknownKey));
@@ -346,7 +376,7 @@ mod tests {
         let (old_private, _, old) = generate();
         let (new_private, _, new) = generate();
         let before = set(&old_private, old.clone(), vec![]);
-        let (t_old, _) = before.issue(5, "s", 1_000).unwrap();
+        let (t_old, _) = before.issue(5, "s", Proof::password(1_000), 1_000).unwrap();
         assert_eq!(
             jsonwebtoken::decode_header(&t_old).unwrap().alg,
             Algorithm::EdDSA
@@ -354,7 +384,9 @@ mod tests {
         assert_eq!(before.current_kid(), old.kid);
 
         let rotated = set(&new_private, new.clone(), vec![old.clone()]);
-        let (t_new, _) = rotated.issue(6, "s2", 1_000).unwrap();
+        let (t_new, _) = rotated
+            .issue(6, "s2", Proof::password(1_000), 1_000)
+            .unwrap();
         assert!(
             rotated.verify(&t_old, 1_000).is_ok(),
             "the previous key still verifies"
@@ -390,7 +422,7 @@ mod tests {
 
     #[test]
     fn another_secret_is_refused() {
-        let (t, _) = keys().issue(5, "s", 1_000).unwrap();
+        let (t, _) = keys().issue(5, "s", Proof::password(1_000), 1_000).unwrap();
         let other = JwtKeys::hs256(&Settings::defaults().jwt, &[8u8; 32], 16);
         // Another secret has another kid: refused before any signature is checked.
         assert_eq!(other.verify(&t, 1_000), Err(TokenRejection::UnknownKey));

@@ -11,6 +11,7 @@ use crate::auth::password::PasswordHasher;
 use crate::auth::sessions::Sessions;
 use crate::clock::SharedClock;
 use crate::config::SecuritySettings;
+use crate::domain::Amr;
 use crate::error::{kind, ApiError};
 use crate::store::Store;
 
@@ -90,7 +91,7 @@ impl Reauth {
         let real = stored.is_some();
         let ok = self.hasher.verify(password, stored).await?.ok && real;
         if ok {
-            self.sessions.reauthenticated(uid, sid).await?;
+            self.sessions.reauthenticated(uid, sid, Amr::PWD).await?;
             self.store
                 .remove_numbers(&[format!("pwcheck:{uid}")])
                 .await?;

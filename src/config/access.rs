@@ -45,4 +45,8 @@ pub struct AccessRule {
     pub permission: Option<String>,
     #[serde(default)]
     pub public: bool,
+    /// Only for a session signed in with a second factor (`amr` has `mfa`); else 401
+    /// `insufficient_user_authentication` (RFC 9470).
+    #[serde(default)]
+    pub mfa: bool,
 }

@@ -229,6 +229,11 @@ impl Settings {
                     "forward_auth.rules[{i}] is public and names a permission; choose one"
                 ));
             }
+            if r.public && r.mfa {
+                problems.push(format!(
+                    "forward_auth.rules[{i}] is public and demands a second factor; choose one"
+                ));
+            }
         }
         if !(1..=10).contains(&self.captcha.attempts) {
             problems.push("captcha.attempts must be 1 to 10".into());

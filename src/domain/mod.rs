@@ -1,6 +1,7 @@
 //! Types parsed once and trusted afterwards: names and passwords, the decoded user, a session as
 //! the store keeps it, and the invalidations every node hears.
 
+mod amr;
 mod claims;
 mod client;
 pub mod codes;
@@ -9,6 +10,7 @@ mod names;
 mod session;
 mod user;
 
+pub use amr::{Amr, Proof};
 pub use claims::{ApiClient, Claim, ClaimSet, UnknownClaim};
 pub use client::ClientInfo;
 pub use invalidation::{EventId, Invalidation};

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{Amr, Proof};
+
 /// How many spent refresh-token digests a session remembers: presenting one of these is
 /// reuse (the session ends); presenting anything else is merely invalid.
 pub const SPENT_HISTORY: usize = 32;
@@ -28,6 +30,10 @@ pub struct SessionRecord {
     /// When the user last proved who they are in this session (OIDC's `auth_time`): the login,
     /// or a later re-authentication.
     pub auth_time: i64,
+    /// How the user proved who they are in this session (empty in sessions stored before
+    /// it was kept: see `proof`).
+    #[serde(default, skip_serializing_if = "Amr::is_empty")]
+    pub amr: Amr,
     /// Absolute end of the session, whatever the refreshes.
     pub expires_at: i64,
     /// End of the current refresh token (sliding, never past `expires_at`).
@@ -66,6 +72,17 @@ impl SessionRecord {
 
     pub fn is_live(&self, now: i64) -> bool {
         now < self.live_until()
+    }
+
+    /// What this session's tokens say of how and when its user proved who they are.
+    pub fn proof(&self) -> Proof {
+        Proof {
+            amr: match self.amr.is_empty() {
+                true => Amr::first_step(&self.method),
+                false => self.amr,
+            },
+            auth_time: self.auth_time,
+        }
     }
 
     /// The user's password changed after this session last proved it knew the password: the

@@ -15,6 +15,7 @@ fn rule(methods: &[&str], host: Option<&str>, path: &str, need: Option<&str>) ->
         path: path.into(),
         permission: need.filter(|n| *n != "public").map(Into::into),
         public: need == Some("public"),
+        mfa: false,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The login's second step: tickets, codes, replay, skew, attempts, recovery codes, and the
 //! ways in that lead to it (password, social login, Swagger).
 
+use portcullis::clock::Clock;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -336,4 +337,74 @@ async fn mfa_wrong_codes_count_against_the_user_on_every_ticket() {
             .status(),
         200
     );
+}
+
+/// The claims of a JWT, unverified (the server verified them).
+fn claims(jwt: &str) -> Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+async fn forward_auth(app: &TestApp, access: &str, query: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(&format!("/api/v1/auth/verify{query}")))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn mfa_tokens_say_how_the_user_signed_in_and_forward_auth_can_demand_a_second_factor() {
+    let app = spawn_app().await;
+    app.create_user("tess").await;
+    let before = app.clock.unix();
+    let password_only = token(&app.login("tess", PASSWORD).await, "access_token");
+    let c = claims(&password_only);
+    assert_eq!(c["amr"], json!(["pwd"]), "{c}");
+    assert_eq!(c["auth_time"], json!(before));
+
+    let res = forward_auth(&app, &password_only, "").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["remote-amr"], "pwd");
+    let res = forward_auth(&app, &password_only, "?mfa=true").await;
+    assert_eq!(res.status(), 401);
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("error=\"insufficient_user_authentication\""),
+        "{challenge}"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["slug"], "insufficient_user_authentication", "{body}");
+    assert_eq!(body["data"]["mfa"], true, "{body}");
+
+    let e = app.enrol_totp("tess").await;
+    let ticket = token(&app.login("tess", PASSWORD).await, "mfa_ticket");
+    app.clock.advance(30);
+    let signed_in = app.clock.unix();
+    let res = app.mfa_verify(&ticket, &app.code(&e.secret, 0)).await;
+    let data = res.json::<Value>().await.unwrap()["data"].clone();
+    let access = token(&data, "access_token");
+    let c = claims(&access);
+    assert_eq!(c["amr"], json!(["pwd", "otp", "mfa"]), "{c}");
+    assert_eq!(c["auth_time"], json!(signed_in));
+    let res = forward_auth(&app, &access, "?mfa=true").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["remote-amr"], "pwd,otp,mfa");
+
+    // A refresh keeps what the session proved, and when.
+    app.clock.advance(60);
+    let res = app.refresh(&token(&data, "refresh_token")).await;
+    let refreshed = res.json::<Value>().await.unwrap()["data"].clone();
+    let c = claims(&token(&refreshed, "access_token"));
+    assert_eq!(c["amr"], json!(["pwd", "otp", "mfa"]), "{c}");
+    assert_eq!(c["auth_time"], json!(signed_in));
+    assert!(c["iat"].as_i64().unwrap() > signed_in);
 }

@@ -233,6 +233,7 @@ async fn through_nginx_a_client_cannot_talk_past_the_rules() {
         path: path.into(),
         permission: permission.map(Into::into),
         public: permission.is_none(),
+        mfa: false,
     };
     // docs/protecting-an-api.md's rules.
     settings.forward_auth.rules = vec![

@@ -84,6 +84,7 @@ fn record(uid: i64, n: i64, now: i64) -> SessionRecord {
         created_at: now,
         last_refresh_at: now,
         auth_time: now,
+        amr: Default::default(),
         expires_at: now + 1000,
         refresh_expires_at: now + 100,
         refresh_hash: format!("h{n}"),

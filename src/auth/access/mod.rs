@@ -49,8 +49,12 @@ impl ForwardAuth {
 pub enum Need {
     /// Nothing: no token needed.
     Public,
-    /// A signed-in user, holding this code if one is named.
-    User(Option<String>),
+    /// A signed-in user, holding this code if one is named, and signed in with a second
+    /// factor when `mfa`.
+    User {
+        permission: Option<String>,
+        mfa: bool,
+    },
     /// Nothing gets through (no rule matched and the default is `deny`).
     Denied,
 }
@@ -109,13 +113,19 @@ impl AccessRules {
                         need: if r.public {
                             Need::Public
                         } else {
-                            Need::User(r.permission.clone())
+                            Need::User {
+                                permission: r.permission.clone(),
+                                mfa: r.mfa,
+                            }
                         },
                     })
                 })
                 .collect(),
             default: match default {
-                DefaultAccess::User => Need::User(None),
+                DefaultAccess::User => Need::User {
+                    permission: None,
+                    mfa: false,
+                },
                 DefaultAccess::Deny => Need::Denied,
             },
         }
@@ -171,6 +181,21 @@ mod tests {
             path: path.into(),
             permission: permission.map(Into::into),
             public,
+            mfa: false,
+        }
+    }
+
+    fn user(code: &str) -> Need {
+        Need::User {
+            permission: Some(code.into()),
+            mfa: false,
+        }
+    }
+
+    fn anyone() -> Need {
+        Need::User {
+            permission: None,
+            mfa: false,
         }
     }
 
@@ -202,26 +227,26 @@ mod tests {
         assert_eq!(need("GET", "x", "/public/a/b.css"), Need::Public);
         assert_eq!(
             need("POST", "api.example.com", "/orders/7"),
-            Need::User(Some("order:write".into()))
+            user("order:write")
         );
         assert_eq!(
             need("DELETE", "API.example.com.:443", "/orders/7?x=1"),
-            Need::User(Some("order:write".into()))
+            user("order:write")
         );
         assert_eq!(
             need("POST", "other.example", "/orders/7"),
-            Need::User(Some("order:read".into()))
+            user("order:read")
         );
         assert_eq!(
             need("GET", "api.example.com", "/orders/7/items"),
-            Need::User(Some("order:read".into()))
+            user("order:read")
         );
         assert_eq!(
             need("POST", "api.example.com", "/orders/7/items"),
-            Need::User(Some("order:read".into())),
+            user("order:read"),
             "`*` stays in one segment"
         );
-        assert_eq!(need("GET", "x", "/elsewhere"), Need::User(None));
+        assert_eq!(need("GET", "x", "/elsewhere"), anyone());
     }
 
     #[test]
@@ -235,15 +260,30 @@ mod tests {
             DefaultAccess::User,
         );
         let need = |m, p| rules.need(&original(m, "h", p));
-        let write = Need::User(Some("order:write".into()));
+        let write = user("order:write");
         assert_eq!(need("POST", "/orders"), write, "the docs' own example");
         assert_eq!(need("POST", "/orders/"), write);
         assert_eq!(need("POST", "/%6Frders/7"), write);
         assert_eq!(need("POST", "//orders//7"), write);
         assert_eq!(need("post", "/orders/7"), write);
         assert_eq!(need("GET", "/public"), Need::Public);
-        assert_eq!(need("GET", "/publicity"), Need::User(Some("all".into())));
-        assert_eq!(need("GET", "/"), Need::User(Some("all".into())));
+        assert_eq!(need("GET", "/publicity"), user("all"));
+        assert_eq!(need("GET", "/"), user("all"));
+    }
+
+    #[test]
+    fn a_rule_can_demand_a_second_factor() {
+        let mut admin = rule(&[], None, "/admin/**", Some("sys:admin"), false);
+        admin.mfa = true;
+        let rules = AccessRules::new(&[admin], DefaultAccess::User);
+        assert_eq!(
+            rules.need(&original("GET", "h", "/admin/users")),
+            Need::User {
+                permission: Some("sys:admin".into()),
+                mfa: true
+            }
+        );
+        assert_eq!(rules.need(&original("GET", "h", "/orders")), anyone());
     }
 
     #[test]

@@ -23,6 +23,7 @@ use self::ticket::Ticket;
 use crate::actors::repo::{RecoveryCodesLeft, RepoHandle, TotpOf, UseRecoveryCode, UseTotpStep};
 use crate::clock::SharedClock;
 use crate::config::MfaSettings;
+use crate::domain::Amr;
 use crate::error::ApiError;
 use crate::store::Store;
 
@@ -38,6 +39,13 @@ impl Factor {
         match self {
             Self::Totp => "totp",
             Self::Recovery => "recovery",
+        }
+    }
+
+    /// As `amr` names it: both are one-time passwords (RFC 8176).
+    pub fn amr(self) -> Amr {
+        match self {
+            Self::Totp | Self::Recovery => Amr::OTP,
         }
     }
 }
@@ -72,6 +80,13 @@ pub struct Verified {
     pub factor: Factor,
     /// After a recovery code: how many are left.
     pub recovery_codes_left: Option<i64>,
+}
+
+impl Verified {
+    /// The first step's method and this factor.
+    pub fn amr(&self) -> Amr {
+        Amr::first_step(&self.method).and_second(self.factor.amr())
+    }
 }
 
 /// A second factor that did not pass: the one answer for every reason, and what to log.

@@ -21,7 +21,7 @@ use crate::actors::Invalidator;
 use crate::clock::SharedClock;
 use crate::config::SessionSettings;
 use crate::crypto;
-use crate::domain::{Invalidation, SessionRecord};
+use crate::domain::{Amr, Invalidation, Proof, SessionRecord};
 use crate::error::{kind, ApiError};
 use crate::store::{SessionChange, Store, StoreError, UserSessions};
 
@@ -128,6 +128,7 @@ impl Sessions {
         &self,
         uid: i64,
         sid: &str,
+        proof: Proof,
         refresh: String,
         refresh_exp: i64,
         issued_at: Option<i64>,
@@ -136,10 +137,11 @@ impl Sessions {
             Some(at) => self.jwt.issue_as(
                 uid,
                 sid,
+                proof,
                 at,
                 &crypto::digest_parts(&["jti", &refresh])[..32],
             ),
-            None => self.jwt.issue(uid, sid, self.clock.unix()),
+            None => self.jwt.issue(uid, sid, proof, self.clock.unix()),
         }
         .map_err(ApiError::internal)?;
         Ok(TokenPair {
@@ -152,14 +154,15 @@ impl Sessions {
         })
     }
 
-    /// Starts a session for a user who has just proved who they are (and whose last login
-    /// time is already stored).
+    /// Starts a session for a user who has just proved who they are, by `amr` (and whose
+    /// last login time is already stored).
     pub async fn start(
         &self,
         uid: i64,
         multi_login: bool,
         client: &ClientInfo,
         method: &str,
+        amr: Amr,
     ) -> Result<TokenPair, ApiError> {
         let sid = uuid::Uuid::new_v4().simple().to_string();
         let token = RefreshToken::new(uid, &sid).encode();
@@ -180,6 +183,7 @@ impl Sessions {
                     created_at: now,
                     last_refresh_at: now,
                     auth_time: now,
+                    amr,
                     expires_at,
                     refresh_expires_at: (now + s.refresh_ttl_seconds).min(expires_at),
                     refresh_hash: crypto::digest(&token),
@@ -203,7 +207,8 @@ impl Sessions {
             .await?;
         // A login changes the user (its last login time): cached copies go, on every node.
         self.invalidator.invalidate(Invalidation::User(uid)).await?;
-        self.pair(uid, &sid, token, record.refresh_expires_at, None)
+        let proof = record.proof();
+        self.pair(uid, &sid, proof, token, record.refresh_expires_at, None)
     }
 
     /// Rotates a refresh token. A retry with the immediate parent inside the grace window gets
@@ -231,6 +236,7 @@ impl Sessions {
                 refresh: String,
                 expires: i64,
                 at: i64,
+                proof: Proof,
             },
             Reused {
                 bindings: Vec<String>,
@@ -250,6 +256,7 @@ impl Sessions {
                             refresh: child,
                             expires: record.refresh_expires_at,
                             at: now,
+                            proof: record.proof(),
                         },
                         changes: vec![SessionChange::Put(record)],
                         ended: Vec::new(),
@@ -258,6 +265,7 @@ impl Sessions {
                         refresh: child,
                         expires: s.refresh_expires_at,
                         at: rotated_at,
+                        proof: s.proof(),
                     }),
                     Refresh::Reused => Plan {
                         changes: vec![SessionChange::Delete(sid.clone())],
@@ -275,7 +283,8 @@ impl Sessions {
                 refresh,
                 expires,
                 at,
-            } => self.pair(uid, &sid, refresh, expires, Some(at)),
+                proof,
+            } => self.pair(uid, &sid, proof, refresh, expires, Some(at)),
             Outcome::Reused { bindings } => {
                 tracing::warn!(
                     target: "security",
@@ -342,9 +351,19 @@ impl Sessions {
         .await
     }
 
-    /// The user proved who they are again in this session (`auth_time` is now).
-    pub async fn reauthenticated(&self, uid: i64, sid: &str) -> Result<bool, ApiError> {
-        self.edit(uid, sid, |s, now| s.auth_time = now).await
+    /// The user proved who they are again in this session (`auth_time` is now), by `amr`:
+    /// a password alone keeps what the session had; with a second factor the session is
+    /// multi-factor from now on. Its tokens say so from the next refresh.
+    pub async fn reauthenticated(&self, uid: i64, sid: &str, amr: Amr) -> Result<bool, ApiError> {
+        self.edit(uid, sid, |s, now| {
+            s.auth_time = now;
+            let had = s.proof().amr;
+            s.amr = match amr.is_mfa() {
+                true => had.and_second(amr),
+                false => had,
+            };
+        })
+        .await
     }
 
     /// Notes a provider bound from this session (listed if the session is later revoked).

@@ -191,6 +191,7 @@ mod tests {
             created_at: created,
             last_refresh_at: created,
             auth_time: created,
+            amr: Default::default(),
             expires_at: created + 1000,
             refresh_expires_at: created + 100,
             refresh_hash: crypto::digest(&token.encode()),

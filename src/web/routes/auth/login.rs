@@ -12,7 +12,7 @@ use crate::auth::credentials::Authenticator;
 use crate::auth::mfa::{Mfa, MfaChallenge};
 use crate::auth::sessions::{Sessions, TokenPair};
 use crate::clock::SharedClock;
-use crate::domain::AuthUser;
+use crate::domain::{Amr, AuthUser};
 use crate::error::{kind, ApiError};
 use crate::login_log::{LoginLog, Method, Reason};
 use crate::web::{ApiOk, Client};
@@ -166,6 +166,7 @@ pub async fn login(
             user.multi_login,
             &client,
             Method::Password.as_str(),
+            Amr::PWD,
         )
         .await?;
     let profile = profile(&repo, user.id).await?;

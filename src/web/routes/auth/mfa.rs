@@ -170,7 +170,13 @@ pub async fn verify(
     let method = format!("{}+{}", verified.method, verified.factor.as_str());
     authenticator.record(&client, user.id, &user.username, Reason::Success, &method);
     let tokens = sessions
-        .start(user.id, user.multi_login, &client, &verified.method)
+        .start(
+            user.id,
+            user.multi_login,
+            &client,
+            &verified.method,
+            verified.amr(),
+        )
         .await?;
     let profile = profile(&repo, user.id).await?;
     let settings = sessions.settings();

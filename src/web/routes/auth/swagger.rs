@@ -6,6 +6,7 @@ use crate::auth::credentials::Authenticator;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::mfa::Mfa;
 use crate::auth::sessions::Sessions;
+use crate::domain::Amr;
 use crate::error::{kind, ApiError};
 use crate::login_log::{Method, Reason};
 use crate::web::Client;
@@ -64,7 +65,13 @@ pub async fn swagger_login(
         return Err(ApiError::new(kind::MFA_REQUIRED));
     }
     let tokens = sessions
-        .start(user.id, user.multi_login, &client, Method::Swagger.as_str())
+        .start(
+            user.id,
+            user.multi_login,
+            &client,
+            Method::Swagger.as_str(),
+            Amr::PWD,
+        )
         .await?;
     Ok(Json(SwaggerToken {
         access_token: tokens.access_token,

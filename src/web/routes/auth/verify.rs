@@ -3,6 +3,7 @@
 //! Authentik use, or the RFC 6750 answers. The decision is the gate's, from memory for a warm
 //! token: no store call.
 
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web::Data, HttpRequest, HttpResponse};
 use paperclip::actix::api_v2_operation;
 
@@ -12,10 +13,19 @@ use crate::error::{kind, ApiError};
 
 /// `permission=CODE` from the verify URL's own query.
 fn permission_param(query: &str) -> Option<String> {
+    param(query, "permission")
+}
+
+/// `mfa=true` in the verify URL's own query.
+fn mfa_param(query: &str) -> bool {
+    param(query, "mfa").is_some_and(|v| v == "true" || v == "1")
+}
+
+fn param(query: &str, name: &str) -> Option<String> {
     query
         .split('&')
         .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == "permission")
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| {
             percent_encoding::percent_decode_str(&v.replace('+', " "))
                 .decode_utf8_lossy()
@@ -25,8 +35,10 @@ fn permission_param(query: &str) -> Option<String> {
 }
 
 /// Forward-auth: is the request the proxy is holding allowed? 200 with `Remote-User`,
-/// `Remote-User-Id`, `Remote-Name`, `Remote-Email` and `Remote-Groups` (role names); 401 with
-/// a `WWW-Authenticate` challenge; 400 for a malformed header, or when rules exist and the
+/// `Remote-User-Id`, `Remote-Name`, `Remote-Email`, `Remote-Groups` (role names) and
+/// `Remote-Amr` (how the session signed in: `pwd`, `fed`, `otp`, `mfa`, comma-separated); 401
+/// with a `WWW-Authenticate` challenge, `insufficient_user_authentication` (RFC 9470) where a
+/// rule says `mfa = true` or the URL `?mfa=true` and the session has no second factor; 400 for a malformed header, or when rules exist and the
 /// original request's method or path is missing or unreadable (`invalid_forwarded_request`);
 /// 403 `insufficient_scope`, or `forbidden` where `forward_auth.default = "deny"`. Add
 /// `?permission=CODE` to require a permission code; the `forward_auth.rules` match the original
@@ -43,10 +55,11 @@ pub async fn verify(
         ApiError::new(kind::FORWARDED_REQUEST_INVALID).with_detail(why.to_string())
     })?;
     let asked = permission_param(req.query_string());
-    let rule_code = match need {
-        Need::Public if asked.is_none() => return Ok(HttpResponse::Ok().finish()),
-        Need::Public => None,
-        Need::User(code) => code,
+    let asked_mfa = mfa_param(req.query_string());
+    let (rule_code, rule_mfa) = match need {
+        Need::Public if asked.is_none() && !asked_mfa => return Ok(HttpResponse::Ok().finish()),
+        Need::Public => (None, false),
+        Need::User { permission, mfa } => (permission, mfa),
         Need::Denied => return Err(ApiError::new(kind::FORBIDDEN)),
     };
     let result = match gate.check(headers) {
@@ -60,10 +73,17 @@ pub async fn verify(
     {
         Gate::permits(&who.user, code).map_err(|r| r.error)?;
     }
+    if rule_mfa || asked_mfa {
+        Gate::second_factor(&who)?;
+    }
     let mut res = HttpResponse::Ok().finish();
     let headers = res.headers_mut();
     for (name, value) in &who.user.remote_headers {
         headers.insert(name.clone(), value.clone());
+    }
+    let amr: Vec<&str> = who.proof.amr.names().collect();
+    if let Ok(v) = HeaderValue::from_str(&amr.join(",")) {
+        headers.insert(HeaderName::from_static("remote-amr"), v);
     }
     Ok(res)
 }

@@ -13,6 +13,7 @@ use crate::auth::sessions::Sessions;
 use crate::clock::SharedClock;
 use crate::config::OAuth2Settings;
 use crate::crypto::{ct_eq, digest, random_token};
+use crate::domain::Amr;
 use crate::error::{kind, ApiError};
 use crate::login_log::{LoginLog, Reason};
 use crate::oauth2::{accounts, OAuthError, Providers};
@@ -381,7 +382,13 @@ pub async fn exchange(
         .map_err(ApiError::unavailable)?;
     let tokens = flow
         .sessions
-        .start(user.id, user.multi_login, &client, &pending.method)
+        .start(
+            user.id,
+            user.multi_login,
+            &client,
+            &pending.method,
+            Amr::FED,
+        )
         .await?;
     flow.login_log.record(
         &user.username,
