@@ -72,6 +72,17 @@ impl Amr {
             .map(|(_, n)| n)
     }
 
+    /// The names, comma-separated (forward-auth's `Remote-Amr`): one string per set, made
+    /// once, so an answer copies nothing.
+    pub fn joined(self) -> &'static str {
+        static JOINED: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+            (0..=u8::MAX >> 2)
+                .map(|bits| Amr(bits).names().collect::<Vec<_>>().join(","))
+                .collect()
+        });
+        &JOINED[usize::from(self.0)]
+    }
+
     /// Names this server does not know are ignored (a token never carries one).
     pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
         names.into_iter().fold(Self::default(), |acc, n| {
@@ -151,6 +162,8 @@ mod tests {
         let both = pwd.and_second(Amr::OTP);
         assert!(both.is_mfa() && both.contains(Amr::PWD) && !pwd.is_mfa());
         assert_eq!(both.to_string(), "pwd otp mfa");
+        assert_eq!(both.joined(), "pwd,otp,mfa");
+        assert_eq!(Amr::default().joined(), "");
         let json = serde_json::to_string(&both).unwrap();
         assert_eq!(json, r#"["pwd","otp","mfa"]"#);
         assert_eq!(serde_json::from_str::<Amr>(&json).unwrap(), both);

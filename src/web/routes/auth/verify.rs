@@ -81,10 +81,11 @@ pub async fn verify(
     for (name, value) in &who.user.remote_headers {
         headers.insert(name.clone(), value.clone());
     }
-    let amr: Vec<&str> = who.proof.amr.names().collect();
-    if let Ok(v) = HeaderValue::from_str(&amr.join(",")) {
-        headers.insert(HeaderName::from_static("remote-amr"), v);
-    }
+    // Method names and commas only: always a header value.
+    headers.insert(
+        HeaderName::from_static("remote-amr"),
+        HeaderValue::from_static(who.proof.amr.joined()),
+    );
     Ok(res)
 }
 
