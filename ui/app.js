@@ -202,13 +202,20 @@ function ask(label, type = 'text', initial = '') {
   });
 }
 
-// Runs an action that may need a recent sign-in: asks for the password once and tries again.
+// Runs an action that may need a recent sign-in: asks for the password (and the second
+// factor's code, when the account has one) once and tries again.
 async function withReauth(action) {
   let r = await action();
   if (r.slug === 'insufficient_user_authentication') {
     const password = await ask(t('confirmIt'), 'password');
     if (password === null) return r;
-    const a = await call('/auth/reauthenticate', { method: 'POST', body: { password } });
+    const body = { password };
+    if (r.data?.mfa) {
+      const code = await ask(t('mfaCode'));
+      if (code === null) return r;
+      body.code = code.trim();
+    }
+    const a = await call('/auth/reauthenticate', { method: 'POST', body });
     if (!a.ok) return a;
     r = await action();
   }

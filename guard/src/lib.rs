@@ -41,7 +41,9 @@
 //! The middleware answers as the server does (RFC 6750): a request without a token passes on
 //! (handlers that take [`User`] then answer 401 with a `Bearer` challenge), a bad, expired or
 //! revoked token gets 401 `invalid_token`, a malformed `Authorization` header 400
-//! `invalid_request`, and [`require`] a missing permission 403 `insufficient_scope`.
+//! `invalid_request`, [`require`] a missing permission 403 `insufficient_scope`, and
+//! [`require_mfa`] a session signed in without a second factor 401
+//! `insufficient_user_authentication` (RFC 9470).
 //!
 //! If the feed goes silent for more than five seconds (it carries a heartbeat every second),
 //! the guard forgets what it holds and asks introspection on every request until the feed is
@@ -58,7 +60,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-pub use middleware::{require, GuardMiddleware, Refusal, RequirePermission};
+pub use middleware::{require, require_mfa, GuardMiddleware, Refusal, Require};
 use verify::{Keys, Verified};
 
 /// What the server says about a user: one copy, shared by every request of theirs.
@@ -78,12 +80,33 @@ pub struct UserInfo {
 
 /// The signed-in user of a request; take it as a handler argument. Its fields are
 /// [`UserInfo`]'s (`user.username`, `user.permissions`, …), shared rather than copied, plus
-/// the request's own session.
+/// the request's own session: which, and how and when its user signed in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
     info: Arc<UserInfo>,
     /// The session this request belongs to.
     pub session_uuid: Arc<str>,
+    /// How the session's user signed in, as the token says (RFC 8176 names: `pwd`, `fed`
+    /// for a social login, `otp`, `hwk`, `swk`, and `mfa` after a second factor).
+    pub amr: Arc<[String]>,
+    /// When the session's user last proved who they are (Unix seconds).
+    pub auth_time: Option<i64>,
+}
+
+impl User {
+    /// Whether the session's user signed in with a second factor.
+    pub fn is_mfa(&self) -> bool {
+        self.amr.iter().any(|m| m == "mfa")
+    }
+
+    /// `Err` (401 `insufficient_user_authentication`, RFC 9470) unless the session's user
+    /// signed in with a second factor; the client signs in again, with it.
+    pub fn require_mfa(&self) -> Result<(), Refusal> {
+        match self.is_mfa() {
+            true => Ok(()),
+            false => Err(Refusal::InsufficientUserAuthentication),
+        }
+    }
 }
 
 impl std::ops::Deref for User {
@@ -376,6 +399,8 @@ impl Inner {
         Ok(User {
             info,
             session_uuid: verified.sid,
+            amr: verified.amr,
+            auth_time: verified.auth_time,
         })
     }
 

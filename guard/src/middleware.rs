@@ -1,5 +1,5 @@
 //! The actix-web parts: the authenticating middleware, the `User` extractor, the per-route
-//! permission requirement, and answers shaped as the server's (RFC 6750 challenges, the
+//! requirements (a permission, a second factor), and answers shaped as the server's (RFC 6750 challenges, the
 //! `{code, msg, data, error}` envelope).
 
 use std::future::{ready, Future, Ready};
@@ -28,6 +28,10 @@ pub enum Refusal {
     /// The user lacks the permission: 403 `insufficient_scope`.
     #[error("Permission denied")]
     InsufficientScope,
+    /// The session's user signed in without a second factor where one is needed: 401
+    /// `insufficient_user_authentication` (RFC 9470), `data.mfa` true.
+    #[error("This needs a sign-in with a second factor")]
+    InsufficientUserAuthentication,
     /// The server could not be asked: 503.
     #[error("Authentication service unavailable: {0}")]
     Unavailable(String),
@@ -40,6 +44,7 @@ impl Refusal {
             Self::Malformed => Some("invalid_request"),
             Self::InvalidToken => Some("invalid_token"),
             Self::InsufficientScope => Some("insufficient_scope"),
+            Self::InsufficientUserAuthentication => Some("insufficient_user_authentication"),
             Self::Unavailable(_) => Some("service_unavailable"),
         }
     }
@@ -48,7 +53,9 @@ impl Refusal {
 impl ResponseError for Refusal {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Unauthorized | Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::InvalidToken | Self::InsufficientUserAuthentication => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::Malformed => StatusCode::BAD_REQUEST,
             Self::InsufficientScope => StatusCode::FORBIDDEN,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -74,10 +81,15 @@ impl ResponseError for Refusal {
             Self::Unavailable(_) => "Authentication service unavailable".to_owned(),
             other => other.to_string(),
         };
+        // As the server says it: what would satisfy the request.
+        let data = match self {
+            Self::InsufficientUserAuthentication => serde_json::json!({"mfa": true}),
+            _ => serde_json::Value::Null,
+        };
         res.json(serde_json::json!({
             "code": status.as_u16(),
             "msg": msg,
-            "data": null,
+            "data": data,
             "slug": self.slug().unwrap_or("unauthorized"),
         }))
     }
@@ -188,19 +200,35 @@ impl FromRequest for User {
     }
 }
 
+/// What a route needs of its user.
+enum Need {
+    Permission(String),
+    Mfa,
+}
+
 /// A route (or scope) that needs a permission code: 401 without a signed-in user, 403
 /// `insufficient_scope` without the code. Wrap it inside the guard's middleware.
-pub fn require(code: impl Into<String>) -> RequirePermission {
-    RequirePermission {
-        code: Rc::from(code.into()),
+pub fn require(code: impl Into<String>) -> Require {
+    Require {
+        need: Rc::new(Need::Permission(code.into())),
     }
 }
 
-pub struct RequirePermission {
-    code: Rc<str>,
+/// A route (or scope) that needs a session signed in with a second factor: 401 without a
+/// signed-in user, 401 `insufficient_user_authentication` without the factor (the client signs
+/// in again, with it). Wrap it inside the guard's middleware; with [`require`] for both.
+pub fn require_mfa() -> Require {
+    Require {
+        need: Rc::new(Need::Mfa),
+    }
 }
 
-impl<S, B> Transform<S, ServiceRequest> for RequirePermission
+/// See [`require`] and [`require_mfa`].
+pub struct Require {
+    need: Rc<Need>,
+}
+
+impl<S, B> Transform<S, ServiceRequest> for Require
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
     B: 'static,
@@ -214,14 +242,14 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(RequireService {
             service,
-            code: self.code.clone(),
+            need: self.need.clone(),
         }))
     }
 }
 
 pub struct RequireService<S> {
     service: S,
-    code: Rc<str>,
+    need: Rc<Need>,
 }
 
 impl<S, B> Service<ServiceRequest> for RequireService<S>
@@ -236,9 +264,10 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let verdict = match req.extensions().get::<User>() {
-            None => Err(Refusal::Unauthorized),
-            Some(u) => u.require(&self.code),
+        let verdict = match (req.extensions().get::<User>(), &*self.need) {
+            (None, _) => Err(Refusal::Unauthorized),
+            (Some(u), Need::Permission(code)) => u.require(code),
+            (Some(u), Need::Mfa) => u.require_mfa(),
         };
         match verdict {
             Ok(()) => {

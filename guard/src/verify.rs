@@ -53,6 +53,9 @@ pub struct Verified {
     pub sid: Arc<str>,
     pub nbf: i64,
     pub exp: i64,
+    /// How the session's user signed in, as the token says.
+    pub amr: Arc<[String]>,
+    pub auth_time: Option<i64>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -68,6 +71,11 @@ struct Claims {
     iat: i64,
     nbf: i64,
     exp: i64,
+    /// Tokens from servers before second factors carry neither.
+    #[serde(default)]
+    amr: Vec<String>,
+    #[serde(default)]
+    auth_time: Option<i64>,
 }
 
 impl Rules {
@@ -109,6 +117,8 @@ impl Rules {
             sid: Arc::from(c.sid),
             nbf: c.nbf.max(c.iat),
             exp: c.exp,
+            amr: Arc::from(c.amr),
+            auth_time: c.auth_time,
         };
         self.in_time(v, now).map_err(|_| Failure::Invalid)
     }

@@ -191,7 +191,7 @@ pub enum ClientCommand {
         #[arg(long)]
         id: String,
         /// What its introspection answers hold, comma-separated, from: sub username sid exp
-        /// iat nbf iss aud token_type scope email email_verified user. A guard
+        /// iat nbf iss aud token_type scope email email_verified user amr auth_time. A guard
         /// (portcullis-guard) needs `user`.
         #[arg(long, default_value = "sub,username,scope,exp")]
         claims: String,

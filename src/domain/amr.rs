@@ -50,6 +50,12 @@ impl Amr {
         Self(self.0 | factor.0 | Self::MFA.0)
     }
 
+    /// A second factor proved on its own, in a session that proved the first (an enrolment's
+    /// first code).
+    pub fn second(factor: Self) -> Self {
+        Self(factor.0 | Self::MFA.0)
+    }
+
     pub fn contains(self, other: Self) -> bool {
         self.0 & other.0 == other.0
     }
@@ -65,6 +71,11 @@ impl Amr {
         self.contains(Self::MFA)
     }
 
+    /// Every name a set can hold, in order (for the API's documents).
+    pub fn known_names() -> impl Iterator<Item = &'static str> {
+        NAMES.into_iter().map(|(_, n)| n)
+    }
+
     pub fn names(self) -> impl Iterator<Item = &'static str> {
         NAMES
             .into_iter()
@@ -75,12 +86,26 @@ impl Amr {
     /// The names, comma-separated (forward-auth's `Remote-Amr`): one string per set, made
     /// once, so an answer copies nothing.
     pub fn joined(self) -> &'static str {
-        static JOINED: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
-            (0..=u8::MAX >> 2)
-                .map(|bits| Amr(bits).names().collect::<Vec<_>>().join(","))
-                .collect()
-        });
-        &JOINED[usize::from(self.0)]
+        &Self::spelled(self).0
+    }
+
+    /// The names as a JSON array (`["pwd","otp","mfa"]`), made once per set like `joined`.
+    pub fn json_array(self) -> &'static str {
+        &Self::spelled(self).1
+    }
+
+    fn spelled(self) -> &'static (String, String) {
+        static SPELLED: std::sync::LazyLock<Vec<(String, String)>> =
+            std::sync::LazyLock::new(|| {
+                (0..=u8::MAX >> 2)
+                    .map(|bits| {
+                        let names: Vec<&str> = Amr(bits).names().collect();
+                        let json = serde_json::to_string(&names).unwrap_or_default();
+                        (names.join(","), json)
+                    })
+                    .collect()
+            });
+        &SPELLED[usize::from(self.0)]
     }
 
     /// Names this server does not know are ignored (a token never carries one).
@@ -166,6 +191,9 @@ mod tests {
         assert_eq!(Amr::default().joined(), "");
         let json = serde_json::to_string(&both).unwrap();
         assert_eq!(json, r#"["pwd","otp","mfa"]"#);
+        assert_eq!(both.json_array(), json);
+        assert_eq!(Amr::second(Amr::OTP).json_array(), r#"["otp","mfa"]"#);
+        assert_eq!(Amr::default().json_array(), "[]");
         assert_eq!(serde_json::from_str::<Amr>(&json).unwrap(), both);
         assert_eq!(
             serde_json::from_str::<Amr>(r#"["hwk","made-up"]"#).unwrap(),

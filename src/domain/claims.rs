@@ -20,9 +20,13 @@ pub enum Claim {
     EmailVerified,
     /// The whole user object (phone, superuser, last login, …): what the guard crate caches.
     User,
+    /// How the session's user signed in (`pwd`, `otp`, `mfa`, …).
+    Amr,
+    /// When the session's user last proved who they are.
+    AuthTime,
 }
 
-const ALL: [(Claim, &str); 13] = [
+const ALL: [(Claim, &str); 15] = [
     (Claim::Sub, "sub"),
     (Claim::Username, "username"),
     (Claim::Sid, "sid"),
@@ -36,7 +40,14 @@ const ALL: [(Claim, &str); 13] = [
     (Claim::Email, "email"),
     (Claim::EmailVerified, "email_verified"),
     (Claim::User, "user"),
+    (Claim::Amr, "amr"),
+    (Claim::AuthTime, "auth_time"),
 ];
+
+/// Every claim's name, space-separated.
+fn names() -> String {
+    ALL.map(|(_, n)| n).join(" ")
+}
 
 impl Claim {
     pub fn name(self) -> &'static str {
@@ -49,7 +60,7 @@ impl Claim {
 pub struct ClaimSet(Vec<Claim>);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown claim `{0}`; claims are: sub username sid exp iat nbf iss aud token_type scope email email_verified user")]
+#[error("unknown claim `{0}`; claims are: {list}", list = names())]
 pub struct UnknownClaim(pub String);
 
 impl ClaimSet {
@@ -120,6 +131,11 @@ mod tests {
         assert_eq!(
             ClaimSet::parse("sub,phone"),
             Err(UnknownClaim("phone".into()))
+        );
+        let told = UnknownClaim("phone".into()).to_string();
+        assert!(
+            told.ends_with("email_verified user amr auth_time"),
+            "{told}"
         );
     }
 }

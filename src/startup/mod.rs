@@ -246,19 +246,20 @@ impl Application {
             login_log: login_log.clone(),
             clock: clock.clone(),
         };
-        let reauth = Reauth::new(
-            sessions.clone(),
-            repo.clone(),
-            hasher.clone(),
-            store.clone(),
-            settings.security.clone(),
-            clock.clone(),
-        );
         let mfa = Mfa::new(
             repo.clone(),
             store.clone(),
             Sealer::new(&resolve_mfa_key(&settings)?),
             settings.mfa.clone(),
+            clock.clone(),
+        );
+        let reauth = Reauth::new(
+            sessions.clone(),
+            repo.clone(),
+            hasher.clone(),
+            mfa.clone(),
+            store.clone(),
+            settings.security.clone(),
             clock.clone(),
         );
         let services = Services {

@@ -2,32 +2,53 @@
 //! OpenAPI description.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
 use actix_web::{
-    body::BoxBody, cookie::Cookie, http::header::ContentType, web::Bytes, web::Json, HttpRequest,
-    HttpResponse, Responder,
+    body::BoxBody, cookie::Cookie, http::header::ContentType, web::Json, HttpRequest, HttpResponse,
+    Responder,
 };
 use paperclip::actix::OperationModifier;
 use paperclip::v2::models::{DataType, DefaultOperationRaw, DefaultSchemaRaw, Either, Response};
 use paperclip::v2::schema::Apiv2Schema;
 use serde::Serialize;
+use serde_json::value::RawValue;
 
+use crate::domain::Proof;
 use crate::error::{Envelope, Lang};
 
 /// A cached user's success envelope, rendered when the user was cached (English; other
-/// languages are rendered here from the cached JSON). Documented as `ApiOk<T>`.
+/// languages are rendered here from the cached JSON), with the session's `amr` and
+/// `auth_time` written into the user object. Documented as `ApiOk<T>`.
 pub struct Prejsoned<T> {
     user: std::sync::Arc<crate::domain::CachedUser>,
+    proof: Proof,
     _shape: std::marker::PhantomData<T>,
 }
 
 impl<T> Prejsoned<T> {
-    pub fn new(user: std::sync::Arc<crate::domain::CachedUser>) -> Self {
+    pub fn new(user: std::sync::Arc<crate::domain::CachedUser>, proof: Proof) -> Self {
         Self {
             user,
+            proof,
             _shape: std::marker::PhantomData,
         }
     }
+}
+
+/// `json` is an object followed by `after` more bytes (the envelope's `}`): the copy with
+/// `amr` and `auth_time` as the object's last members. One allocation, as the plain copy.
+fn with_proof(json: &[u8], after: usize, proof: &Proof) -> Vec<u8> {
+    let (head, tail) = json.split_at(json.len() - after - 1);
+    let mut out = Vec::with_capacity(json.len() + 64);
+    out.extend_from_slice(head);
+    out.extend_from_slice(b",\"amr\":");
+    out.extend_from_slice(proof.amr.json_array().as_bytes());
+    out.extend_from_slice(b",\"auth_time\":");
+    // Into the buffer: writing to a Vec cannot fail.
+    let _ = write!(out, "{}", proof.auth_time);
+    out.extend_from_slice(tail);
+    out
 }
 
 impl<T> Responder for Prejsoned<T> {
@@ -39,8 +60,14 @@ impl<T> Responder for Prejsoned<T> {
             // every worker would write to.
             Lang::En => HttpResponse::Ok()
                 .content_type(ContentType::json())
-                .body(Bytes::copy_from_slice(&self.user.answer)),
-            lang => Envelope::success(lang, &self.user.json).respond(&mut HttpResponse::Ok()),
+                .body(with_proof(&self.user.answer, 1, &self.proof)),
+            lang => {
+                let json = with_proof(self.user.json.get().as_bytes(), 0, &self.proof);
+                match String::from_utf8(json).map(RawValue::from_string) {
+                    Ok(Ok(data)) => Envelope::success(lang, &data).respond(&mut HttpResponse::Ok()),
+                    _ => HttpResponse::InternalServerError().finish(),
+                }
+            }
         }
     }
 }

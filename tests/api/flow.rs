@@ -136,9 +136,14 @@ async fn me_answers_in_the_clients_language_with_the_same_user() {
     assert_eq!(answers[0]["msg"], "Success");
     assert_eq!(answers[1]["msg"], "请求成功");
     assert_eq!(answers[2], answers[0]);
+    // The user, and how and when this session's user signed in, as its token says.
+    let mut expected = data["user"].clone();
+    expected["amr"] = serde_json::json!(["pwd"]);
+    expected["auth_time"] = jwt_claims(&access)["auth_time"].clone();
+    assert!(expected["auth_time"].is_i64());
     for answer in &answers {
         assert_eq!(answer["code"], 200);
-        assert_eq!(answer["data"], data["user"]);
+        assert_eq!(answer["data"], expected);
         assert!(answer.get("error").is_none() && answer.get("trace_id").is_none());
     }
 }

@@ -396,3 +396,65 @@ async fn a_silent_feed_turns_memory_off_and_the_resumed_feed_misses_nothing() {
     .await;
     eprintln!("silent guard feed: memory off after {detected:?}");
 }
+
+async fn payouts(user: User) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "amr": user.amr.to_vec(),
+        "auth_time": user.auth_time,
+        "mfa": user.is_mfa(),
+    }))
+}
+
+#[actix_web::test]
+async fn the_guard_tells_how_a_user_signed_in_and_require_mfa_wants_a_second_factor() {
+    use portcullis::clock::{Clock, SystemClock};
+    use portcullis_guard::require_mfa;
+
+    let app = eddsa_app().await;
+    app.create_user("pam").await;
+    app.create_user("mia").await;
+    let e = app.enrol_totp("mia").await;
+    // The guard reads the wall clock: tokens are issued at it, not ahead of it.
+    app.clock.advance(SystemClock.unix() - app.clock.unix());
+    let ticket = app.mfa_ticket("mia").await;
+    let res = app.mfa_verify(&ticket, &e.recovery_codes[0]).await;
+    let mfa = token(
+        &res.json::<serde_json::Value>().await.unwrap()["data"],
+        "access_token",
+    );
+    let password_only = token(&app.login("pam", PASSWORD).await, "access_token");
+
+    let guard = app.guard(&app.address).await;
+    let api = atest::init_service(
+        App::new().wrap(guard.middleware()).service(
+            web::resource("/payouts")
+                .wrap(require_mfa())
+                .route(web::get().to(payouts)),
+        ),
+    )
+    .await;
+
+    let res = call(&api, "GET", "/payouts", None).await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        res.headers().get("www-authenticate").unwrap(),
+        "Bearer realm=\"portcullis\""
+    );
+    let res = call(&api, "GET", "/payouts", Some(&password_only)).await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        res.headers().get("www-authenticate").unwrap(),
+        "Bearer realm=\"portcullis\", error=\"insufficient_user_authentication\""
+    );
+    let body: serde_json::Value = atest::read_body_json(res).await;
+    assert_eq!(body["slug"], "insufficient_user_authentication");
+    assert_eq!(body["data"]["mfa"], true);
+
+    let res = call(&api, "GET", "/payouts", Some(&mfa)).await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = atest::read_body_json(res).await;
+    let claims = jwt_claims(&mfa);
+    assert_eq!(body["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    assert_eq!(body["auth_time"], claims["auth_time"]);
+    assert_eq!(body["mfa"], true);
+}

@@ -390,6 +390,16 @@ impl TestApp {
     }
 }
 
+/// The claims of a JWT, unverified (the server verified them).
+pub fn jwt_claims(jwt: &str) -> Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
 pub fn token(data: &Value, field: &str) -> String {
     data[field].as_str().expect(field).to_owned()
 }

@@ -23,6 +23,7 @@ mod login_input;
 mod metrics;
 mod mfa;
 mod mfa_login;
+mod mfa_stepup;
 mod nginx;
 mod nodes;
 mod oauth2;

@@ -339,16 +339,6 @@ async fn mfa_wrong_codes_count_against_the_user_on_every_ticket() {
     );
 }
 
-/// The claims of a JWT, unverified (the server verified them).
-fn claims(jwt: &str) -> Value {
-    use base64::Engine;
-    let payload = jwt.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
-}
-
 async fn forward_auth(app: &TestApp, access: &str, query: &str) -> reqwest::Response {
     app.client
         .get(app.url(&format!("/api/v1/auth/verify{query}")))
@@ -364,7 +354,7 @@ async fn mfa_tokens_say_how_the_user_signed_in_and_forward_auth_can_demand_a_sec
     app.create_user("tess").await;
     let before = app.clock.unix();
     let password_only = token(&app.login("tess", PASSWORD).await, "access_token");
-    let c = claims(&password_only);
+    let c = jwt_claims(&password_only);
     assert_eq!(c["amr"], json!(["pwd"]), "{c}");
     let at = c["auth_time"].as_i64().unwrap();
     assert!((before..=app.clock.unix()).contains(&at), "{c}");
@@ -393,7 +383,7 @@ async fn mfa_tokens_say_how_the_user_signed_in_and_forward_auth_can_demand_a_sec
     let res = app.mfa_verify(&ticket, &app.code(&e.secret, 0)).await;
     let data = res.json::<Value>().await.unwrap()["data"].clone();
     let access = token(&data, "access_token");
-    let c = claims(&access);
+    let c = jwt_claims(&access);
     assert_eq!(c["amr"], json!(["pwd", "otp", "mfa"]), "{c}");
     let signed_in = c["auth_time"].as_i64().unwrap();
     assert!((before..=app.clock.unix()).contains(&signed_in), "{c}");
@@ -405,7 +395,7 @@ async fn mfa_tokens_say_how_the_user_signed_in_and_forward_auth_can_demand_a_sec
     app.clock.advance(60);
     let res = app.refresh(&token(&data, "refresh_token")).await;
     let refreshed = res.json::<Value>().await.unwrap()["data"].clone();
-    let c = claims(&token(&refreshed, "access_token"));
+    let c = jwt_claims(&token(&refreshed, "access_token"));
     assert_eq!(c["amr"], json!(["pwd", "otp", "mfa"]), "{c}");
     assert_eq!(c["auth_time"], json!(signed_in));
     assert!(c["iat"].as_i64().unwrap() > signed_in);

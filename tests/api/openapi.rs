@@ -113,11 +113,17 @@ async fn the_openapi3_document_says_what_the_conversion_cannot() {
         ok["schema"]["required"],
         serde_json::json!(["code", "data", "msg"])
     );
+    // The user, with the session's proof written in.
     assert_eq!(
         ok["schema"]["properties"]["data"]["$ref"],
-        "#/components/schemas/AuthUser"
+        "#/components/schemas/Me"
     );
+    let me_schema = &v3["components"]["schemas"]["Me"];
+    assert_eq!(me_schema["properties"]["amr"]["items"]["enum"][5], "mfa");
+    let required = me_schema["required"].as_array().unwrap();
+    assert!(required.contains(&"auth_time".into()) && required.contains(&"username".into()));
     assert_eq!(ok["example"]["data"]["username"], "admin");
+    assert_eq!(ok["example"]["data"]["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
     let unauthorized = json(&me["responses"]["401"]);
     assert_eq!(
         unauthorized["schema"]["$ref"],

@@ -89,6 +89,14 @@ impl Verified {
     }
 }
 
+/// A code that passed `check_code`.
+#[derive(Debug)]
+pub struct Passed {
+    pub factor: Factor,
+    /// After a recovery code: how many are left.
+    pub recovery_codes_left: Option<i64>,
+}
+
 /// A second factor that did not pass: the one answer for every reason, and what to log.
 #[derive(Debug)]
 pub struct Refused {
@@ -149,6 +157,11 @@ impl Mfa {
         })
     }
 
+    /// Whether the user has an active second factor.
+    pub async fn has_factor(&self, uid: i64) -> Result<bool, ApiError> {
+        Ok(!self.factors(uid).await?.is_empty())
+    }
+
     /// After a right password: `None` when the user has no factor (tokens now), else the
     /// ticket for the second step.
     pub async fn challenge(
@@ -179,8 +192,7 @@ impl Mfa {
 
     /// A ticket and a code (TOTP or recovery): the user the tokens are for, or one refusal
     /// whatever was wrong. Each wrong code uses one of the ticket's attempts, and counts
-    /// against the user (`mfa.max_failures_per_user` per window, on all tickets together: a
-    /// password alone buys new tickets, not more guesses); past it even a right code fails.
+    /// against the user (see `check_code`): a password alone buys new tickets, not more guesses.
     pub async fn verify(
         &self,
         ticket_text: &str,
@@ -193,42 +205,15 @@ impl Mfa {
                 factor: None,
             }));
         };
-        // Counted before the code is compared, and undone by a right one: codes checked at
-        // once on several tickets each see the others' attempts.
-        let failures_key = format!("mfafail:{}", t.uid);
-        let window = self.settings.failure_window_seconds;
-        let attempts = self.store.incr(&failures_key, window, now).await?;
-        let too_many = attempts > i64::from(self.settings.max_failures_per_user);
-        let (factor, passed) = if too_many {
-            tracing::info!(uid = t.uid, "second factor refused: too many failures");
-            (Factor::Totp, None)
-        } else if recovery::looks_like(code) {
-            let left = self
-                .repo
-                .send(UseRecoveryCode {
-                    user_id: t.uid,
-                    hash: recovery::hash(t.uid, code),
-                    now: self.clock.naive(),
-                })
-                .await
-                .map_err(db)?;
-            (Factor::Recovery, left.map(Some))
-        } else {
-            let ok = self.check_totp(t.uid, code, None).await?;
-            (Factor::Totp, ok.then_some(None))
-        };
-        match passed {
-            Some(recovery_codes_left) => {
-                self.store.remove_numbers(&[failures_key]).await?;
-                Ok(Ok(Verified {
-                    uid: t.uid,
-                    username: t.username,
-                    method: t.method,
-                    factor,
-                    recovery_codes_left,
-                }))
-            }
-            None => {
+        match self.check_code(t.uid, code).await? {
+            Ok(passed) => Ok(Ok(Verified {
+                uid: t.uid,
+                username: t.username,
+                method: t.method,
+                factor: passed.factor,
+                recovery_codes_left: passed.recovery_codes_left,
+            })),
+            Err(factor) => {
                 let who = Some((t.uid, t.username.clone()));
                 ticket::put_back(&self.store, ticket_text, t, now).await?;
                 Ok(Err(Refused {
@@ -236,6 +221,52 @@ impl Mfa {
                     factor: Some(factor),
                 }))
             }
+        }
+    }
+
+    /// Whether `code` is one of the user's active factors now: a TOTP code (its step not used
+    /// before) or an unused recovery code, which it then uses. Every check counts against the
+    /// user (`mfa.max_failures_per_user` per window, whatever asked: a login's ticket or a
+    /// re-authentication); past it even a right code fails. Refused: the factor it was read as.
+    pub async fn check_code(
+        &self,
+        uid: i64,
+        code: &str,
+    ) -> Result<Result<Passed, Factor>, ApiError> {
+        let now = self.clock.unix();
+        // Counted before the code is compared, and undone by a right one: codes checked at
+        // once each see the others' attempts.
+        let failures_key = format!("mfafail:{uid}");
+        let window = self.settings.failure_window_seconds;
+        let attempts = self.store.incr(&failures_key, window, now).await?;
+        let too_many = attempts > i64::from(self.settings.max_failures_per_user);
+        let (factor, passed) = if too_many {
+            tracing::info!(uid, "second factor refused: too many failures");
+            (Factor::Totp, None)
+        } else if recovery::looks_like(code) {
+            let left = self
+                .repo
+                .send(UseRecoveryCode {
+                    user_id: uid,
+                    hash: recovery::hash(uid, code),
+                    now: self.clock.naive(),
+                })
+                .await
+                .map_err(db)?;
+            (Factor::Recovery, left.map(Some))
+        } else {
+            let ok = self.check_totp(uid, code, None).await?;
+            (Factor::Totp, ok.then_some(None))
+        };
+        match passed {
+            Some(recovery_codes_left) => {
+                self.store.remove_numbers(&[failures_key]).await?;
+                Ok(Ok(Passed {
+                    factor,
+                    recovery_codes_left,
+                }))
+            }
+            None => Ok(Err(factor)),
         }
     }
 

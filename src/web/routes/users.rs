@@ -12,10 +12,11 @@ use crate::domain::{Amr, AuthUser, Invalidation, PasswordPolicy};
 use crate::error::{kind, ApiError};
 use crate::web::{ApiOk, CurrentUser, Prejsoned};
 
-/// The current user.
+/// The current user, with how and when this session's user signed in: `amr` (`pwd`, `fed`,
+/// `otp`, `hwk`, `swk`, `mfa`) and `auth_time` (Unix seconds), as the access token says.
 #[api_v2_operation(tags(users))]
 pub async fn me(me: CurrentUser) -> Result<Prejsoned<AuthUser>, ApiError> {
-    Ok(Prejsoned::new(me.0.user))
+    Ok(Prejsoned::new(me.0.user, me.0.proof))
 }
 
 #[derive(Deserialize, Apiv2Schema)]
@@ -64,7 +65,7 @@ pub async fn change_password(
         .ok_or_else(|| ApiError::new(kind::INVALID_TOKEN))?;
     if row.password_hash.is_some() {
         let old = body.old_password.unwrap_or_default();
-        if !reauth.with_password(uid, &me.sid, old).await? {
+        if !reauth.with_old_password(uid, &me.sid, old).await? {
             return Err(ApiError::new(kind::WRONG_OLD_PASSWORD));
         }
     } else {

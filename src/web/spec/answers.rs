@@ -180,13 +180,11 @@ pub fn examples(doc: &mut Value) {
         Some(REFRESH_REQUEST),
         envelope(&example_pair()),
     );
-    example(
-        doc,
-        "/api/v1/sys/users/me",
-        "get",
-        None,
-        envelope(&example_user()),
-    );
+    // The session's proof, as `Prejsoned` writes it into the user.
+    let mut me = serde_json::to_value(example_user()).unwrap_or_default();
+    me["amr"] = json!(["pwd", "otp", "mfa"]);
+    me["auth_time"] = json!(T0);
+    example(doc, "/api/v1/sys/users/me", "get", None, envelope(&me));
 }
 
 #[cfg(test)]

@@ -126,6 +126,7 @@ pub fn exact(mut doc: Value) -> Value {
             }
         }
     }
+    me_with_session(&mut doc);
     if let Some(Value::Object(definitions)) = doc.get_mut("definitions") {
         for name in CLOSED {
             if let Some(Value::Object(d)) = definitions.get_mut(*name) {
@@ -164,6 +165,34 @@ pub fn exact(mut doc: Value) -> Value {
         }
     }
     doc
+}
+
+/// `/me` answers the user with the session's `amr` and `auth_time` written in (`Prejsoned`):
+/// `Me`, the user's schema and those two.
+fn me_with_session(doc: &mut Value) {
+    let Some(mut me) = doc["definitions"].get("AuthUser").cloned() else {
+        return;
+    };
+    me["properties"]["amr"] = json!({
+        "type": "array",
+        "items": {"type": "string", "enum": crate::domain::Amr::known_names().collect::<Vec<_>>()},
+        "description": "How this session's user signed in (RFC 8176 names; `fed`: a social login; `mfa`: with a second factor), as the access token's `amr`",
+    });
+    me["properties"]["auth_time"] = json!({
+        "type": "integer",
+        "format": "int64",
+        "description": "When this session's user last proved who they are (Unix seconds), as the access token's `auth_time`",
+    });
+    me["description"] = json!("The current user, and how and when this session's user signed in");
+    if let Some(Value::Array(required)) = me.get_mut("required") {
+        required.extend([json!("amr"), json!("auth_time")]);
+    }
+    doc["definitions"]["Me"] = me;
+    if let Some(data) =
+        doc.pointer_mut("/paths/~1api~1v1~1sys~1users~1me/get/responses/200/schema/properties/data")
+    {
+        *data = json!({"$ref": "#/definitions/Me"});
+    }
 }
 
 fn merge(into: &mut Value, rule: &str) {

@@ -59,6 +59,12 @@ pub struct Introspection {
     /// null unless verified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<crate::domain::AuthUser>,
+    /// How the session's user signed in (`pwd`, `fed`, `otp`, `hwk`, `swk`, `mfa`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    /// When the session's user last proved who they are (Unix seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
     /// Active answers: the last invalidation-log entry (`{a}-{b}`, as the event feed's ids)
     /// this node had applied before answering; absent while the node does not follow the log.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -90,6 +96,8 @@ fn granted(i: &Inspected, client: &ApiClient, gate: &Gate) -> Introspection {
             user.email = verified;
             user
         }),
+        amr: has(Claim::Amr).then(|| i.who.proof.amr.names().map(str::to_owned).collect()),
+        auth_time: has(Claim::AuthTime).then_some(i.who.proof.auth_time),
         portcullis_log_position: None,
     }
 }

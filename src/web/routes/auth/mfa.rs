@@ -12,6 +12,7 @@ use crate::auth::credentials::Authenticator;
 use crate::auth::mfa::{Mfa, TotpEnrolment};
 use crate::auth::reauth::Reauth;
 use crate::auth::sessions::Sessions;
+use crate::domain::Amr;
 use crate::error::{kind, ApiError};
 use crate::login_log::Reason;
 use crate::web::{ApiOk, Client, CurrentUser};
@@ -46,15 +47,22 @@ pub struct TotpConfirmed {
 }
 
 /// Activate the TOTP secret being enrolled with its first code (400 `invalid_mfa_code` for a
-/// wrong one, or without an enrolment under way).
+/// wrong one, or without an enrolment under way). This session counts as multi-factor from
+/// then on; the user's other sessions need the code to make sensitive changes.
 #[api_v2_operation(tags(auth))]
 #[tracing::instrument(skip_all, fields(uid = me.user.id))]
 pub async fn confirm_totp(
     me: CurrentUser,
     body: Json<CodeRequest>,
     mfa: Data<Mfa>,
+    sessions: Data<Sessions>,
 ) -> Result<ApiOk<TotpConfirmed>, ApiError> {
     let recovery_codes = mfa.confirm_totp(me.user.id, &body.code).await?;
+    // The code was a second factor, proved in this session: it is multi-factor from now on
+    // (the user's other sessions are not).
+    sessions
+        .reauthenticated(me.user.id, &me.sid, Amr::second(Amr::OTP))
+        .await?;
     Ok(ApiOk::new(TotpConfirmed { recovery_codes }))
 }
 
