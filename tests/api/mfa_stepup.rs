@@ -157,3 +157,39 @@ async fn mfa_users_without_a_factor_confirm_with_the_password_alone() {
         200
     );
 }
+
+#[actix_web::test]
+async fn mfa_introspection_tells_how_the_user_signed_in_to_clients_granted_it() {
+    let app = spawn_app().await;
+    app.create_user("ida").await;
+    let e = app.enrol_totp("ida").await;
+    let ticket = app.mfa_ticket("ida").await;
+    let res = app.mfa_verify(&ticket, &e.recovery_codes[0]).await;
+    let access = token(&res.json::<Value>().await.unwrap()["data"], "access_token");
+
+    let told = app.api_client_with("risk-api", &["--claims", "sub,amr,auth_time"]);
+    let body: Value = app
+        .introspect(("risk-api", &told), &access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["amr"], json!(["pwd", "otp", "mfa"]), "{body}");
+    assert_eq!(
+        body["auth_time"],
+        jwt_claims(&access)["auth_time"],
+        "{body}"
+    );
+    let plain = app.api_client_with("plain-api", &[]);
+    let body: Value = app
+        .introspect(("plain-api", &plain), &access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["active"], true);
+    assert!(
+        body.get("amr").is_none() && body.get("auth_time").is_none(),
+        "{body}"
+    );
+}

@@ -123,7 +123,10 @@ async fn the_openapi3_document_says_what_the_conversion_cannot() {
     let required = me_schema["required"].as_array().unwrap();
     assert!(required.contains(&"auth_time".into()) && required.contains(&"username".into()));
     assert_eq!(ok["example"]["data"]["username"], "admin");
-    assert_eq!(ok["example"]["data"]["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    assert_eq!(
+        ok["example"]["data"]["amr"],
+        serde_json::json!(["pwd", "otp", "mfa"])
+    );
     let unauthorized = json(&me["responses"]["401"]);
     assert_eq!(
         unauthorized["schema"]["$ref"],
