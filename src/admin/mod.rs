@@ -186,7 +186,7 @@ impl Admin {
         })
     }
 
-    async fn find(&self, username: &str) -> Result<User, AdminError> {
+    pub async fn find(&self, username: &str) -> Result<User, AdminError> {
         self.repo
             .send(FindUserByName {
                 username: username.to_owned(),

@@ -1,4 +1,5 @@
-//! Users over the admin API (and the CLI): listing, editing, password resets and deletion,
+//! Users over the admin API (and the CLI): listing, editing, password and second-factor resets
+//! and deletion,
 //! under three rules: only a superuser changes a superuser account or makes one; an
 //! administrator changes only users whose permission codes they hold all of themselves (a
 //! password reset would otherwise be a way into more than they were given); and the last
@@ -6,7 +7,9 @@
 //! once cannot both take one away).
 
 use super::{Admin, AdminError, UserSpec};
-use crate::actors::repo::{ChangeUser, DeleteUser, FindUserById, ListUsers, LoadAuthUser};
+use crate::actors::repo::{
+    ChangeUser, DeleteTotp, DeleteUser, FindUserById, ListUsers, LoadAuthUser,
+};
 use crate::db::models::User;
 use crate::domain::{
     parse_avatar, parse_nickname, parse_phone, AuthUser, DomainError, Email, Invalidation,
@@ -36,6 +39,16 @@ pub enum Caller<'a> {
     Operator,
     /// A signed-in administrator.
     User(&'a AuthUser),
+}
+
+/// As the security log names it.
+impl std::fmt::Display for Caller<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Operator => f.write_str("the command line"),
+            Self::User(u) => write!(f, "user {} ({})", u.id, u.username),
+        }
+    }
 }
 
 impl Caller<'_> {
@@ -161,6 +174,33 @@ impl Admin {
         let user = self.user(id).await?;
         caller.may_manage(&self.shown(id).await?)?;
         self.set_password_of(&user, password).await
+    }
+
+    /// Removes the user's second factors (TOTP and recovery codes; the next login needs only
+    /// the password) and ends its sessions on every node. `None` when there were none (nothing
+    /// changed, no session ended); else how many sessions ended.
+    pub async fn reset_mfa(
+        &self,
+        caller: Caller<'_>,
+        id: i64,
+    ) -> Result<Option<usize>, AdminError> {
+        let user = self.shown(id).await?;
+        caller.may_manage(&user)?;
+        let removed = self.repo.send(DeleteTotp { user_id: id }).await?;
+        if removed == 0 {
+            return Ok(None);
+        }
+        let ended = self.revoke_sessions(id).await?;
+        tracing::warn!(
+            target: "security",
+            event = "mfa_reset",
+            uid = id,
+            username = %user.username,
+            by = %caller,
+            ended_sessions = ended,
+            "the user's second factors were reset by an administrator; the user signs in with the password alone until enrolling again"
+        );
+        Ok(Some(ended))
     }
 
     /// Deletes the user (its roles and social identities go with it) and ends its sessions.

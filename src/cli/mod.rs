@@ -155,6 +155,21 @@ pub enum UserCommand {
         #[arg(long)]
         role: String,
     },
+    /// A user's second factors.
+    Mfa {
+        #[command(subcommand)]
+        command: UserMfaCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserMfaCommand {
+    /// Remove the user's second factors (TOTP, recovery codes), for one who lost them: the next
+    /// login needs only the password. Ends the user's sessions on every node.
+    Reset {
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Subcommand)]

@@ -2,8 +2,8 @@
 
 use anyhow::Context;
 
-use super::{read_password, tools, UserCommand};
-use crate::admin::{self, AdminError, UserSpec};
+use super::{read_password, tools, UserCommand, UserMfaCommand};
+use crate::admin::{self, AdminError, Caller, UserSpec};
 use crate::config::Settings;
 use crate::repo::{CodeChange, RoleKey};
 
@@ -77,6 +77,18 @@ pub async fn run(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> {
                 .set_password(&username, password)
                 .await?;
             println!("password of {username} changed; ended {n} session(s)");
+        }
+        UserCommand::Mfa {
+            command: UserMfaCommand::Reset { username },
+        } => {
+            let admin = tools(settings).await?.admin;
+            let user = admin.find(&username).await?;
+            match admin.reset_mfa(Caller::Operator, user.id).await? {
+                Some(n) => {
+                    println!("removed the second factors of {username}; ended {n} session(s)")
+                }
+                None => println!("{username} has no second factor: nothing changed"),
+            }
         }
         UserCommand::Disable { username } => {
             let n = tools(settings)

@@ -6,6 +6,7 @@ pub const USER_ADD: &str = "sys:user:add";
 pub const USER_EDIT: &str = "sys:user:edit";
 pub const USER_PASSWORD_RESET: &str = "sys:user:pwd:reset";
 pub const USER_DELETE: &str = "sys:user:del";
+pub const USER_MFA_RESET: &str = "sys:user:mfa:reset";
 /// Any of these lets its holder see the user list: who administers users must see them.
 pub const USER_ANY: &[&str] = &[
     USER_LIST,
@@ -13,6 +14,7 @@ pub const USER_ANY: &[&str] = &[
     USER_EDIT,
     USER_PASSWORD_RESET,
     USER_DELETE,
+    USER_MFA_RESET,
 ];
 
 pub const ONLINE_LIST: &str = "monitor:online:list";
@@ -33,6 +35,7 @@ pub const BUILT_IN: &[&str] = &[
     USER_EDIT,
     USER_PASSWORD_RESET,
     USER_DELETE,
+    USER_MFA_RESET,
     ONLINE_LIST,
     ONLINE_KICK,
     LOGIN_LOG_LIST,

@@ -33,6 +33,9 @@ pub struct AuthUser {
     pub created_at: DateTime<Utc>,
     pub roles: Vec<String>,
     pub permissions: Vec<String>,
+    /// The user's active second factors (`totp`); empty: the password alone signs in.
+    #[serde(default)]
+    pub second_factors: Vec<String>,
     /// fba's names (`GetUserInfoDetail`) for the same facts, which fba's frontend reads: the
     /// sign-up time (`created_at`), the last login (`last_login_at`), `multi_login`.
     pub join_time: DateTime<Utc>,

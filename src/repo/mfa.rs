@@ -22,6 +22,18 @@ pub struct TotpRow {
 }
 
 impl Repo {
+    /// Of these users, those with an active TOTP factor.
+    pub async fn with_active_totp(&self, ids: &[i64]) -> Result<Vec<i64>, DbError> {
+        with_conn!(&self.db, |conn| {
+            Ok(mfa_totp::table
+                .filter(mfa_totp::user_id.eq_any(ids))
+                .filter(mfa_totp::confirmed_at.is_not_null())
+                .select(mfa_totp::user_id)
+                .load(conn)
+                .await?)
+        })
+    }
+
     pub async fn totp_of(&self, user_id: i64) -> Result<Option<TotpRow>, DbError> {
         with_conn!(&self.db, |conn| {
             Ok(mfa_totp::table

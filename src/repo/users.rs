@@ -316,6 +316,7 @@ impl Repo {
                     .await?,
             )
         })?;
+        let totp = self.with_active_totp(&ids).await?;
         let every_code = if rows.iter().any(|u| u.is_superuser) {
             self.permission_codes(0, true).await?
         } else {
@@ -336,7 +337,8 @@ impl Repo {
                 } else {
                     of(&codes, u.id)
                 };
-                auth_user(u, of(&names, u.id), permissions)
+                let factors = second_factors(totp.contains(&u.id));
+                auth_user(u, of(&names, u.id), permissions, factors)
             })
             .collect())
     }
@@ -377,11 +379,25 @@ impl Repo {
         };
         let roles = self.role_names(id).await?;
         let permissions = self.permission_codes(id, row.is_superuser).await?;
-        Ok(Some(auth_user(&row, roles, permissions)))
+        let factors = second_factors(!self.with_active_totp(&[id]).await?.is_empty());
+        Ok(Some(auth_user(&row, roles, permissions, factors)))
     }
 }
 
-pub fn auth_user(u: &User, roles: Vec<String>, permissions: Vec<String>) -> AuthUser {
+/// The names of a user's active second factors (passkeys will join `totp`).
+fn second_factors(totp: bool) -> Vec<String> {
+    match totp {
+        true => vec!["totp".to_owned()],
+        false => Vec::new(),
+    }
+}
+
+pub fn auth_user(
+    u: &User,
+    roles: Vec<String>,
+    permissions: Vec<String>,
+    second_factors: Vec<String>,
+) -> AuthUser {
     AuthUser {
         id: u.id,
         uuid: u.uuid.clone(),
@@ -401,6 +417,7 @@ pub fn auth_user(u: &User, roles: Vec<String>, permissions: Vec<String>) -> Auth
         created_at: u.created_at.and_utc(),
         roles,
         permissions,
+        second_factors,
         join_time: u.created_at.and_utc(),
         last_login_time: u.last_login_at.map(|t| t.and_utc()),
         is_multi_login: u.multi_login,

@@ -249,6 +249,7 @@ impl Application {
         let mfa = Mfa::new(
             repo.clone(),
             store.clone(),
+            cache.invalidator(),
             Sealer::new(&resolve_mfa_key(&settings)?),
             settings.mfa.clone(),
             clock.clone(),

@@ -22,6 +22,7 @@ mod login_defence;
 mod login_input;
 mod metrics;
 mod mfa;
+mod mfa_admin;
 mod mfa_login;
 mod mfa_stepup;
 mod nginx;

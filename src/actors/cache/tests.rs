@@ -22,6 +22,7 @@ fn user(id: i64) -> Arc<CachedUser> {
         created_at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
         roles: vec![],
         permissions: vec![],
+        second_factors: vec![],
         join_time: chrono::DateTime::from_timestamp(0, 0).unwrap(),
         last_login_time: None,
         is_multi_login: true,

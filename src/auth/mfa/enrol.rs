@@ -2,6 +2,7 @@
 
 use super::{db, recovery, totp, Mfa, TotpEnrolment};
 use crate::actors::repo::{DeleteTotp, PutPendingTotp, RecoveryCodesLeft, ReplaceRecoveryCodes};
+use crate::domain::Invalidation;
 use crate::error::{kind, ApiError};
 
 impl Mfa {
@@ -46,6 +47,7 @@ impl Mfa {
         if !self.check_totp(uid, code, Some(self.clock.naive())).await? {
             return Err(ApiError::new(kind::INVALID_MFA_CODE));
         }
+        self.invalidator.invalidate(Invalidation::User(uid)).await?;
         let left = self
             .repo
             .send(RecoveryCodesLeft { user_id: uid })
@@ -67,7 +69,7 @@ impl Mfa {
             .map_err(db)?
         {
             0 => Err(ApiError::new(kind::NOT_FOUND).with_detail("no TOTP factor")),
-            _ => Ok(()),
+            _ => Ok(self.invalidator.invalidate(Invalidation::User(uid)).await?),
         }
     }
 

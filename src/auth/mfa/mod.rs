@@ -21,6 +21,7 @@ use serde::Serialize;
 use self::sealing::Sealer;
 use self::ticket::Ticket;
 use crate::actors::repo::{RecoveryCodesLeft, RepoHandle, TotpOf, UseRecoveryCode, UseTotpStep};
+use crate::actors::Invalidator;
 use crate::clock::SharedClock;
 use crate::config::MfaSettings;
 use crate::domain::Amr;
@@ -109,6 +110,8 @@ pub struct Refused {
 pub struct Mfa {
     repo: RepoHandle,
     store: Store,
+    /// A factor confirmed or removed changes the user every node caches (`second_factors`).
+    invalidator: Invalidator,
     sealer: Arc<Sealer>,
     settings: MfaSettings,
     clock: SharedClock,
@@ -122,6 +125,7 @@ impl Mfa {
     pub fn new(
         repo: RepoHandle,
         store: Store,
+        invalidator: Invalidator,
         sealer: Sealer,
         settings: MfaSettings,
         clock: SharedClock,
@@ -129,6 +133,7 @@ impl Mfa {
         Self {
             repo,
             store,
+            invalidator,
             sealer: Arc::new(sealer),
             settings,
             clock,

@@ -192,6 +192,33 @@ pub async fn reset_password(
     Ok(ApiOk::new(SessionsEnded { ended_sessions }))
 }
 
+#[derive(Serialize, Apiv2Schema)]
+pub struct MfaReset {
+    /// Whether the user had a second factor (false: nothing changed).
+    pub removed: bool,
+    pub ended_sessions: usize,
+}
+
+/// Remove a user's second factors (TOTP and recovery codes), for a user who lost them: the
+/// next login needs only the password, and every session of the user ends on every node
+/// (`sys:user:mfa:reset`; a user holding codes the caller does not: superusers only). Logged
+/// as a `security` event. One's own factors are removed with `DELETE /auth/mfa/totp`.
+#[api_v2_operation(tags(users))]
+pub async fn reset_mfa(
+    me: CurrentUser,
+    id: Path<i64>,
+    admin: Data<Admin>,
+) -> Result<ApiOk<MfaReset>, ApiError> {
+    me.require(codes::USER_MFA_RESET)?;
+    let ended = admin
+        .reset_mfa(Caller::User(&me.user), id.into_inner())
+        .await?;
+    Ok(ApiOk::new(MfaReset {
+        removed: ended.is_some(),
+        ended_sessions: ended.unwrap_or(0),
+    }))
+}
+
 /// Delete a user; its sessions end on every node (`sys:user:del`; a user holding codes the
 /// caller does not: superusers only).
 #[api_v2_operation(tags(users))]

@@ -238,6 +238,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
                     .route(web::put().to(admin_users::reset_password)),
             )
             .service(
+                web::resource("/sys/users/{id}/mfa")
+                    .wrap(require_bearer())
+                    .route(web::delete().to(admin_users::reset_mfa)),
+            )
+            .service(
                 web::resource("/monitors/online")
                     .wrap(require_bearer())
                     .route(web::get().to(monitors::online)),

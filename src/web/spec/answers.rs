@@ -110,6 +110,7 @@ pub(super) fn example_user() -> AuthUser {
         created_at: at(T0 - 30 * 86_400),
         roles: vec!["admin".into()],
         permissions: vec!["sys:user:add".into(), "sys:user:edit".into()],
+        second_factors: vec!["totp".into()],
         join_time: at(T0 - 30 * 86_400),
         last_login_time: Some(at(T0)),
         is_multi_login: true,
