@@ -6,8 +6,19 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
 
 const INDEX: &str = include_str!("../../ui/index.html");
-const APP_JS: &str = include_str!("../../ui/app.js");
 const STYLE_CSS: &str = include_str!("../../ui/style.css");
+
+/// The script's modules, one per page over a few shared ones; `app.js` starts it.
+pub const MODULES: &[(&str, &str)] = &[
+    ("/ui/app.js", include_str!("../../ui/app.js")),
+    ("/ui/api.js", include_str!("../../ui/api.js")),
+    ("/ui/text.js", include_str!("../../ui/text.js")),
+    ("/ui/dom.js", include_str!("../../ui/dom.js")),
+    ("/ui/router.js", include_str!("../../ui/router.js")),
+    ("/ui/login.js", include_str!("../../ui/login.js")),
+    ("/ui/account.js", include_str!("../../ui/account.js")),
+    ("/ui/admin.js", include_str!("../../ui/admin.js")),
+];
 
 /// Where the page lives; each answers the same document.
 pub const PAGES: &[&str] = &["/", "/login", "/account", "/admin", "/oauth2/callback"];
@@ -47,12 +58,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     for path in PAGES {
         cfg.route(path, web::get().to(page));
     }
+    for (path, body) in MODULES {
+        cfg.route(
+            path,
+            web::get().to(|| async { asset(body.as_bytes(), "text/javascript; charset=utf-8") }),
+        );
+    }
     cfg.route(
-        "/ui/app.js",
-        web::get().to(|| async { asset(APP_JS.as_bytes(), "text/javascript; charset=utf-8") }),
-    )
-    .route(
         "/ui/style.css",
         web::get().to(|| async { asset(STYLE_CSS.as_bytes(), "text/css; charset=utf-8") }),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MODULES;
+
+    #[test]
+    fn every_module_in_ui_is_served() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if name.ends_with(".js") {
+                let path = format!("/ui/{name}");
+                assert!(
+                    MODULES.iter().any(|(p, _)| *p == path),
+                    "{path} is not in MODULES"
+                );
+            }
+        }
+    }
 }

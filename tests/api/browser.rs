@@ -181,35 +181,37 @@ fn second_origin() -> Origin {
     let shared = api.clone();
     let server = actix_web::HttpServer::new(move || {
         let api = shared.clone();
-        actix_web::App::new()
-            .route(
-                "/ui/app.js",
+        let mut app = actix_web::App::new();
+        for (path, body) in portcullis::web::ui::MODULES {
+            app = app.route(
+                path,
                 actix_web::web::get().to(|| async {
                     actix_web::HttpResponse::Ok()
                         .content_type("text/javascript")
-                        .body(include_str!("../../ui/app.js"))
+                        .body(*body)
                 }),
-            )
-            .route(
-                "/ui/style.css",
-                actix_web::web::get().to(|| async {
-                    actix_web::HttpResponse::Ok()
-                        .content_type("text/css")
-                        .body(include_str!("../../ui/style.css"))
-                }),
-            )
-            .default_service(actix_web::web::to(move || {
-                let api = api.lock().unwrap().clone();
-                async move {
-                    let page = include_str!("../../ui/index.html").replace(
-                        r#"<meta name="portcullis-api" content="">"#,
-                        &format!(r#"<meta name="portcullis-api" content="{api}">"#),
-                    );
-                    actix_web::HttpResponse::Ok()
-                        .content_type("text/html; charset=utf-8")
-                        .body(page)
-                }
-            }))
+            );
+        }
+        app.route(
+            "/ui/style.css",
+            actix_web::web::get().to(|| async {
+                actix_web::HttpResponse::Ok()
+                    .content_type("text/css")
+                    .body(include_str!("../../ui/style.css"))
+            }),
+        )
+        .default_service(actix_web::web::to(move || {
+            let api = api.lock().unwrap().clone();
+            async move {
+                let page = include_str!("../../ui/index.html").replace(
+                    r#"<meta name="portcullis-api" content="">"#,
+                    &format!(r#"<meta name="portcullis-api" content="{api}">"#),
+                );
+                actix_web::HttpResponse::Ok()
+                    .content_type("text/html; charset=utf-8")
+                    .body(page)
+            }
+        }))
     })
     .workers(1)
     .listen(listener)

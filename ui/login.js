@@ -1,0 +1,139 @@
+// Signing in: the password (with the captcha), the second step, social login and its return.
+
+import { accept, call, watch } from './api.js';
+import { field, h, problem } from './dom.js';
+import { go, render } from './router.js';
+import { t } from './text.js';
+
+export async function loginView(main) {
+  document.title = `${t('signIn')} · Portcullis`;
+  const error = h('p', { id: 'login-error', class: 'error', role: 'alert' });
+  const hint = h('p', { id: 'login-hint', class: 'hint' });
+  const img = h('img', { id: 'captcha-img', alt: t('newCaptcha') });
+  const captchaRow = h('div', { id: 'captcha-row', hidden: true },
+    h('label', { for: 'captcha', text: t('captcha') }),
+    h('div', { class: 'captcha' },
+      h('input', { id: 'captcha', name: 'captcha', autocomplete: 'off', inputmode: 'text' }),
+      h('button', { type: 'button', id: 'captcha-refresh', 'aria-label': t('newCaptcha'), onclick: loadCaptcha }, img)));
+  let captchaUuid = null;
+  function showCaptcha(c) {
+    captchaRow.hidden = !c.is_enabled && c.is_enabled !== undefined;
+    captchaUuid = c.uuid;
+    img.src = `data:image/${c.image_type || 'png'};base64,${c.image}`;
+    document.getElementById('captcha').value = '';
+  }
+  async function loadCaptcha() {
+    const r = await call('/auth/captcha', { auth: false });
+    if (r.ok) showCaptcha(r.data);
+    else error.textContent = problem(r);
+  }
+  const form = h('form', { class: 'card narrow', id: 'login-form', novalidate: true },
+    h('h1', { text: t('signIn') }),
+    field('username', t('username'), { autocomplete: 'username', required: true, autocapitalize: 'none' }),
+    field('password', t('password'), { type: 'password', autocomplete: 'current-password', required: true }),
+    captchaRow, error, hint,
+    h('button', { type: 'submit', id: 'login-submit', text: t('signIn') }),
+    h('div', { class: 'social', id: 'social' }));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    error.textContent = '';
+    hint.textContent = '';
+    const body = {
+      username: form.username.value.trim(),
+      password: form.password.value,
+    };
+    if (!captchaRow.hidden) Object.assign(body, { uuid: captchaUuid, captcha: form.captcha.value.trim() });
+    const r = await call('/auth/login', { method: 'POST', body, auth: false });
+    if (r.ok && r.data?.mfa_required) {
+      form.replaceWith(secondStep(r.data));
+      return undefined;
+    }
+    if (r.ok) {
+      accept(r.data, r.serverNow);
+      watch();
+      return go('/account');
+    }
+    error.textContent = problem(r);
+    if (r.slug === 'invalid_credentials') hint.textContent = t('lockedHint');
+    // A wrong captcha answers with a fresh one; any other failure spends the old one too.
+    if (r.slug === 'captcha_invalid' && r.data?.image) showCaptcha({ ...r.data, is_enabled: true });
+    else if (!captchaRow.hidden) loadCaptcha();
+  });
+  main.append(form);
+  form.username.focus();
+  loadCaptcha();
+  const social = form.querySelector('#social');
+  for (const p of await listProviders()) {
+    social.append(h('button', {
+      type: 'button', class: 'secondary', 'data-provider': p.name, text: t('with', p.display_name),
+      onclick: async () => {
+        const r = await call(`/oauth2/${encodeURIComponent(p.name)}`, { auth: false });
+        if (r.ok) location.assign(r.data);
+        else error.textContent = problem(r);
+      },
+    }));
+  }
+}
+
+// The second step of a sign-in for a user with a second factor: the ticket the first step gave
+// and a TOTP or recovery code. A failed ticket (used up, expired) means starting over.
+function secondStep(first) {
+  const error = h('p', { id: 'mfa-error', class: 'error', role: 'alert' });
+  const again = h('button', { type: 'button', class: 'secondary', id: 'mfa-again', text: t('mfaAgain'), onclick: () => render() });
+  const form = h('form', { class: 'card narrow', id: 'mfa-form', novalidate: true },
+    h('h1', { text: t('signIn') }),
+    field('mfa-code', t('mfaCode'), { autocomplete: 'one-time-code', inputmode: 'text', required: true, autocapitalize: 'none' }),
+    error,
+    h('button', { type: 'submit', id: 'mfa-submit', text: t('mfaVerify') }),
+    again);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    error.textContent = '';
+    const code = form.querySelector('#mfa-code').value.trim();
+    const r = await call('/auth/mfa/verify', { method: 'POST', body: { ticket: first.mfa_ticket, code }, auth: false });
+    if (r.ok) {
+      accept(r.data, r.serverNow);
+      watch();
+      return go('/account');
+    }
+    error.textContent = problem(r);
+    return undefined;
+  });
+  setTimeout(() => form.querySelector('#mfa-code').focus());
+  return form;
+}
+
+let providers = null;
+export async function listProviders() {
+  if (!providers) {
+    const r = await call('/oauth2/providers', { auth: false });
+    providers = r.ok ? r.data : [];
+  }
+  return providers;
+}
+
+export async function callbackView(main) {
+  const params = new URLSearchParams(location.search);
+  const status = h('p', { role: 'status', text: t('exchanging') });
+  main.append(h('section', {}, status));
+  if (params.get('error')) {
+    status.textContent = params.get('error');
+    return;
+  }
+  const code = params.get('code');
+  const r = await call('/oauth2/exchange', { method: 'POST', body: { code }, auth: false });
+  if (!r.ok) {
+    status.className = 'error';
+    status.textContent = problem(r);
+    return;
+  }
+  if (r.data?.mfa_required) {
+    history.replaceState({}, '', '/login');
+    main.replaceChildren(secondStep(r.data));
+    return;
+  }
+  accept(r.data, r.serverNow);
+  watch();
+  history.replaceState({}, '', '/account');
+  render();
+}
