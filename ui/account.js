@@ -2,6 +2,7 @@
 
 import { call, session, signedOut } from './api.js';
 import { field, h, problem, table, when, withReauth } from './dom.js';
+import { factorsSection } from './factors.js';
 import { listProviders } from './login.js';
 import { t } from './text.js';
 
@@ -84,8 +85,9 @@ export async function accountView(main) {
           } }))));
   }
 
-  main.append(info, sessions, pwForm, linked);
+  const factors = factorsSection();
+  main.append(info, sessions, pwForm, factors.section, linked);
   const bound = new URLSearchParams(location.search).get('bound');
   if (bound) linkMsg.className = 'notice', linkMsg.textContent = t('bound', bound);
-  await Promise.all([loadSessions(), loadBindings()]);
+  await Promise.all([loadSessions(), loadBindings(), factors.load()]);
 }

@@ -53,6 +53,7 @@ async function usersPanel(panel) {
       [t('nickname'), (u) => u.nickname],
       [t('status'), (u) => (u.status === 1 ? t('enabled') : t('disabled'))],
       [t('roles'), (u) => (u.roles || []).join(', ')],
+      [t('mfaColumn'), (u) => (u.second_factors || []).join(', ') || '—'],
       [t('actions'), (u) => h('div', { class: 'actions' },
         h('button', { type: 'button', class: 'secondary', 'data-user': u.username, 'data-action': 'toggle',
           text: u.status === 1 ? t('disable') : t('enable'),
@@ -62,6 +63,11 @@ async function usersPanel(panel) {
           const password = await ask(t('newPassword'), 'password');
           if (password) act(await call(`/sys/users/${u.id}/password`, { method: 'PUT', body: { password } }));
         } }),
+        (u.second_factors || []).length
+          ? h('button', { type: 'button', class: 'danger', 'data-mfa-reset': u.username, text: t('mfaReset'),
+            'aria-label': `${t('mfaReset')}: ${u.username}`,
+            onclick: async () => act(await call(`/sys/users/${u.id}/mfa`, { method: 'DELETE' })) })
+          : null,
         h('button', { type: 'button', class: 'secondary', text: t('setRoles'), 'aria-label': `${t('roles')}: ${u.username}`, onclick: async () => {
           const roles = (await call('/sys/roles')).data || [];
           const known = roles.map((x) => `${x.id} ${x.name}`).join(', ');

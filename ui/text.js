@@ -25,6 +25,13 @@ const TEXT = {
     method: 'Method', time: 'Time', result: 'Result', success: 'success', failure: 'failure',
     any: 'any', codes: 'Permission codes', roleIds: 'Role ids, comma-separated ({0})',
     exchanging: 'Signing you in…', nothing: 'Nothing here.', actions: 'Actions',
+    factors: 'Two-step sign-in', totpOff: 'Off: your password alone signs you in.',
+    totpOn: 'On: after the password, a code from your authenticator app. Recovery codes left: {0}.',
+    totpEnrol: 'Set up an authenticator app', totpScan: 'Scan this QR code with your authenticator app, or type the secret in.',
+    totpQr: 'QR code for your authenticator app', totpSecret: 'Secret:', totpFirstCode: 'The code the app shows',
+    totpConfirm: 'Turn on', totpRemove: 'Turn off', recoveryNew: 'New recovery codes',
+    recoveryShown: 'Recovery codes: keep them somewhere safe. Each signs you in once if you lose your phone; they are shown only now.',
+    mfaColumn: 'Two-step', mfaReset: 'Reset two-step',
   },
   zh: {
     signIn: '登录', username: '用户名', password: '密码', captcha: '验证码',
@@ -47,6 +54,13 @@ const TEXT = {
     method: '方式', time: '时间', result: '结果', success: '成功', failure: '失败',
     any: '全部', codes: '权限标识', roleIds: '角色 ID，逗号分隔（{0}）',
     exchanging: '正在登录…', nothing: '暂无数据。', actions: '操作',
+    factors: '两步验证', totpOff: '未开启：仅凭密码即可登录。',
+    totpOn: '已开启：输入密码后还需身份验证器应用中的验证码。剩余恢复码：{0} 个。',
+    totpEnrol: '设置身份验证器应用', totpScan: '用身份验证器应用扫描此二维码，或手动输入密钥。',
+    totpQr: '身份验证器应用的二维码', totpSecret: '密钥：', totpFirstCode: '应用中显示的验证码',
+    totpConfirm: '开启', totpRemove: '关闭', recoveryNew: '重新生成恢复码',
+    recoveryShown: '恢复码：请妥善保存。丢失手机时每个恢复码可登录一次；仅显示这一次。',
+    mfaColumn: '两步验证', mfaReset: '重置两步验证',
   },
 };
 export const t = (key, ...args) => (TEXT[LANG][key] ?? TEXT.en[key] ?? key).replace(/\{(\d)\}/g, (_, i) => args[i]);

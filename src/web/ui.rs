@@ -17,6 +17,7 @@ pub const MODULES: &[(&str, &str)] = &[
     ("/ui/router.js", include_str!("../../ui/router.js")),
     ("/ui/login.js", include_str!("../../ui/login.js")),
     ("/ui/account.js", include_str!("../../ui/account.js")),
+    ("/ui/factors.js", include_str!("../../ui/factors.js")),
     ("/ui/admin.js", include_str!("../../ui/admin.js")),
 ];
 
