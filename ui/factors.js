@@ -7,10 +7,26 @@ import { field, h, problem, withReauth } from './dom.js';
 import { t } from './text.js';
 
 // Ten codes, shown once, with what they are for.
-function recoveryCodes(codes) {
+export function recoveryCodes(codes) {
   return h('div', { id: 'recovery-codes', class: 'card' },
     h('p', { class: 'notice', text: t('recoveryShown') }),
     h('ol', { class: 'codes' }, codes.map((c) => h('li', {}, h('code', { text: c })))));
+}
+
+// A new TOTP secret as the QR code and as text (in groups of four, for typing in), and the
+// field for its first code, given to `confirm`.
+export function totpForm(e, confirm) {
+  const form = h('form', { class: 'card', id: 'totp-form', novalidate: true },
+    h('p', { text: t('totpScan') }),
+    h('img', { id: 'totp-qr', src: e.qr, alt: t('totpQr'), width: 200, height: 200 }),
+    h('p', {}, `${t('totpSecret')} `, h('code', { id: 'totp-secret', text: e.secret.match(/.{1,4}/g).join(' ') })),
+    field('totp-code', t('totpFirstCode'), { autocomplete: 'one-time-code', inputmode: 'numeric', required: true }),
+    h('button', { type: 'submit', id: 'totp-confirm', text: t('totpConfirm') }));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    confirm(form.querySelector('#totp-code').value.trim());
+  });
+  return form;
 }
 
 export function factorsSection() {
@@ -25,15 +41,7 @@ export function factorsSection() {
   }
 
   function enrolling(e) {
-    const form = h('form', { class: 'card', id: 'totp-form', novalidate: true },
-      h('p', { text: t('totpScan') }),
-      h('img', { id: 'totp-qr', src: e.qr, alt: t('totpQr'), width: 200, height: 200 }),
-      h('p', {}, `${t('totpSecret')} `, h('code', { id: 'totp-secret', text: e.secret.match(/.{1,4}/g).join(' ') })),
-      field('totp-code', t('totpFirstCode'), { autocomplete: 'one-time-code', inputmode: 'numeric', required: true }),
-      h('button', { type: 'submit', id: 'totp-confirm', text: t('totpConfirm') }));
-    form.addEventListener('submit', async (ev) => {
-      ev.preventDefault();
-      const code = form.querySelector('#totp-code').value.trim();
+    const form = totpForm(e, async (code) => {
       const r = await call('/auth/mfa/totp/confirm', { method: 'POST', body: { code } });
       if (!r.ok) { msg.textContent = problem(r); return; }
       msg.textContent = '';

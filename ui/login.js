@@ -2,6 +2,7 @@
 
 import { accept, call, watch } from './api.js';
 import { field, h, problem } from './dom.js';
+import { recoveryCodes, totpForm } from './factors.js';
 import { go, render } from './router.js';
 import { t } from './text.js';
 
@@ -45,7 +46,7 @@ export async function loginView(main) {
     if (!captchaRow.hidden) Object.assign(body, { uuid: captchaUuid, captcha: form.captcha.value.trim() });
     const r = await call('/auth/login', { method: 'POST', body, auth: false });
     if (r.ok && r.data?.mfa_required) {
-      form.replaceWith(secondStep(r.data));
+      form.replaceWith(r.data.enrolment_required ? await enrolStep(r.data) : secondStep(r.data));
       return undefined;
     }
     if (r.ok) {
@@ -103,6 +104,31 @@ function secondStep(first) {
   return form;
 }
 
+// A user who must have a second factor and has none: the ticket enrols an authenticator app,
+// and its first code signs in; the recovery codes are shown before going on.
+async function enrolStep(first) {
+  const error = h('p', { id: 'mfa-error', class: 'error', role: 'alert' });
+  const card = h('section', { class: 'card narrow', id: 'mfa-enrol' },
+    h('h1', { text: t('signIn') }), h('p', { class: 'notice', text: t('mfaMustEnrol') }), error);
+  const e = await call('/auth/mfa/enrol/totp', { method: 'POST', body: { ticket: first.mfa_ticket }, auth: false });
+  if (!e.ok) {
+    error.textContent = problem(e);
+    card.append(h('button', { type: 'button', class: 'secondary', id: 'mfa-again', text: t('mfaAgain'), onclick: () => render() }));
+    return card;
+  }
+  const form = totpForm(e.data, async (code) => {
+    const r = await call('/auth/mfa/enrol/totp/confirm', { method: 'POST', body: { ticket: first.mfa_ticket, code }, auth: false });
+    if (!r.ok) { error.textContent = problem(r); return; }
+    accept(r.data, r.serverNow);
+    watch();
+    card.replaceChildren(h('h1', { text: t('signIn') }), recoveryCodes(r.data.recovery_codes || []),
+      h('button', { type: 'button', id: 'mfa-continue', text: t('continue'), onclick: () => go('/account') }));
+  });
+  card.append(form);
+  setTimeout(() => form.querySelector('#totp-code').focus());
+  return card;
+}
+
 let providers = null;
 export async function listProviders() {
   if (!providers) {
@@ -129,7 +155,7 @@ export async function callbackView(main) {
   }
   if (r.data?.mfa_required) {
     history.replaceState({}, '', '/login');
-    main.replaceChildren(secondStep(r.data));
+    main.replaceChildren(r.data.enrolment_required ? await enrolStep(r.data) : secondStep(r.data));
     return;
   }
   accept(r.data, r.serverNow);

@@ -31,7 +31,8 @@ const TEXT = {
     totpQr: 'QR code for your authenticator app', totpSecret: 'Secret:', totpFirstCode: 'The code the app shows',
     totpConfirm: 'Turn on', totpRemove: 'Turn off', recoveryNew: 'New recovery codes',
     recoveryShown: 'Recovery codes: keep them somewhere safe. Each signs you in once if you lose your phone; they are shown only now.',
-    mfaColumn: 'Two-step', mfaReset: 'Reset two-step',
+    mfaColumn: 'Two-step', mfaReset: 'Reset two-step', continue: 'Continue',
+    mfaMustEnrol: 'This account must use two-step sign-in: set up an authenticator app to continue.',
   },
   zh: {
     signIn: '登录', username: '用户名', password: '密码', captcha: '验证码',
@@ -60,7 +61,8 @@ const TEXT = {
     totpQr: '身份验证器应用的二维码', totpSecret: '密钥：', totpFirstCode: '应用中显示的验证码',
     totpConfirm: '开启', totpRemove: '关闭', recoveryNew: '重新生成恢复码',
     recoveryShown: '恢复码：请妥善保存。丢失手机时每个恢复码可登录一次；仅显示这一次。',
-    mfaColumn: '两步验证', mfaReset: '重置两步验证',
+    mfaColumn: '两步验证', mfaReset: '重置两步验证', continue: '继续',
+    mfaMustEnrol: '此账号必须使用两步验证：请先设置身份验证器应用。',
   },
 };
 export const t = (key, ...args) => (TEXT[LANG][key] ?? TEXT.en[key] ?? key).replace(/\{(\d)\}/g, (_, i) => args[i]);

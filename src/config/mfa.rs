@@ -21,7 +21,13 @@ pub struct MfaSettings {
     /// until the window ends.
     pub max_failures_per_user: u32,
     pub failure_window_seconds: i64,
+    /// Who must have a second factor: `superusers`, and role names. Such a user without one
+    /// gets, after the password, only a ticket that can enrol one.
+    pub required_for: Vec<String>,
 }
+
+/// The `mfa.required_for` entry naming every superuser.
+pub const SUPERUSERS: &str = "superusers";
 
 /// The key's length in bytes (ChaCha20-Poly1305).
 pub const MFA_KEY_BYTES: usize = 32;
@@ -69,6 +75,13 @@ impl MfaSettings {
                     .into(),
             );
         }
+        if self.required_for.iter().any(|r| r.trim().is_empty()) {
+            p.push(
+                "mfa.required_for has an empty entry: name `superusers` or roles \
+                 (PORTCULLIS__MFA__REQUIRED_FOR=superusers,admin)"
+                    .into(),
+            );
+        }
         if !(1..=20).contains(&self.ticket_attempts) {
             p.push("mfa.ticket_attempts must be 1 to 20 (PORTCULLIS__MFA__TICKET_ATTEMPTS)".into());
         }
@@ -88,6 +101,7 @@ mod tests {
             ticket_attempts: 5,
             max_failures_per_user: 10,
             failure_window_seconds: 900,
+            required_for: Vec::new(),
         }
     }
 
@@ -98,5 +112,14 @@ mod tests {
         assert!(!settings("short").problems(Profile::Development).is_empty());
         let good = crate::crypto::b64(&[7u8; 32]);
         assert!(settings(&good).problems(Profile::Production).is_empty());
+    }
+
+    #[test]
+    fn required_for_names_superusers_or_roles() {
+        let mut s = settings("");
+        s.required_for = vec!["superusers".into(), "admin".into()];
+        assert!(s.problems(Profile::Development).is_empty());
+        s.required_for.push(" ".into());
+        assert!(s.problems(Profile::Development)[0].contains("required_for"));
     }
 }

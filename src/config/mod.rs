@@ -22,7 +22,10 @@ pub use auth::{
 };
 pub use backends::{DataSettings, DatabaseSettings, RedisSettings};
 pub use clients::{ApiClientSettings, EventsSettings};
-pub use mfa::{decode_key as decode_mfa_key, MfaSettings, MFA_KEY_BYTES};
+pub use mfa::{
+    decode_key as decode_mfa_key, MfaSettings, MFA_KEY_BYTES,
+    SUPERUSERS as MFA_REQUIRED_OF_SUPERUSERS,
+};
 pub use oauth2::{OAuth2Settings, ProviderKind, ProviderSettings};
 pub use web::{
     BootstrapSettings, CorsSettings, DocsSettings, LoginLogSettings, MetricsSettings,
@@ -39,6 +42,7 @@ const LIST_KEYS: &[&str] = &[
     "oauth2.default_roles",
     "cors.allowed_origins",
     "jwt.previous_public_key_files",
+    "mfa.required_for",
 ];
 /// Smallest accepted HS256 secret: 256 bits.
 pub const MIN_SECRET_BYTES: usize = 32;

@@ -83,7 +83,7 @@ pub mod kind {
         INVALID_LOGIN_CODE = 401, 401, "invalid_login_code", "The login code is invalid, used or expired", "登录码无效、已使用或已过期", Challenge::None;
         LAST_LOGIN_METHOD = 400, 400, "last_login_method", "This is the account's last way to log in; set a password or bind another provider first", "这是账号最后的登录方式，请先设置密码或绑定其他账号", Challenge::None;
         MFA_FAILED = 401, 401, "mfa_failed", "The code is wrong, or the sign-in ticket is invalid, used or expired", "验证码错误，或登录凭据无效、已使用或已过期", Challenge::None;
-        MFA_REQUIRED = 403, 403, "mfa_required", "This account has a second factor: sign in with POST /api/v1/auth/login", "此账号已启用二次验证，请通过 POST /api/v1/auth/login 登录", Challenge::None;
+        MFA_REQUIRED = 403, 403, "mfa_required", "This account has (or must set up) a second factor: sign in with POST /api/v1/auth/login", "此账号已启用（或须设置）二次验证，请通过 POST /api/v1/auth/login 登录", Challenge::None;
         MFA_CODE_NEEDED = 401, 401, "mfa_code_required", "Enter the code from your authenticator app (or a recovery code) with the password", "请同时输入身份验证器应用中的验证码（或恢复码）", Challenge::Error("insufficient_user_authentication");
         INVALID_MFA_CODE = 400, 400, "invalid_mfa_code", "The code is wrong or was used already", "验证码错误或已使用", Challenge::None;
         PROVIDER_UNAVAILABLE = 502, 502, "provider_unavailable", "The login provider could not be reached", "无法连接第三方登录服务", Challenge::None;

@@ -183,3 +183,46 @@ async fn the_console_shows_who_has_a_second_factor_and_resets_it() {
     c.close().await.unwrap();
     assert!(app.login("lost", PASSWORD).await["access_token"].is_string());
 }
+
+#[actix_web::test]
+async fn a_superuser_the_policy_names_sets_up_a_factor_before_signing_in() {
+    let (mut s, res) = ui_settings().await;
+    s.mfa.required_for = vec!["superusers".into()];
+    let app = spawn_with(s, res).await;
+    app.create_user_with("root", PASSWORD, true).await;
+    app.align_to_step();
+    let d = driver();
+    let c = browser(&d, "en-US").await;
+    c.goto(&format!("{}/login", app.address)).await.unwrap();
+    until(&c, "the login page", ON_LOGIN, WAIT).await;
+    fill(&c, "#username", "root").await;
+    fill(&c, "#password", PASSWORD).await;
+    click(&c, "#login-submit").await;
+    until(
+        &c,
+        "the enrolment",
+        "document.querySelector('#mfa-enrol #totp-qr')",
+        WAIT,
+    )
+    .await;
+    let secret = crate::mfa::base32_decode(&text(&c, "#totp-secret").await.replace(' ', ""));
+    fill(&c, "#totp-code", &app.code(&secret, 0)).await;
+    click(&c, "#totp-confirm").await;
+    until(
+        &c,
+        "the recovery codes",
+        "document.querySelectorAll('#recovery-codes li').length === 10",
+        WAIT,
+    )
+    .await;
+    click(&c, "#mfa-continue").await;
+    until(&c, "signed in", SIGNED_IN, WAIT).await;
+    until(
+        &c,
+        "the factor is on",
+        "document.querySelector('#factors-status')?.textContent.startsWith('On')",
+        WAIT,
+    )
+    .await;
+    c.close().await.unwrap();
+}

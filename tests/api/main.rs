@@ -24,6 +24,7 @@ mod metrics;
 mod mfa;
 mod mfa_admin;
 mod mfa_login;
+mod mfa_policy;
 mod mfa_stepup;
 mod nginx;
 mod nodes;

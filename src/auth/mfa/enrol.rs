@@ -1,6 +1,7 @@
 //! Enrolling, confirming and removing factors, and new recovery codes.
 
-use super::{db, recovery, totp, Mfa, TotpEnrolment};
+use super::ticket::{self, Purpose};
+use super::{db, recovery, totp, Factor, Mfa, Refused, TotpEnrolment, Verified};
 use crate::actors::repo::{DeleteTotp, PutPendingTotp, RecoveryCodesLeft, ReplaceRecoveryCodes};
 use crate::domain::Invalidation;
 use crate::error::{kind, ApiError};
@@ -100,5 +101,62 @@ impl Mfa {
             .await
             .map_err(db)?;
         Ok(codes)
+    }
+
+    /// An enrolment ticket's first step: a TOTP secret for its user, as `enrol_totp`; the
+    /// ticket stays for the confirmation. `None`: no such ticket (unknown, used, expired, or
+    /// one for a second factor).
+    pub async fn enrol_totp_with_ticket(
+        &self,
+        text: &str,
+    ) -> Result<Option<TotpEnrolment>, ApiError> {
+        let now = self.clock.unix();
+        let Some(t) = ticket::take(&self.store, text, Purpose::Enrolment, now).await? else {
+            return Ok(None);
+        };
+        let enrolment = self.enrol_totp(t.uid, &t.username).await;
+        ticket::keep(&self.store, text, &t, now).await?;
+        enrolment.map(Some)
+    }
+
+    /// An enrolment ticket's confirmation: the first code activates the factor, and the
+    /// login finishes as after a second factor (with the recovery codes). A wrong code uses one
+    /// of the ticket's attempts.
+    pub async fn confirm_totp_with_ticket(
+        &self,
+        text: &str,
+        code: &str,
+    ) -> Result<Result<(Verified, Option<Vec<String>>), Refused>, ApiError> {
+        let now = self.clock.unix();
+        let Some(t) = ticket::take(&self.store, text, Purpose::Enrolment, now).await? else {
+            return Ok(Err(Refused {
+                who: None,
+                factor: None,
+            }));
+        };
+        match self.confirm_totp(t.uid, code).await {
+            Ok(recovery_codes) => Ok(Ok((
+                Verified {
+                    uid: t.uid,
+                    username: t.username,
+                    method: t.method,
+                    factor: Factor::Totp,
+                    recovery_codes_left: None,
+                },
+                recovery_codes,
+            ))),
+            Err(e) if e.kind.slug == kind::INVALID_MFA_CODE.slug => {
+                let who = Some((t.uid, t.username.clone()));
+                ticket::put_back(&self.store, text, t, now).await?;
+                Ok(Err(Refused {
+                    who,
+                    factor: Some(Factor::Totp),
+                }))
+            }
+            Err(e) => {
+                ticket::keep(&self.store, text, &t, now).await?;
+                Err(e)
+            }
+        }
     }
 }

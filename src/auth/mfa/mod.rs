@@ -19,11 +19,13 @@ use paperclip::actix::Apiv2Schema;
 use serde::Serialize;
 
 use self::sealing::Sealer;
-use self::ticket::Ticket;
-use crate::actors::repo::{RecoveryCodesLeft, RepoHandle, TotpOf, UseRecoveryCode, UseTotpStep};
+use self::ticket::{Purpose, Ticket};
+use crate::actors::repo::{
+    LoadAuthUser, RecoveryCodesLeft, RepoHandle, TotpOf, UseRecoveryCode, UseTotpStep,
+};
 use crate::actors::Invalidator;
 use crate::clock::SharedClock;
-use crate::config::MfaSettings;
+use crate::config::{MfaSettings, MFA_REQUIRED_OF_SUPERUSERS as SUPERUSERS};
 use crate::domain::Amr;
 use crate::error::ApiError;
 use crate::store::Store;
@@ -58,8 +60,13 @@ pub struct MfaChallenge {
     pub mfa_required: bool,
     /// Single-use, short-lived (`mfa.ticket_ttl_seconds`); not an access token.
     pub mfa_ticket: String,
-    /// What `verify` accepts for this user: `totp`, `recovery`.
+    /// What `verify` accepts for this user: `totp`, `recovery`. Empty with
+    /// `enrolment_required`.
     pub factors: Vec<String>,
+    /// The user must have a second factor (`mfa.required_for`) and has none: the ticket can
+    /// only enrol one (`POST /api/v1/auth/mfa/enrol/totp`, then `.../confirm`, which signs in).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub enrolment_required: bool,
 }
 
 /// What an enrolment shows, once.
@@ -167,8 +174,28 @@ impl Mfa {
         Ok(!self.factors(uid).await?.is_empty())
     }
 
-    /// After a right password: `None` when the user has no factor (tokens now), else the
-    /// ticket for the second step.
+    /// Whether `mfa.required_for` names this user (a superuser, or a holder of a named role).
+    async fn required_of(&self, uid: i64) -> Result<bool, ApiError> {
+        let required = &self.settings.required_for;
+        if required.is_empty() {
+            return Ok(false);
+        }
+        let Some(u) = self.repo.send(LoadAuthUser { id: uid }).await.map_err(db)? else {
+            return Ok(false);
+        };
+        Ok(required
+            .iter()
+            .any(|r| (r == SUPERUSERS && u.is_superuser) || u.roles.contains(r)))
+    }
+
+    /// Whether a first step alone may not sign this user in: a factor, or a policy wanting one.
+    pub async fn second_step_needed(&self, uid: i64) -> Result<bool, ApiError> {
+        Ok(self.has_factor(uid).await? || self.required_of(uid).await?)
+    }
+
+    /// After a right password: `None` when the user needs no second step (tokens now), else
+    /// the ticket for it: for the factor, or, for a user the policy names who has none, for
+    /// enrolling one.
     pub async fn challenge(
         &self,
         uid: i64,
@@ -176,9 +203,13 @@ impl Mfa {
         method: &str,
     ) -> Result<Option<MfaChallenge>, ApiError> {
         let factors = self.factors(uid).await?;
-        if factors.is_empty() {
+        let purpose = if !factors.is_empty() {
+            Purpose::SecondFactor
+        } else if self.required_of(uid).await? {
+            Purpose::Enrolment
+        } else {
             return Ok(None);
-        }
+        };
         let now = self.clock.unix();
         let t = Ticket {
             uid,
@@ -186,12 +217,14 @@ impl Mfa {
             method: method.to_owned(),
             expires: now + self.settings.ticket_ttl_seconds,
             attempts_left: self.settings.ticket_attempts,
+            purpose,
         };
         let mfa_ticket = ticket::issue(&self.store, &t, now).await?;
         Ok(Some(MfaChallenge {
             mfa_required: true,
             mfa_ticket,
             factors: factors.iter().map(|f| f.as_str().to_owned()).collect(),
+            enrolment_required: purpose == Purpose::Enrolment,
         }))
     }
 
@@ -204,7 +237,8 @@ impl Mfa {
         code: &str,
     ) -> Result<Result<Verified, Refused>, ApiError> {
         let now = self.clock.unix();
-        let Some(t) = ticket::take(&self.store, ticket_text, now).await? else {
+        let Some(t) = ticket::take(&self.store, ticket_text, Purpose::SecondFactor, now).await?
+        else {
             return Ok(Err(Refused {
                 who: None,
                 factor: None,

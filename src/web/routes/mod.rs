@@ -116,6 +116,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
             web::resource("/auth/mfa/verify")
                 .wrap(limiter(&limits.login))
                 .route(web::post().to(auth::mfa::verify)),
+        )
+        .service(
+            web::resource("/auth/mfa/enrol/totp")
+                .wrap(limiter(&limits.login))
+                .route(web::post().to(auth::mfa::enrol_totp_with_ticket)),
+        )
+        .service(
+            web::resource("/auth/mfa/enrol/totp/confirm")
+                .wrap(limiter(&limits.login))
+                .route(web::post().to(auth::mfa::confirm_totp_with_ticket)),
         );
     if swagger_login {
         api = api.service(

@@ -41,6 +41,9 @@ pub struct LoginData {
     /// After a recovery code at `POST /auth/mfa/verify`: how many unused ones are left.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_codes_left: Option<i64>,
+    /// After an enrolment ticket's confirmation: the ten recovery codes, shown only now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_codes: Option<Vec<String>>,
 }
 
 /// The login answer: the tokens, or for a user with a second factor
@@ -85,6 +88,7 @@ impl LoginData {
             token_type: t.token_type,
             user,
             recovery_codes_left: None,
+            recovery_codes: None,
         }
     }
 }

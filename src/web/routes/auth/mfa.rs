@@ -1,7 +1,7 @@
 //! `/auth/mfa/...`: enrolling second factors (a recent sign-in needed) and the login's second
 //! step, `verify`, which turns a ticket and a code into the login answer.
 
-use actix_web::{web::Data, HttpRequest};
+use actix_web::{cookie::Cookie, web::Data, HttpRequest};
 use paperclip::actix::{api_v2_operation, web::Json, Apiv2Schema};
 use serde::{Deserialize, Serialize};
 
@@ -9,7 +9,7 @@ use super::login::{profile, LoginData};
 use super::{refresh_cookie, refresh_token_in_body};
 use crate::actors::repo::{FindUserById, RepoHandle};
 use crate::auth::credentials::Authenticator;
-use crate::auth::mfa::{Mfa, TotpEnrolment};
+use crate::auth::mfa::{Mfa, Refused, TotpEnrolment, Verified};
 use crate::auth::reauth::Reauth;
 use crate::auth::sessions::Sessions;
 use crate::domain::Amr;
@@ -147,22 +147,29 @@ pub async fn verify(
     repo: Data<RepoHandle>,
 ) -> Result<ApiOk<LoginData>, ApiError> {
     let client = client.0;
-    let failed = || ApiError::new(kind::MFA_FAILED);
     let verified = match mfa.verify(&body.ticket, &body.code).await? {
         Ok(v) => v,
-        Err(refused) => {
-            let factor = refused.factor.map_or("-", |f| f.as_str());
-            match refused.who {
-                Some((uid, username)) => {
-                    tracing::info!(uid, factor, "second factor refused");
-                    let method = format!("mfa:{factor}");
-                    authenticator.record(&client, uid, &username, Reason::MfaFailed, &method);
-                }
-                None => tracing::info!("unknown, used or expired MFA ticket"),
-            }
-            return Err(failed());
+        Err(r) => {
+            refused(&authenticator, &client, r);
+            return Err(ApiError::new(kind::MFA_FAILED));
         }
     };
+    let (mut data, cookie) =
+        signed_in(&req, &client, &verified, &authenticator, &sessions, &repo).await?;
+    data.recovery_codes_left = verified.recovery_codes_left;
+    Ok(ApiOk::new(data).cookie(cookie))
+}
+
+/// A login's second step passed: the session starts (its `amr` the first step's and the
+/// factor's), logged as the first step's method with the factor.
+async fn signed_in(
+    req: &HttpRequest,
+    client: &crate::domain::ClientInfo,
+    verified: &Verified,
+    authenticator: &Authenticator,
+    sessions: &Sessions,
+    repo: &RepoHandle,
+) -> Result<(LoginData, Cookie<'static>), ApiError> {
     let user = repo
         .send(FindUserById { id: verified.uid })
         .await
@@ -173,24 +180,88 @@ pub async fn verify(
             uid = verified.uid,
             "second factor for a user gone or disabled"
         );
-        return Err(failed());
+        return Err(ApiError::new(kind::MFA_FAILED));
     };
     let method = format!("{}+{}", verified.method, verified.factor.as_str());
-    authenticator.record(&client, user.id, &user.username, Reason::Success, &method);
+    authenticator.record(client, user.id, &user.username, Reason::Success, &method);
     let tokens = sessions
         .start(
             user.id,
             user.multi_login,
-            &client,
+            client,
             &verified.method,
             verified.amr(),
         )
         .await?;
-    let profile = profile(&repo, user.id).await?;
+    let profile = profile(repo, user.id).await?;
     let settings = sessions.settings();
     let cookie = refresh_cookie(&tokens.refresh_token, settings);
-    let in_body = refresh_token_in_body(&req, settings);
-    let mut data = LoginData::new(tokens, profile, in_body);
-    data.recovery_codes_left = verified.recovery_codes_left;
+    let in_body = refresh_token_in_body(req, settings);
+    Ok((LoginData::new(tokens, profile, in_body), cookie))
+}
+
+/// Logs a refused second step (the one answer for every reason is the caller's).
+fn refused(authenticator: &Authenticator, client: &crate::domain::ClientInfo, refused: Refused) {
+    let factor = refused.factor.map_or("-", |f| f.as_str());
+    match refused.who {
+        Some((uid, username)) => {
+            tracing::info!(uid, factor, "second factor refused");
+            let method = format!("mfa:{factor}");
+            authenticator.record(client, uid, &username, Reason::MfaFailed, &method);
+        }
+        None => tracing::info!("unknown, used or expired MFA ticket"),
+    }
+}
+
+#[derive(Deserialize, Apiv2Schema)]
+pub struct TicketRequest {
+    /// `mfa_ticket` from a login answer with `enrolment_required`.
+    pub ticket: String,
+}
+
+/// Enrolment for a user who must have a second factor (`mfa.required_for`) and has none: the
+/// ticket from the login answer (`enrolment_required: true`) gives a TOTP secret, as
+/// `POST /auth/mfa/totp` does; nothing else accepts that ticket. An unknown, used or expired
+/// ticket, or one for a second factor, is 401 `mfa_failed`.
+#[api_v2_operation(tags(auth))]
+#[tracing::instrument(skip_all)]
+pub async fn enrol_totp_with_ticket(
+    body: Json<TicketRequest>,
+    mfa: Data<Mfa>,
+) -> Result<ApiOk<TotpEnrolment>, ApiError> {
+    match mfa.enrol_totp_with_ticket(&body.ticket).await? {
+        Some(e) => Ok(ApiOk::new(e)),
+        None => Err(ApiError::new(kind::MFA_FAILED)),
+    }
+}
+
+/// The enrolment's first code, with the ticket: the factor is active and the login finishes,
+/// in the login answer's shape with `recovery_codes` (ten, shown only now). Every failure is
+/// 401 `mfa_failed`; a wrong code uses one of the ticket's attempts.
+#[api_v2_operation(tags(auth))]
+#[tracing::instrument(skip_all)]
+pub async fn confirm_totp_with_ticket(
+    req: HttpRequest,
+    body: Json<VerifyRequest>,
+    client: Client,
+    mfa: Data<Mfa>,
+    authenticator: Data<Authenticator>,
+    sessions: Data<Sessions>,
+    repo: Data<RepoHandle>,
+) -> Result<ApiOk<LoginData>, ApiError> {
+    let client = client.0;
+    let (verified, recovery_codes) = match mfa
+        .confirm_totp_with_ticket(&body.ticket, &body.code)
+        .await?
+    {
+        Ok(v) => v,
+        Err(r) => {
+            refused(&authenticator, &client, r);
+            return Err(ApiError::new(kind::MFA_FAILED));
+        }
+    };
+    let (mut data, cookie) =
+        signed_in(&req, &client, &verified, &authenticator, &sessions, &repo).await?;
+    data.recovery_codes = recovery_codes;
     Ok(ApiOk::new(data).cookie(cookie))
 }

@@ -52,7 +52,7 @@ pub async fn swagger_login(
         .first_step(&client, &username, password, Method::Swagger)
         .await?;
     let method = Method::Swagger.as_str();
-    if mfa.factors(user.id).await?.is_empty() {
+    if !mfa.second_step_needed(user.id).await? {
         authenticator.record(&client, user.id, &user.username, Reason::Success, method);
     } else {
         authenticator.record(
