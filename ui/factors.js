@@ -3,8 +3,9 @@
 // it off. Every change needs a recent sign-in (with the factor, once there is one).
 
 import { call, session } from './api.js';
-import { field, h, problem, withReauth } from './dom.js';
+import { ask, field, h, problem, table, when, withReauth } from './dom.js';
 import { t } from './text.js';
+import { createPasskey, passkeysWork } from './webauthn.js';
 
 // Ten codes, shown once, with what they are for.
 export function recoveryCodes(codes) {
@@ -33,7 +34,8 @@ export function factorsSection() {
   const section = h('section', { id: 'factors' }, h('h2', { text: t('factors') }));
   const body = h('div');
   const msg = h('p', { class: 'error', role: 'alert', id: 'factors-message' });
-  section.append(body, msg);
+  const keys = h('div', { id: 'passkeys' });
+  section.append(body, msg, h('h3', { text: t('passkeys') }), keys);
 
   async function refreshMe() {
     const r = await call('/sys/users/me');
@@ -53,7 +55,54 @@ export function factorsSection() {
     setTimeout(() => form.querySelector('#totp-code').focus());
   }
 
+  async function addPasskey() {
+    const name = await ask(t('passkeyName'), 'text', navigator.platform || '');
+    if (!name) return;
+    const start = await withReauth(() => call('/auth/mfa/passkeys/register/start', { method: 'POST', body: { name } }));
+    if (!start.ok) { msg.textContent = problem(start); return; }
+    let credential;
+    try {
+      credential = await createPasskey(start.data.options);
+    } catch (e) {
+      msg.textContent = t('passkeyCancelled');
+      return;
+    }
+    const r = await call('/auth/mfa/passkeys/register/finish', {
+      method: 'POST', body: { challenge_id: start.data.challenge_id, credential },
+    });
+    if (!r.ok) { msg.textContent = problem(r); return; }
+    msg.textContent = '';
+    await refreshMe();
+    await load();
+    if (r.data.recovery_codes) body.append(recoveryCodes(r.data.recovery_codes));
+  }
+
+  async function loadPasskeys() {
+    const r = await call('/auth/mfa/passkeys');
+    if (!r.ok) { msg.textContent = problem(r); return; }
+    keys.replaceChildren(
+      table([
+        [t('passkeyName'), (k) => k.name],
+        [t('created'), (k) => when(k.created_at)],
+        [t('lastUsed'), (k) => when(k.last_used_at)],
+        [t('actions'), (k) => h('button', {
+          type: 'button', class: 'secondary', 'data-passkey': k.name, text: t('remove'),
+          'aria-label': `${t('remove')}: ${k.name}`,
+          onclick: async () => {
+            const d = await withReauth(() => call(`/auth/mfa/passkeys/${k.id}`, { method: 'DELETE' }));
+            msg.textContent = d.ok ? '' : problem(d);
+            await refreshMe();
+            await load();
+          },
+        })],
+      ], r.data),
+      passkeysWork()
+        ? h('button', { type: 'button', id: 'passkey-add', text: t('passkeyAdd'), onclick: addPasskey })
+        : h('p', { class: 'hint', text: t('passkeyUnsupported') }));
+  }
+
   async function load() {
+    await loadPasskeys();
     const r = await call('/auth/mfa');
     if (!r.ok) { msg.textContent = problem(r); return; }
     const on = r.data.factors.includes('totp');

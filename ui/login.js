@@ -3,6 +3,7 @@
 import { accept, call, watch } from './api.js';
 import { field, h, problem } from './dom.js';
 import { recoveryCodes, totpForm } from './factors.js';
+import { autofillWorks, passkeysWork, usePasskey } from './webauthn.js';
 import { go, render } from './router.js';
 import { t } from './text.js';
 
@@ -30,13 +31,41 @@ export async function loginView(main) {
   }
   const form = h('form', { class: 'card narrow', id: 'login-form', novalidate: true },
     h('h1', { text: t('signIn') }),
-    field('username', t('username'), { autocomplete: 'username', required: true, autocapitalize: 'none' }),
+    field('username', t('username'), { autocomplete: 'username webauthn', required: true, autocapitalize: 'none' }),
     field('password', t('password'), { type: 'password', autocomplete: 'current-password', required: true }),
     captchaRow, error, hint,
     h('button', { type: 'submit', id: 'login-submit', text: t('signIn') }),
+    passkeysWork() ? h('button', { type: 'button', class: 'secondary', id: 'passkey-login', text: t('passkeySignIn'), onclick: () => withPasskey(false) }) : null,
     h('div', { class: 'social', id: 'social' }));
+  // Signing in with a passkey alone: from the button, or from the username field's autofill
+  // (a pending conditional request, given up when the button is used or the view changes).
+  async function withPasskey(conditional) {
+    stopAutofill();
+    const controller = conditional ? new AbortController() : null;
+    autofill = controller;
+    const o = await call('/auth/passkey/options', { method: 'POST', auth: false });
+    if (!o.ok) { if (!conditional) error.textContent = problem(o); return; }
+    // Given up while the options came (the button, a password sign-in, another view).
+    if (conditional && autofill !== controller) return;
+    let credential;
+    try {
+      credential = await usePasskey(o.data.options, conditional ? { mediation: 'conditional', signal: controller.signal } : {});
+    } catch (e) {
+      if (!conditional) error.textContent = t('passkeyFailed');
+      return;
+    }
+    const r = await call('/auth/passkey/login', { method: 'POST', body: { challenge_id: o.data.challenge_id, credential }, auth: false });
+    if (r.ok) {
+      accept(r.data, r.serverNow);
+      watch();
+      go('/account');
+      return;
+    }
+    error.textContent = problem(r);
+  }
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    stopAutofill();
     error.textContent = '';
     hint.textContent = '';
     const body = {
@@ -63,6 +92,7 @@ export async function loginView(main) {
   main.append(form);
   form.username.focus();
   loadCaptcha();
+  if (await autofillWorks()) withPasskey(true);
   const social = form.querySelector('#social');
   for (const p of await listProviders()) {
     social.append(h('button', {
@@ -76,22 +106,35 @@ export async function loginView(main) {
   }
 }
 
+// The username field's pending passkey autofill: the browser allows one WebAuthn request at a
+// time, so it is given up before any other (and whenever the view changes).
+let autofill = null;
+export function stopAutofill() {
+  autofill?.abort();
+  autofill = null;
+}
+
 // The second step of a sign-in for a user with a second factor: the ticket the first step gave
 // and a TOTP or recovery code. A failed ticket (used up, expired) means starting over.
 function secondStep(first) {
   const error = h('p', { id: 'mfa-error', class: 'error', role: 'alert' });
   const again = h('button', { type: 'button', class: 'secondary', id: 'mfa-again', text: t('mfaAgain'), onclick: () => render() });
+  const passkey = first.webauthn && passkeysWork()
+    ? h('button', { type: 'button', id: 'mfa-passkey', text: t('passkeyUse'), onclick: async () => {
+      error.textContent = '';
+      let webauthn;
+      try { webauthn = await usePasskey(first.webauthn); } catch (e) { error.textContent = t('passkeyFailed'); return; }
+      finish(await call('/auth/mfa/verify', { method: 'POST', body: { ticket: first.mfa_ticket, webauthn }, auth: false }));
+    } })
+    : null;
   const form = h('form', { class: 'card narrow', id: 'mfa-form', novalidate: true },
     h('h1', { text: t('signIn') }),
+    passkey,
     field('mfa-code', t('mfaCode'), { autocomplete: 'one-time-code', inputmode: 'text', required: true, autocapitalize: 'none' }),
     error,
     h('button', { type: 'submit', id: 'mfa-submit', text: t('mfaVerify') }),
     again);
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    error.textContent = '';
-    const code = form.querySelector('#mfa-code').value.trim();
-    const r = await call('/auth/mfa/verify', { method: 'POST', body: { ticket: first.mfa_ticket, code }, auth: false });
+  function finish(r) {
     if (r.ok) {
       accept(r.data, r.serverNow);
       watch();
@@ -99,6 +142,12 @@ function secondStep(first) {
     }
     error.textContent = problem(r);
     return undefined;
+  }
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    error.textContent = '';
+    const code = form.querySelector('#mfa-code').value.trim();
+    return finish(await call('/auth/mfa/verify', { method: 'POST', body: { ticket: first.mfa_ticket, code }, auth: false }));
   });
   setTimeout(() => form.querySelector('#mfa-code').focus());
   return form;

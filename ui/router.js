@@ -4,7 +4,7 @@ import { call, onSignedOut, session } from './api.js';
 import { h, problem, view } from './dom.js';
 import { accountView } from './account.js';
 import { adminView } from './admin.js';
-import { callbackView, loginView } from './login.js';
+import { callbackView, loginView, stopAutofill } from './login.js';
 import { t } from './text.js';
 
 // Navigates, then moves focus to the new view's heading (or `focus`), as a page load would.
@@ -31,6 +31,7 @@ export function canAdmin() {
 }
 
 export async function render() {
+  stopAutofill();
   const path = location.pathname;
   const nav = document.getElementById('nav');
   nav.hidden = !session.token;

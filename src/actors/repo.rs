@@ -13,7 +13,8 @@ use crate::db::models::{ApiClientRow, LoginLogRow, NewLoginLog, NewUser, RoleRow
 use crate::db::DbError;
 use crate::domain::{ApiClient, AuthUser};
 use crate::repo::{
-    CodeChange, Guarded, LoginLogFilter, Repo, RoleKey, TotpRow, UserChanges, UserFilter,
+    CodeChange, Guarded, LoginLogFilter, PasskeyRow, Repo, RoleKey, TotpRow, UserChanges,
+    UserFilter,
 };
 
 pub struct RepoActor {
@@ -145,6 +146,18 @@ messages! {
     /// How many are left, or `None` for a code that is not an unused one of this user.
     UseRecoveryCode { user_id: i64, hash: String, now: NaiveDateTime } -> Option<i64> =
         |repo, m| repo.use_recovery_code(m.user_id, &m.hash, m.now).await;
+    /// Every factor and the recovery codes (an administrator's reset): how many factors.
+    DeleteFactors { user_id: i64 } -> usize = |repo, m| repo.delete_factors(m.user_id).await;
+    PasskeysOf { user_id: i64 } -> Vec<PasskeyRow> = |repo, m| repo.passkeys_of(m.user_id).await;
+    PasskeyByCredential { credential_id: String } -> Option<PasskeyRow> =
+        |repo, m| repo.passkey_by_credential(&m.credential_id).await;
+    /// `None` when the credential is registered already.
+    AddPasskey { user_id: i64, credential_id: String, name: String, passkey: String, now: NaiveDateTime } -> Option<i64> =
+        |repo, m| repo.add_passkey(m.user_id, &m.credential_id, &m.name, &m.passkey, m.now).await;
+    PasskeyUsed { id: i64, passkey: Option<String>, now: NaiveDateTime } -> () =
+        |repo, m| repo.passkey_used(m.id, m.passkey.as_deref(), m.now).await;
+    DeletePasskey { user_id: i64, id: i64 } -> usize =
+        |repo, m| repo.delete_passkey(m.user_id, m.id).await;
 }
 
 /// What the rest of the server holds: a cheap, cloneable address.

@@ -8,7 +8,7 @@
 
 use super::{Admin, AdminError, UserSpec};
 use crate::actors::repo::{
-    ChangeUser, DeleteTotp, DeleteUser, FindUserById, ListUsers, LoadAuthUser,
+    ChangeUser, DeleteFactors, DeleteUser, FindUserById, ListUsers, LoadAuthUser,
 };
 use crate::db::models::User;
 use crate::domain::{
@@ -176,7 +176,7 @@ impl Admin {
         self.set_password_of(&user, password).await
     }
 
-    /// Removes the user's second factors (TOTP and recovery codes; the next login needs only
+    /// Removes the user's second factors (TOTP, passkeys, recovery codes; the next login needs only
     /// the password) and ends its sessions on every node. `None` when there were none (nothing
     /// changed, no session ended); else how many sessions ended.
     pub async fn reset_mfa(
@@ -186,7 +186,7 @@ impl Admin {
     ) -> Result<Option<usize>, AdminError> {
         let user = self.shown(id).await?;
         caller.may_manage(&user)?;
-        let removed = self.repo.send(DeleteTotp { user_id: id }).await?;
+        let removed = self.repo.send(DeleteFactors { user_id: id }).await?;
         if removed == 0 {
             return Ok(None);
         }

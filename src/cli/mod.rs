@@ -164,7 +164,7 @@ pub enum UserCommand {
 
 #[derive(Subcommand)]
 pub enum UserMfaCommand {
-    /// Remove the user's second factors (TOTP, recovery codes), for one who lost them: the next
+    /// Remove the user's second factors (TOTP, passkeys, recovery codes), for one who lost them: the next
     /// login needs only the password. Ends the user's sessions on every node.
     Reset {
         #[arg(long)]

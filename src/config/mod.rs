@@ -13,6 +13,7 @@ mod mfa;
 mod oauth2;
 mod validate;
 mod web;
+mod webauthn;
 
 pub use access::{AccessRule, DefaultAccess, ForwardAuthSettings, ForwardedHeaders};
 pub use auth::{
@@ -31,6 +32,7 @@ pub use web::{
     BootstrapSettings, CorsSettings, DocsSettings, LoginLogSettings, MetricsSettings,
     ServerSettings, UiSettings,
 };
+pub use webauthn::WebauthnSettings;
 
 const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 const ENV_PREFIX: &str = "PORTCULLIS";
@@ -43,6 +45,7 @@ const LIST_KEYS: &[&str] = &[
     "cors.allowed_origins",
     "jwt.previous_public_key_files",
     "mfa.required_for",
+    "webauthn.origins",
 ];
 /// Smallest accepted HS256 secret: 256 bits.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -109,6 +112,7 @@ pub struct Settings {
     pub api_clients: ApiClientSettings,
     pub events: EventsSettings,
     pub mfa: MfaSettings,
+    pub webauthn: WebauthnSettings,
 }
 
 fn default_profile() -> Profile {

@@ -65,6 +65,7 @@ impl Settings {
         problems.extend(self.api_clients.problems());
         problems.extend(self.events.problems());
         problems.extend(self.mfa.problems(self.profile));
+        problems.extend(self.webauthn.problems());
         let db = self.database.url.trim();
         if !(db.is_empty()
             || db.starts_with("sqlite://")

@@ -134,6 +134,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mfa_passkeys (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        credential_id -> Text,
+        name -> Text,
+        passkey -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(role_permissions -> roles (role_id));
 diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(user_roles -> users (user_id));
@@ -141,6 +153,7 @@ diesel::joinable!(user_social -> users (user_id));
 diesel::joinable!(imported_users -> users (user_id));
 diesel::joinable!(mfa_totp -> users (user_id));
 diesel::joinable!(mfa_recovery_codes -> users (user_id));
+diesel::joinable!(mfa_passkeys -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -156,4 +169,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     imported_users,
     mfa_totp,
     mfa_recovery_codes,
+    mfa_passkeys,
 );

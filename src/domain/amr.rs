@@ -40,9 +40,18 @@ impl Amr {
     pub fn first_step(method: &str) -> Self {
         if method.starts_with("oauth2:") {
             Self::FED
+        } else if method == "passkey" {
+            Self::passkey_alone()
         } else {
             Self::PWD
         }
+    }
+
+    /// A passkey alone (`method = "passkey"`), its user verified: two factors in one key (the
+    /// authenticator and the PIN or biometric that unlocks it), as NIST SP 800-63B counts a
+    /// multi-factor cryptographic authenticator.
+    pub fn passkey_alone() -> Self {
+        Self(Self::HWK.0 | Self::MFA.0)
     }
 
     /// This set and a second factor after it.

@@ -85,6 +85,8 @@ pub mod kind {
         MFA_FAILED = 401, 401, "mfa_failed", "The code is wrong, or the sign-in ticket is invalid, used or expired", "验证码错误，或登录凭据无效、已使用或已过期", Challenge::None;
         MFA_REQUIRED = 403, 403, "mfa_required", "This account has (or must set up) a second factor: sign in with POST /api/v1/auth/login", "此账号已启用（或须设置）二次验证，请通过 POST /api/v1/auth/login 登录", Challenge::None;
         MFA_CODE_NEEDED = 401, 401, "mfa_code_required", "Enter the code from your authenticator app (or a recovery code) with the password", "请同时输入身份验证器应用中的验证码（或恢复码）", Challenge::Error("insufficient_user_authentication");
+        PASSKEY_FAILED = 400, 400, "passkey_failed", "The passkey was not accepted; please try again", "通行密钥未通过验证，请重试", Challenge::None;
+        PASSKEY_SIGN_IN_FAILED = 401, 401, "passkey_sign_in_failed", "The passkey was not accepted; please try again", "通行密钥未通过验证，请重试", Challenge::None;
         INVALID_MFA_CODE = 400, 400, "invalid_mfa_code", "The code is wrong or was used already", "验证码错误或已使用", Challenge::None;
         PROVIDER_UNAVAILABLE = 502, 502, "provider_unavailable", "The login provider could not be reached", "无法连接第三方登录服务", Challenge::None;
         BUSY = 503, 503, "busy", "The server is busy, please try again in a moment", "服务器繁忙，请稍后重试", Challenge::None;

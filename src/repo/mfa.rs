@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::Repo;
-use crate::db::schema::{mfa_recovery_codes, mfa_totp};
+use crate::db::schema::{mfa_passkeys, mfa_recovery_codes, mfa_totp};
 use crate::db::DbError;
 use crate::with_conn;
 
@@ -123,6 +123,30 @@ impl Repo {
         })
     }
 
+    /// Every factor of the user and the recovery codes (an administrator's reset): how many
+    /// factors there were.
+    pub async fn delete_factors(&self, user_id: i64) -> Result<usize, DbError> {
+        use diesel_async::AsyncConnection;
+        with_conn!(&self.db, |conn| {
+            conn.transaction::<usize, DbError, _>(async |conn| {
+                let totp = diesel::delete(mfa_totp::table.find(user_id))
+                    .execute(conn)
+                    .await?;
+                let passkeys =
+                    diesel::delete(mfa_passkeys::table.filter(mfa_passkeys::user_id.eq(user_id)))
+                        .execute(conn)
+                        .await?;
+                diesel::delete(
+                    mfa_recovery_codes::table.filter(mfa_recovery_codes::user_id.eq(user_id)),
+                )
+                .execute(conn)
+                .await?;
+                Ok(totp + passkeys)
+            })
+            .await
+        })
+    }
+
     /// Removes the TOTP factor, and the recovery codes with it when no factor is left.
     pub async fn delete_totp(&self, user_id: i64) -> Result<usize, DbError> {
         use diesel_async::AsyncConnection;
@@ -131,11 +155,18 @@ impl Repo {
                 let n = diesel::delete(mfa_totp::table.find(user_id))
                     .execute(conn)
                     .await?;
-                diesel::delete(
-                    mfa_recovery_codes::table.filter(mfa_recovery_codes::user_id.eq(user_id)),
-                )
-                .execute(conn)
-                .await?;
+                let passkeys: i64 = mfa_passkeys::table
+                    .filter(mfa_passkeys::user_id.eq(user_id))
+                    .count()
+                    .get_result(conn)
+                    .await?;
+                if passkeys == 0 {
+                    diesel::delete(
+                        mfa_recovery_codes::table.filter(mfa_recovery_codes::user_id.eq(user_id)),
+                    )
+                    .execute(conn)
+                    .await?;
+                }
                 Ok(n)
             })
             .await

@@ -6,12 +6,14 @@ pub mod fba;
 mod imported;
 mod login_logs;
 mod mfa;
+mod passkeys;
 mod roles;
 mod social;
 mod users;
 
 pub use login_logs::LoginLogFilter;
 pub use mfa::TotpRow;
+pub use passkeys::PasskeyRow;
 pub use roles::{CodeChange, RoleKey};
 pub use users::{Guarded, UserChanges, UserFilter};
 

@@ -317,6 +317,7 @@ impl Repo {
             )
         })?;
         let totp = self.with_active_totp(&ids).await?;
+        let passkeys = self.with_passkeys(&ids).await?;
         let every_code = if rows.iter().any(|u| u.is_superuser) {
             self.permission_codes(0, true).await?
         } else {
@@ -337,7 +338,7 @@ impl Repo {
                 } else {
                     of(&codes, u.id)
                 };
-                let factors = second_factors(totp.contains(&u.id));
+                let factors = second_factors(totp.contains(&u.id), passkeys.contains(&u.id));
                 auth_user(u, of(&names, u.id), permissions, factors)
             })
             .collect())
@@ -379,17 +380,21 @@ impl Repo {
         };
         let roles = self.role_names(id).await?;
         let permissions = self.permission_codes(id, row.is_superuser).await?;
-        let factors = second_factors(!self.with_active_totp(&[id]).await?.is_empty());
+        let factors = second_factors(
+            !self.with_active_totp(&[id]).await?.is_empty(),
+            !self.with_passkeys(&[id]).await?.is_empty(),
+        );
         Ok(Some(auth_user(&row, roles, permissions, factors)))
     }
 }
 
-/// The names of a user's active second factors (passkeys will join `totp`).
-fn second_factors(totp: bool) -> Vec<String> {
-    match totp {
-        true => vec!["totp".to_owned()],
-        false => Vec::new(),
-    }
+/// The names of a user's active second factors.
+fn second_factors(totp: bool, passkey: bool) -> Vec<String> {
+    [(totp, "totp"), (passkey, "passkey")]
+        .into_iter()
+        .filter(|(has, _)| *has)
+        .map(|(_, name)| name.to_owned())
+        .collect()
 }
 
 pub fn auth_user(

@@ -32,7 +32,7 @@ use crate::auth::credentials::Authenticator;
 use crate::auth::gate::Gate;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::lockout::Lockout;
-use crate::auth::mfa::{sealing::Sealer, Mfa};
+use crate::auth::mfa::{passkey, sealing::Sealer, Mfa};
 use crate::auth::password::PasswordHasher;
 use crate::auth::reauth::Reauth;
 use crate::auth::sessions::Sessions;
@@ -246,8 +246,11 @@ impl Application {
             login_log: login_log.clone(),
             clock: clock.clone(),
         };
+        let relying_party = passkey::relying_party(&settings.webauthn, &public_url.0)
+            .map_err(anyhow::Error::msg)?;
         let mfa = Mfa::new(
             repo.clone(),
+            relying_party,
             store.clone(),
             cache.invalidator(),
             Sealer::new(&resolve_mfa_key(&settings)?),

@@ -105,6 +105,8 @@ pub enum Once {
     LoginCode,
     /// The ticket between the password and the second factor.
     MfaTicket,
+    /// A passkey ceremony's state between its options and the authenticator's answer.
+    Webauthn,
 }
 
 impl Once {
@@ -114,6 +116,7 @@ impl Once {
             Self::OAuthState => "oauth2:state",
             Self::LoginCode => "oauth2:code",
             Self::MfaTicket => "mfa:ticket",
+            Self::Webauthn => "webauthn",
         }
     }
 }

@@ -18,6 +18,7 @@ pub const MODULES: &[(&str, &str)] = &[
     ("/ui/login.js", include_str!("../../ui/login.js")),
     ("/ui/account.js", include_str!("../../ui/account.js")),
     ("/ui/factors.js", include_str!("../../ui/factors.js")),
+    ("/ui/webauthn.js", include_str!("../../ui/webauthn.js")),
     ("/ui/admin.js", include_str!("../../ui/admin.js")),
 ];
 

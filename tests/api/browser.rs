@@ -158,7 +158,7 @@ pub(crate) const ON_LOGIN: &str =
 const CAPTCHA_SHOWN: &str =
     "document.querySelector('#captcha-img')?.src?.startsWith('data:') && !document.querySelector('#captcha-row').hidden";
 
-async fn sign_in(c: &Client, base: &str, user: &str, password: &str) {
+pub(crate) async fn sign_in(c: &Client, base: &str, user: &str, password: &str) {
     c.goto(&format!("{base}/login")).await.unwrap();
     until(c, "the login page", ON_LOGIN, WAIT).await;
     fill(c, "#username", user).await;
@@ -168,13 +168,13 @@ async fn sign_in(c: &Client, base: &str, user: &str, password: &str) {
 }
 
 /// A second origin serving the same page, pointed at Portcullis by its `<meta>`.
-struct Origin {
-    url: String,
-    api: Arc<Mutex<String>>,
+pub(crate) struct Origin {
+    pub(crate) url: String,
+    pub(crate) api: Arc<Mutex<String>>,
     _server: actix_web::dev::ServerHandle,
 }
 
-fn second_origin() -> Origin {
+pub(crate) fn second_origin() -> Origin {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let api = Arc::new(Mutex::new(String::new()));

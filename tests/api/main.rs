@@ -3,6 +3,7 @@ mod admin_rank;
 mod browser;
 mod browser_api;
 mod browser_mfa;
+mod browser_passkeys;
 mod cli;
 mod clients;
 mod deploying;

@@ -90,7 +90,7 @@ impl Mfa {
         self.new_recovery_codes(uid).await
     }
 
-    async fn new_recovery_codes(&self, uid: i64) -> Result<Vec<String>, ApiError> {
+    pub(super) async fn new_recovery_codes(&self, uid: i64) -> Result<Vec<String>, ApiError> {
         let (codes, hashes) = recovery::generate(uid);
         self.repo
             .send(ReplaceRecoveryCodes {

@@ -8,6 +8,7 @@
 //! not a token: the gate never sees it, and nothing but `verify` reads it.
 
 mod enrol;
+pub mod passkey;
 pub mod recovery;
 pub mod sealing;
 mod ticket;
@@ -34,6 +35,7 @@ use crate::store::Store;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Factor {
     Totp,
+    Passkey,
     Recovery,
 }
 
@@ -41,14 +43,17 @@ impl Factor {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Totp => "totp",
+            Self::Passkey => "passkey",
             Self::Recovery => "recovery",
         }
     }
 
-    /// As `amr` names it: both are one-time passwords (RFC 8176).
+    /// As `amr` names it (RFC 8176): TOTP and recovery codes are one-time passwords; a passkey
+    /// is a key an authenticator holds (`hwk`: its private key never leaves it).
     pub fn amr(self) -> Amr {
         match self {
             Self::Totp | Self::Recovery => Amr::OTP,
+            Self::Passkey => Amr::HWK,
         }
     }
 }
@@ -60,9 +65,14 @@ pub struct MfaChallenge {
     pub mfa_required: bool,
     /// Single-use, short-lived (`mfa.ticket_ttl_seconds`); not an access token.
     pub mfa_ticket: String,
-    /// What `verify` accepts for this user: `totp`, `recovery`. Empty with
+    /// What `verify` accepts for this user: `totp`, `passkey`, `recovery`. Empty with
     /// `enrolment_required`.
     pub factors: Vec<String>,
+    /// With a `passkey` factor: the options for `navigator.credentials.get()` (WebAuthn's
+    /// `{publicKey: {challenge, allowCredentials, ...}}`, binary values in base64url); the
+    /// assertion goes to `verify` as `webauthn`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webauthn: Option<serde_json::Value>,
     /// The user must have a second factor (`mfa.required_for`) and has none: the ticket can
     /// only enrol one (`POST /api/v1/auth/mfa/enrol/totp`, then `.../confirm`, which signs in).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -97,6 +107,14 @@ impl Verified {
     }
 }
 
+/// What the second step offers: a code (TOTP or recovery), or a passkey's assertion (the
+/// `PublicKeyCredential` from `navigator.credentials.get()`, as JSON).
+#[derive(Debug, Clone, Copy)]
+pub enum Answer<'a> {
+    Code(&'a str),
+    Passkey(&'a serde_json::Value),
+}
+
 /// A code that passed `check_code`.
 #[derive(Debug)]
 pub struct Passed {
@@ -116,6 +134,8 @@ pub struct Refused {
 #[derive(Clone)]
 pub struct Mfa {
     repo: RepoHandle,
+    /// The relying party passkeys belong to.
+    webauthn: Arc<webauthn_rs::Webauthn>,
     store: Store,
     /// A factor confirmed or removed changes the user every node caches (`second_factors`).
     invalidator: Invalidator,
@@ -131,6 +151,7 @@ fn db(e: crate::db::DbError) -> ApiError {
 impl Mfa {
     pub fn new(
         repo: RepoHandle,
+        webauthn: webauthn_rs::Webauthn,
         store: Store,
         invalidator: Invalidator,
         sealer: Sealer,
@@ -139,6 +160,7 @@ impl Mfa {
     ) -> Self {
         Self {
             repo,
+            webauthn: Arc::new(webauthn),
             store,
             invalidator,
             sealer: Arc::new(sealer),
@@ -147,7 +169,7 @@ impl Mfa {
         }
     }
 
-    /// The user's active factors (`totp`, `recovery` while codes are left).
+    /// The user's active factors (`totp`, `passkey`, and `recovery` while codes are left).
     pub async fn factors(&self, uid: i64) -> Result<Vec<Factor>, ApiError> {
         let totp = self
             .repo
@@ -155,18 +177,23 @@ impl Mfa {
             .await
             .map_err(db)?
             .is_some_and(|t| t.confirmed_at.is_some());
-        if !totp {
-            return Ok(Vec::new());
+        let passkeys = !self.passkeys_of(uid).await?.is_empty();
+        let mut factors: Vec<Factor> = [(totp, Factor::Totp), (passkeys, Factor::Passkey)]
+            .into_iter()
+            .filter_map(|(has, f)| has.then_some(f))
+            .collect();
+        if factors.is_empty() {
+            return Ok(factors);
         }
         let left = self
             .repo
             .send(RecoveryCodesLeft { user_id: uid })
             .await
             .map_err(db)?;
-        Ok(match left {
-            0 => vec![Factor::Totp],
-            _ => vec![Factor::Totp, Factor::Recovery],
-        })
+        if left > 0 {
+            factors.push(Factor::Recovery);
+        }
+        Ok(factors)
     }
 
     /// Whether the user has an active second factor.
@@ -220,10 +247,15 @@ impl Mfa {
             purpose,
         };
         let mfa_ticket = ticket::issue(&self.store, &t, now).await?;
+        let webauthn = match factors.contains(&Factor::Passkey) {
+            true => Some(self.passkey_challenge(uid, &mfa_ticket).await?),
+            false => None,
+        };
         Ok(Some(MfaChallenge {
             mfa_required: true,
             mfa_ticket,
             factors: factors.iter().map(|f| f.as_str().to_owned()).collect(),
+            webauthn,
             enrolment_required: purpose == Purpose::Enrolment,
         }))
     }
@@ -234,7 +266,7 @@ impl Mfa {
     pub async fn verify(
         &self,
         ticket_text: &str,
-        code: &str,
+        answer: Answer<'_>,
     ) -> Result<Result<Verified, Refused>, ApiError> {
         let now = self.clock.unix();
         let Some(t) = ticket::take(&self.store, ticket_text, Purpose::SecondFactor, now).await?
@@ -244,7 +276,11 @@ impl Mfa {
                 factor: None,
             }));
         };
-        match self.check_code(t.uid, code).await? {
+        let checked = match answer {
+            Answer::Code(code) => self.check_code(t.uid, code).await?,
+            Answer::Passkey(assertion) => self.check_passkey(t.uid, ticket_text, assertion).await?,
+        };
+        match checked {
             Ok(passed) => Ok(Ok(Verified {
                 uid: t.uid,
                 username: t.username,
@@ -263,24 +299,40 @@ impl Mfa {
         }
     }
 
+    /// Counts one check of a second factor against the user, before it is made (checks at
+    /// once each see the others'): false past `mfa.max_failures_per_user` in the window, when
+    /// even a right answer fails.
+    async fn may_check(&self, uid: i64) -> Result<bool, ApiError> {
+        let window = self.settings.failure_window_seconds;
+        let attempts = self
+            .store
+            .incr(&format!("mfafail:{uid}"), window, self.clock.unix())
+            .await?;
+        let ok = attempts <= i64::from(self.settings.max_failures_per_user);
+        if !ok {
+            tracing::info!(uid, "second factor refused: too many failures");
+        }
+        Ok(ok)
+    }
+
+    /// A right answer undoes the count.
+    async fn checked_right(&self, uid: i64) -> Result<(), ApiError> {
+        Ok(self
+            .store
+            .remove_numbers(&[format!("mfafail:{uid}")])
+            .await?)
+    }
+
     /// Whether `code` is one of the user's active factors now: a TOTP code (its step not used
     /// before) or an unused recovery code, which it then uses. Every check counts against the
-    /// user (`mfa.max_failures_per_user` per window, whatever asked: a login's ticket or a
-    /// re-authentication); past it even a right code fails. Refused: the factor it was read as.
+    /// user (`may_check`, whatever asked: a login's ticket or a re-authentication). Refused:
+    /// the factor it was read as.
     pub async fn check_code(
         &self,
         uid: i64,
         code: &str,
     ) -> Result<Result<Passed, Factor>, ApiError> {
-        let now = self.clock.unix();
-        // Counted before the code is compared, and undone by a right one: codes checked at
-        // once each see the others' attempts.
-        let failures_key = format!("mfafail:{uid}");
-        let window = self.settings.failure_window_seconds;
-        let attempts = self.store.incr(&failures_key, window, now).await?;
-        let too_many = attempts > i64::from(self.settings.max_failures_per_user);
-        let (factor, passed) = if too_many {
-            tracing::info!(uid, "second factor refused: too many failures");
+        let (factor, passed) = if !self.may_check(uid).await? {
             (Factor::Totp, None)
         } else if recovery::looks_like(code) {
             let left = self
@@ -299,7 +351,7 @@ impl Mfa {
         };
         match passed {
             Some(recovery_codes_left) => {
-                self.store.remove_numbers(&[failures_key]).await?;
+                self.checked_right(uid).await?;
                 Ok(Ok(Passed {
                     factor,
                     recovery_codes_left,

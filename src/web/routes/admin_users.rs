@@ -199,7 +199,7 @@ pub struct MfaReset {
     pub ended_sessions: usize,
 }
 
-/// Remove a user's second factors (TOTP and recovery codes), for a user who lost them: the
+/// Remove a user's second factors (TOTP, passkeys, recovery codes), for a user who lost them: the
 /// next login needs only the password, and every session of the user ends on every node
 /// (`sys:user:mfa:reset`; a user holding codes the caller does not: superusers only). Logged
 /// as a `security` event. One's own factors are removed with `DELETE /auth/mfa/totp`.

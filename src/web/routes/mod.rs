@@ -118,6 +118,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
                 .route(web::post().to(auth::mfa::verify)),
         )
         .service(
+            web::resource("/auth/passkey/options")
+                .wrap(limiter(&limits.login))
+                .route(web::post().to(auth::passkeys::login_options)),
+        )
+        .service(
+            web::resource("/auth/passkey/login")
+                .wrap(limiter(&limits.login))
+                .route(web::post().to(auth::passkeys::login)),
+        )
+        .service(
             web::resource("/auth/mfa/enrol/totp")
                 .wrap(limiter(&limits.login))
                 .route(web::post().to(auth::mfa::enrol_totp_with_ticket)),
@@ -187,6 +197,26 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
                 web::resource("/auth/mfa/totp/confirm")
                     .wrap(require_bearer())
                     .route(web::post().to(auth::mfa::confirm_totp)),
+            )
+            .service(
+                web::resource("/auth/mfa/passkeys")
+                    .wrap(require_bearer())
+                    .route(web::get().to(auth::passkeys::list)),
+            )
+            .service(
+                web::resource("/auth/mfa/passkeys/register/start")
+                    .wrap(require_bearer())
+                    .route(web::post().to(auth::passkeys::register_start)),
+            )
+            .service(
+                web::resource("/auth/mfa/passkeys/register/finish")
+                    .wrap(require_bearer())
+                    .route(web::post().to(auth::passkeys::register_finish)),
+            )
+            .service(
+                web::resource("/auth/mfa/passkeys/{id}")
+                    .wrap(require_bearer())
+                    .route(web::delete().to(auth::passkeys::remove)),
             )
             .service(
                 web::resource("/auth/mfa/recovery-codes")

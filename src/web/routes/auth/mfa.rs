@@ -9,7 +9,7 @@ use super::login::{profile, LoginData};
 use super::{refresh_cookie, refresh_token_in_body};
 use crate::actors::repo::{FindUserById, RepoHandle};
 use crate::auth::credentials::Authenticator;
-use crate::auth::mfa::{Mfa, Refused, TotpEnrolment, Verified};
+use crate::auth::mfa::{Answer, Mfa, Refused, TotpEnrolment, Verified};
 use crate::auth::reauth::Reauth;
 use crate::auth::sessions::Sessions;
 use crate::domain::Amr;
@@ -126,12 +126,26 @@ pub async fn remove_totp(
 pub struct VerifyRequest {
     /// `mfa_ticket` from the login answer.
     pub ticket: String,
-    /// A TOTP code, or a recovery code.
+    /// A TOTP code, or a recovery code; or else `webauthn`.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// A passkey's answer to the login answer's `webauthn` options: the `PublicKeyCredential`
+    /// from `navigator.credentials.get()`, as JSON (binary values in base64url).
+    #[serde(default)]
+    pub webauthn: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize, Apiv2Schema)]
+pub struct TicketCodeRequest {
+    /// `mfa_ticket` from a login answer with `enrolment_required`.
+    pub ticket: String,
+    /// The first code of the secret being enrolled.
     pub code: String,
 }
 
-/// The login's second step: the ticket from the login answer and a TOTP or recovery code give
-/// the login answer's tokens (after a recovery code, `recovery_codes_left` too). A wrong code,
+/// The login's second step: the ticket from the login answer and a TOTP or recovery code, or a
+/// passkey's assertion (`webauthn`), give the login answer's tokens (after a recovery code,
+/// `recovery_codes_left` too). A wrong code,
 /// an unknown, used or expired ticket all answer 401 `mfa_failed`; each wrong code uses one of
 /// the ticket's `mfa.ticket_attempts`, and the last takes the ticket away.
 #[api_v2_operation(tags(auth))]
@@ -147,7 +161,15 @@ pub async fn verify(
     repo: Data<RepoHandle>,
 ) -> Result<ApiOk<LoginData>, ApiError> {
     let client = client.0;
-    let verified = match mfa.verify(&body.ticket, &body.code).await? {
+    let answer = match (&body.code, &body.webauthn) {
+        (Some(code), None) => Answer::Code(code),
+        (None, Some(assertion)) => Answer::Passkey(assertion),
+        _ => {
+            return Err(ApiError::new(kind::INVALID_BODY)
+                .with_detail("send either `code` or `webauthn` with the ticket"))
+        }
+    };
+    let verified = match mfa.verify(&body.ticket, answer).await? {
         Ok(v) => v,
         Err(r) => {
             refused(&authenticator, &client, r);
@@ -162,7 +184,7 @@ pub async fn verify(
 
 /// A login's second step passed: the session starts (its `amr` the first step's and the
 /// factor's), logged as the first step's method with the factor.
-async fn signed_in(
+pub(super) async fn signed_in(
     req: &HttpRequest,
     client: &crate::domain::ClientInfo,
     verified: &Verified,
@@ -242,7 +264,7 @@ pub async fn enrol_totp_with_ticket(
 #[tracing::instrument(skip_all)]
 pub async fn confirm_totp_with_ticket(
     req: HttpRequest,
-    body: Json<VerifyRequest>,
+    body: Json<TicketCodeRequest>,
     client: Client,
     mfa: Data<Mfa>,
     authenticator: Data<Authenticator>,

@@ -5,6 +5,7 @@ pub mod introspect;
 pub mod login;
 pub mod logout;
 pub mod mfa;
+pub mod passkeys;
 pub mod reauth;
 pub mod refresh;
 pub mod sessions;
