@@ -6,7 +6,8 @@
 # Builds release, starts the server (embedded: SQLite + in-process store; production:
 # PostgreSQL + Redis on 127.0.0.1), seeds a user, and drives load with wrk from a second process
 # on loopback, 64 connections. Cases, each run twice, interleaved: GET /health/live (no auth),
-# GET /api/v1/sys/users/me with a valid token, GET /api/v1/auth/codes (the same authentication
+# GET /api/v1/sys/users/me with a valid token (of a password session, and of one signed in with a
+# second factor), GET /api/v1/auth/codes (the same authentication
 # with a tiny body), forward-auth GET /api/v1/auth/verify?permission=… (a warm token holding the
 # code), /me with a bad signature, with a revoked session, and password login at low
 # concurrency; if nginx is installed, /health/live through nginx with and without auth_request
@@ -91,6 +92,29 @@ login() {
     python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["access_token"])'
 }
 token=$(login)
+# A session signed in with a second factor (TOTP enrolled through the API; the second step with
+# a recovery code): /me must cost what a password session's does (amr is in the token).
+echo "$password" | "$bin" user create --username benchmfa --password-stdin >/dev/null
+mfa_token=$(BASE=$base PASSWORD=$password python3 - <<'PY'
+import base64, hashlib, hmac, json, os, struct, time, urllib.request
+base, password = os.environ["BASE"], os.environ["PASSWORD"]
+def post(path, body, token=None):
+    req = urllib.request.Request(base + "/api/v1" + path, json.dumps(body).encode(),
+                                 {"content-type": "application/json"})
+    if token:
+        req.add_header("authorization", f"Bearer {token}")
+    return json.load(urllib.request.urlopen(req))["data"]
+def totp(secret):
+    mac = hmac.new(secret, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+    o = mac[-1] & 15
+    return "%06d" % ((struct.unpack(">I", mac[o:o + 4])[0] & 0x7FFFFFFF) % 1000000)
+access = post("/auth/login", {"username": "benchmfa", "password": password})["access_token"]
+secret = base64.b32decode(post("/auth/mfa/totp", {}, access)["secret"])
+codes = post("/auth/mfa/totp/confirm", {"code": totp(secret)}, access)["recovery_codes"]
+ticket = post("/auth/login", {"username": "benchmfa", "password": password})["mfa_ticket"]
+print(post("/auth/mfa/verify", {"ticket": ticket, "code": codes[0]})["access_token"])
+PY
+)
 bad="${token%?}$( [ "${token: -1}" = A ] && echo B || echo A )"
 revoked=$(login)
 curl -sf -X POST "$base/api/v1/auth/logout" -H "Authorization: Bearer $revoked" >/dev/null
@@ -157,6 +181,7 @@ echo "==> $mode mode, $conns connections, ${secs}s per case, each case twice (in
 for round in 1 2; do
   run live $conns /health/live
   run me $conns /api/v1/sys/users/me -H "Authorization: Bearer $token"
+  run me_mfa $conns /api/v1/sys/users/me -H "Authorization: Bearer $mfa_token"
   run verify $conns "/api/v1/auth/verify?permission=bench:read" -H "Authorization: Bearer $token"
   if [ -n "$nginx_bin" ]; then
     run nginx_plain $conns http://127.0.0.1:18083/health/live
@@ -212,7 +237,7 @@ live = sum(r[0] for r in rows["live"]) / len(rows["live"])
 print(f"\nPortcullis, {mode} mode, wrk -t2 -c64 (login: -c4), {secs}s per run, both processes on this machine\n")
 print("| case | runs | requests/s | p50 ms | p99 ms | vs /health/live | store calls per request |")
 print("|---|---|---|---|---|---|---|")
-for name in ["live", "me", "verify", "guard_public", "guard_orders", "codes", "bad_signature", "revoked", "login", "me_under_logins", "nginx_plain", "nginx_auth"]:
+for name in ["live", "me", "me_mfa", "verify", "guard_public", "guard_orders", "codes", "bad_signature", "revoked", "login", "me_under_logins", "nginx_plain", "nginx_auth"]:
     runs = rows.get(name, [])
     if not runs:
         continue
@@ -224,6 +249,10 @@ for name in ["live", "me", "verify", "guard_public", "guard_orders", "codes", "b
     store = f"{calls:.4f}" if mode == "production" else "n/a (in-process)"
     print(f"| {name} | {each} | {rps:.0f} | {p50:.2f} | {p99:.2f} | {rps / live:.2f} | {store} |")
 me_p99 = sum(r[2] for r in rows["me"]) / len(rows["me"])
+if "me_mfa" in rows:
+    me = sum(r[0] for r in rows["me"]) / len(rows["me"])
+    mfa = sum(r[0] for r in rows["me_mfa"]) / len(rows["me_mfa"])
+    print(f"\n/me of a session signed in with a second factor: {mfa:.0f} req/s vs {me:.0f} req/s with a password ({mfa / me:.2f})")
 if "me_under_logins" in rows:
     print(f"\n/me p99 with 8 clients logging in: {rows['me_under_logins'][0][2]:.2f} ms vs {me_p99:.2f} ms without ({rows['me_under_logins'][0][2] / me_p99:.2f}x)")
 if "nginx_auth" in rows and "nginx_plain" in rows:
