@@ -1,7 +1,8 @@
 // Little DOM helpers, the modal question, and asking to confirm it is you.
 
-import { call } from './api.js';
+import { call, session } from './api.js';
 import { LANG, t } from './text.js';
+import { passkeysWork, usePasskey } from './webauthn.js';
 
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -54,22 +55,40 @@ export function ask(label, type = 'text', initial = '') {
   });
 }
 
-// Runs an action that may need a recent sign-in: asks for the password (and the second
-// factor's code, when the account has one) once and tries again.
+// Runs an action that may need a recent sign-in: asks once to confirm it is you — with a
+// passkey when the account has one, else the password (and the second factor's code, when the
+// account has one) — and tries again.
 export async function withReauth(action) {
   let r = await action();
-  if (r.slug === 'insufficient_user_authentication') {
-    const password = await ask(t('confirmIt'), 'password');
-    if (password === null) return r;
-    const body = { password };
-    if (r.data?.mfa) {
-      const code = await ask(t('mfaCode'));
-      if (code === null) return r;
-      body.code = code.trim();
-    }
-    const a = await call('/auth/reauthenticate', { method: 'POST', body });
-    if (!a.ok) return a;
-    r = await action();
+  if (r.slug !== 'insufficient_user_authentication') return r;
+  const a = (session.me?.second_factors || []).includes('passkey') && passkeysWork()
+    ? await withPasskey()
+    : await withPassword(r.data?.mfa);
+  if (a === null) return r;
+  if (!a.ok) return a;
+  return action();
+}
+
+async function withPasskey() {
+  const o = await call('/auth/reauthenticate/options', { method: 'POST' });
+  if (!o.ok) return o;
+  let webauthn;
+  try {
+    webauthn = await usePasskey(o.data.options);
+  } catch (e) {
+    return null;
   }
-  return r;
+  return call('/auth/reauthenticate', { method: 'POST', body: { challenge_id: o.data.challenge_id, webauthn } });
+}
+
+async function withPassword(mfa) {
+  const password = await ask(t('confirmIt'), 'password');
+  if (password === null) return null;
+  const body = { password };
+  if (mfa) {
+    const code = await ask(t('mfaCode'));
+    if (code === null) return null;
+    body.code = code.trim();
+  }
+  return call('/auth/reauthenticate', { method: 'POST', body });
 }

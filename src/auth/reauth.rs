@@ -148,6 +148,29 @@ impl Reauth {
         }
     }
 
+    /// `POST /auth/reauthenticate` with a passkey (its user verified: the password is not
+    /// asked too): the answer to `Mfa::passkey_reauth_options`. Confirmed: this session counts
+    /// as just authenticated, and as multi-factor.
+    pub async fn confirm_with_passkey(
+        &self,
+        uid: i64,
+        sid: &str,
+        challenge_id: &str,
+        assertion: &serde_json::Value,
+    ) -> Result<bool, ApiError> {
+        if !self
+            .mfa
+            .check_reauth_passkey(uid, challenge_id, assertion)
+            .await?
+        {
+            return Ok(false);
+        }
+        self.sessions
+            .reauthenticated(uid, sid, Amr::passkey_alone())
+            .await?;
+        Ok(true)
+    }
+
     /// A password change's old password: false when wrong. Right, for a user without a
     /// second factor it is this session's re-authentication; a user with one needs a recent
     /// sign-in with it as well (`require_recent`), which the password alone does not give.

@@ -193,3 +193,24 @@ async fn mfa_introspection_tells_how_the_user_signed_in_to_clients_granted_it() 
         "{body}"
     );
 }
+
+#[actix_web::test]
+async fn mfa_a_reauthentication_names_what_it_offers() {
+    let app = spawn_app().await;
+    app.create_user("vic").await;
+    let access = token(&app.login("vic", PASSWORD).await, "access_token");
+    let res = app.reauthenticate(&access, &json!({})).await;
+    assert_error(res, 400, "invalid_body").await;
+    // Without a passkey there is nothing to answer with one.
+    let res = app
+        .post_auth("/api/v1/auth/reauthenticate/options", &access)
+        .await;
+    assert_error(res, 404, "not_found").await;
+    let res = app
+        .reauthenticate(
+            &access,
+            &json!({"challenge_id": "made-up", "webauthn": {"id": "x", "type": "public-key"}}),
+        )
+        .await;
+    assert_error(res, 400, "passkey_failed").await;
+}

@@ -105,6 +105,12 @@ struct Registering {
     state: PasskeyRegistration,
 }
 
+#[derive(Serialize, Deserialize)]
+struct Reauthenticating {
+    uid: i64,
+    state: PasskeyAuthentication,
+}
+
 /// A passkey's name: what the user typed, trimmed, 1 to 64 characters, no control characters.
 fn passkey_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
@@ -367,6 +373,70 @@ impl Mfa {
             .await
             .map_err(db)?;
         Ok(true)
+    }
+
+    /// Options for confirming it is you with a passkey (a re-authentication), for this user's
+    /// passkeys; 404 without one.
+    pub async fn passkey_reauth_options(&self, uid: i64) -> Result<PasskeyOptions, ApiError> {
+        let passkeys = self
+            .passkeys_of(uid)
+            .await?
+            .iter()
+            .map(parsed)
+            .collect::<Result<Vec<_>, _>>()?;
+        if passkeys.is_empty() {
+            return Err(ApiError::new(kind::NOT_FOUND).with_detail("no passkey"));
+        }
+        let (rcr, state) = self
+            .webauthn
+            .start_passkey_authentication(&passkeys)
+            .map_err(ApiError::internal)?;
+        let challenge_id = crypto::random_token();
+        let value = json(&Reauthenticating { uid, state })?;
+        self.keep_state(&format!("reauth:{}", crypto::digest(&challenge_id)), value)
+            .await?;
+        Ok(PasskeyOptions {
+            challenge_id,
+            options: serde_json::to_value(&rcr).map_err(ApiError::internal)?,
+        })
+    }
+
+    /// Whether `assertion` answers this user's re-authentication options (counted against the
+    /// user as a code is).
+    pub async fn check_reauth_passkey(
+        &self,
+        uid: i64,
+        challenge_id: &str,
+        assertion: &Value,
+    ) -> Result<bool, ApiError> {
+        let state = self
+            .take_state(&format!("reauth:{}", crypto::digest(challenge_id)))
+            .await?;
+        if !self.may_check(uid).await? {
+            return Ok(false);
+        }
+        let Some(state) = state else {
+            return Ok(false);
+        };
+        let r: Reauthenticating = serde_json::from_str(&state).map_err(ApiError::internal)?;
+        if r.uid != uid {
+            return Ok(false);
+        }
+        let Ok(credential) = serde_json::from_value::<PublicKeyCredential>(assertion.clone())
+        else {
+            return Ok(false);
+        };
+        let Ok(result) = self
+            .webauthn
+            .finish_passkey_authentication(&credential, &r.state)
+        else {
+            return Ok(false);
+        };
+        let ok = self.used(uid, result).await?;
+        if ok {
+            self.checked_right(uid).await?;
+        }
+        Ok(ok)
     }
 
     /// Options for signing in with a passkey alone (a discoverable credential: the

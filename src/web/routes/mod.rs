@@ -229,6 +229,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
                     .route(web::post().to(auth::reauth::reauthenticate)),
             )
             .service(
+                web::resource("/auth/reauthenticate/options")
+                    .wrap(require_bearer())
+                    .route(web::post().to(auth::reauth::options)),
+            )
+            .service(
                 web::resource("/auth/sessions")
                     .wrap(require_bearer())
                     .route(web::get().to(auth::sessions::list)),

@@ -10,10 +10,18 @@ use crate::web::{ApiOk, CurrentUser};
 
 #[derive(Deserialize, Apiv2Schema)]
 pub struct ReauthRequest {
-    pub password: String,
-    /// A TOTP or recovery code: needed when the user has a second factor.
+    /// Needed unless a passkey answers (`challenge_id` and `webauthn`).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// A TOTP or recovery code: needed with the password when the user has a second factor.
     #[serde(default)]
     pub code: Option<String>,
+    /// From `POST /auth/reauthenticate/options`.
+    #[serde(default)]
+    pub challenge_id: Option<String>,
+    /// A passkey's answer to those options: the `PublicKeyCredential`, as JSON.
+    #[serde(default)]
+    pub webauthn: Option<serde_json::Value>,
 }
 
 #[derive(Serialize, Apiv2Schema)]
@@ -24,7 +32,8 @@ pub struct Reauthenticated {
 
 /// Confirm it is you: the password again, for this session, and a TOTP or recovery code when
 /// the user has a second factor (without one, 401 `mfa_code_required`; a wrong one, 400
-/// `invalid_mfa_code`). Sensitive changes (binding a provider, a password, second factors)
+/// `invalid_mfa_code`); or a passkey alone, answering `POST /auth/reauthenticate/options`
+/// (400 `passkey_failed` when it does not). Sensitive changes (binding a provider, a password, second factors)
 /// need a recent confirmation. Checks are limited per user.
 #[api_v2_operation(tags(auth))]
 #[tracing::instrument(skip_all, fields(uid = me.user.id))]
@@ -35,8 +44,23 @@ pub async fn reauthenticate(
     clock: Data<SharedClock>,
 ) -> Result<ApiOk<Reauthenticated>, ApiError> {
     let body = body.into_inner();
+    if let (Some(challenge_id), Some(assertion)) = (&body.challenge_id, &body.webauthn) {
+        if !reauth
+            .confirm_with_passkey(me.user.id, &me.sid, challenge_id, assertion)
+            .await?
+        {
+            return Err(ApiError::new(kind::PASSKEY_FAILED));
+        }
+        return Ok(ApiOk::new(Reauthenticated {
+            auth_time: clock.now(),
+        }));
+    }
+    let Some(password) = body.password else {
+        return Err(ApiError::new(kind::INVALID_BODY)
+            .with_detail("send `password` (and `code`), or `challenge_id` and `webauthn`"));
+    };
     let confirmed = reauth
-        .confirm(me.user.id, &me.sid, body.password, body.code.as_deref())
+        .confirm(me.user.id, &me.sid, password, body.code.as_deref())
         .await?;
     match confirmed {
         Confirmation::Confirmed => {}
@@ -47,4 +71,14 @@ pub async fn reauthenticate(
     Ok(ApiOk::new(Reauthenticated {
         auth_time: clock.now(),
     }))
+}
+
+/// Options for confirming it is you with a passkey (then `POST /auth/reauthenticate` with
+/// `challenge_id` and `webauthn`); 404 without a passkey.
+#[api_v2_operation(tags(auth))]
+pub async fn options(
+    me: CurrentUser,
+    mfa: Data<crate::auth::mfa::Mfa>,
+) -> Result<ApiOk<crate::auth::mfa::passkey::PasskeyOptions>, ApiError> {
+    Ok(ApiOk::new(mfa.passkey_reauth_options(me.user.id).await?))
 }
