@@ -1,7 +1,7 @@
 // The console: users, online sessions, the login log, roles.
 
 import { call } from './api.js';
-import { ask, field, h, problem, table, when } from './dom.js';
+import { ask, field, h, problem, table, when, withReauth } from './dom.js';
 import { go } from './router.js';
 import { t } from './text.js';
 
@@ -66,7 +66,7 @@ async function usersPanel(panel) {
         (u.second_factors || []).length
           ? h('button', { type: 'button', class: 'danger', 'data-mfa-reset': u.username, text: t('mfaReset'),
             'aria-label': `${t('mfaReset')}: ${u.username}`,
-            onclick: async () => act(await call(`/sys/users/${u.id}/mfa`, { method: 'DELETE' })) })
+            onclick: async () => act(await withReauth(() => call(`/sys/users/${u.id}/mfa`, { method: 'DELETE' }))) })
           : null,
         h('button', { type: 'button', class: 'secondary', text: t('setRoles'), 'aria-label': `${t('roles')}: ${u.username}`, onclick: async () => {
           const roles = (await call('/sys/roles')).data || [];

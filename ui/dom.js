@@ -61,9 +61,11 @@ export function ask(label, type = 'text', initial = '') {
 export async function withReauth(action) {
   let r = await action();
   if (r.slug !== 'insufficient_user_authentication') return r;
-  const a = (session.me?.second_factors || []).includes('passkey') && passkeysWork()
+  // A passkey when the account has one; cancelled, the password (and a code) instead.
+  let a = (session.me?.second_factors || []).includes('passkey') && passkeysWork()
     ? await withPasskey()
-    : await withPassword(r.data?.mfa);
+    : undefined;
+  if (a === undefined || a === null) a = await withPassword(r.data?.mfa);
   if (a === null) return r;
   if (!a.ok) return a;
   return action();

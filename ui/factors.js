@@ -106,25 +106,29 @@ export function factorsSection() {
     const r = await call('/auth/mfa');
     if (!r.ok) { msg.textContent = problem(r); return; }
     const on = r.data.factors.includes('totp');
+    // New recovery codes whatever the factor (a passkey alone has them too).
+    const recoveryButton = () => h('button', { type: 'button', class: 'secondary', id: 'recovery-new', text: t('recoveryNew'), onclick: async () => {
+      const n = await withReauth(() => call('/auth/mfa/recovery-codes', { method: 'POST' }));
+      if (!n.ok) { msg.textContent = problem(n); return; }
+      msg.textContent = '';
+      await load();
+      body.append(recoveryCodes(n.data.recovery_codes));
+    } });
     if (!on) {
       body.replaceChildren(
         h('p', { id: 'factors-status', text: t('totpOff') }),
-        h('button', { type: 'button', id: 'totp-enrol', text: t('totpEnrol'), onclick: async () => {
-          const e = await withReauth(() => call('/auth/mfa/totp', { method: 'POST' }));
-          if (e.ok) { msg.textContent = ''; enrolling(e.data); } else msg.textContent = problem(e);
-        } }));
+        h('div', { class: 'actions' },
+          h('button', { type: 'button', id: 'totp-enrol', text: t('totpEnrol'), onclick: async () => {
+            const e = await withReauth(() => call('/auth/mfa/totp', { method: 'POST' }));
+            if (e.ok) { msg.textContent = ''; enrolling(e.data); } else msg.textContent = problem(e);
+          } }),
+          r.data.factors.length ? recoveryButton() : null));
       return;
     }
     body.replaceChildren(
       h('p', { id: 'factors-status', text: t('totpOn', r.data.recovery_codes_left) }),
       h('div', { class: 'actions' },
-        h('button', { type: 'button', class: 'secondary', id: 'recovery-new', text: t('recoveryNew'), onclick: async () => {
-          const n = await withReauth(() => call('/auth/mfa/recovery-codes', { method: 'POST' }));
-          if (!n.ok) { msg.textContent = problem(n); return; }
-          msg.textContent = '';
-          await load();
-          body.append(recoveryCodes(n.data.recovery_codes));
-        } }),
+        recoveryButton(),
         h('button', { type: 'button', class: 'danger', id: 'totp-remove', text: t('totpRemove'), onclick: async () => {
           const d = await withReauth(() => call('/auth/mfa/totp', { method: 'DELETE' }));
           msg.textContent = d.ok ? '' : problem(d);

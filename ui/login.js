@@ -92,7 +92,8 @@ export async function loginView(main) {
   main.append(form);
   form.username.focus();
   loadCaptcha();
-  if (await autofillWorks()) withPasskey(true);
+  // Not once the form has gone (a password sign-in while this was being asked).
+  if ((await autofillWorks()) && form.isConnected) withPasskey(true);
   const social = form.querySelector('#social');
   for (const p of await listProviders()) {
     social.append(h('button', {
@@ -120,11 +121,15 @@ function secondStep(first) {
   const error = h('p', { id: 'mfa-error', class: 'error', role: 'alert' });
   const again = h('button', { type: 'button', class: 'secondary', id: 'mfa-again', text: t('mfaAgain'), onclick: () => render() });
   const passkey = first.webauthn && passkeysWork()
-    ? h('button', { type: 'button', id: 'mfa-passkey', text: t('passkeyUse'), onclick: async () => {
+    ? h('button', { type: 'button', id: 'mfa-passkey', text: t('passkeyUse'), onclick: async (e) => {
+      stopAutofill();
       error.textContent = '';
       let webauthn;
-      try { webauthn = await usePasskey(first.webauthn); } catch (e) { error.textContent = t('passkeyFailed'); return; }
-      finish(await call('/auth/mfa/verify', { method: 'POST', body: { ticket: first.mfa_ticket, webauthn }, auth: false }));
+      try { webauthn = await usePasskey(first.webauthn); } catch (err) { error.textContent = t('passkeyFailed'); return; }
+      const r = await call('/auth/mfa/verify', { method: 'POST', body: { ticket: first.mfa_ticket, webauthn }, auth: false });
+      // The ticket's passkey options are spent: a code, or signing in again.
+      if (!r.ok) e.target.hidden = true;
+      finish(r);
     } })
     : null;
   const form = h('form', { class: 'card narrow', id: 'mfa-form', novalidate: true },

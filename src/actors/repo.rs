@@ -154,8 +154,9 @@ messages! {
     /// `None` when the credential is registered already.
     AddPasskey { user_id: i64, credential_id: String, name: String, passkey: String, now: NaiveDateTime } -> Option<i64> =
         |repo, m| repo.add_passkey(m.user_id, &m.credential_id, &m.name, &m.passkey, m.now).await;
-    PasskeyUsed { id: i64, passkey: Option<String>, now: NaiveDateTime } -> () =
-        |repo, m| repo.passkey_used(m.id, m.passkey.as_deref(), m.now).await;
+    /// False when the record is no longer `was` (another use got there first).
+    PasskeyUsed { id: i64, was: String, passkey: Option<String>, now: NaiveDateTime } -> bool =
+        |repo, m| repo.passkey_used(m.id, &m.was, m.passkey.as_deref(), m.now).await;
     DeletePasskey { user_id: i64, id: i64 } -> usize =
         |repo, m| repo.delete_passkey(m.user_id, m.id).await;
 }

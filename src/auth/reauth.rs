@@ -62,10 +62,10 @@ impl Reauth {
     }
 
     fn needed(&self, mfa: bool) -> ApiError {
-        ApiError::new(kind::INSUFFICIENT_USER_AUTHENTICATION).with_data(serde_json::json!({
-            "max_age": self.settings.reauth_seconds,
-            "mfa": mfa,
-        }))
+        let max_age = self.settings.reauth_seconds;
+        ApiError::new(kind::INSUFFICIENT_USER_AUTHENTICATION)
+            .with_max_age(max_age)
+            .with_data(serde_json::json!({ "max_age": max_age, "mfa": mfa }))
     }
 
     /// Ok when this session proved its user recently enough, with the second factor when

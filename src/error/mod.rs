@@ -128,6 +128,9 @@ pub struct ApiError {
     pub data: Option<Value>,
     /// Seconds a client should wait before trying again (`Retry-After`).
     pub retry_after: Option<u64>,
+    /// A step-up's `max_age` (RFC 9470 §3): how recent a sign-in would do, in seconds, as an
+    /// auth-param of the challenge.
+    pub max_age: Option<i64>,
     /// Why it happened, for the log only.
     source: Option<Cause>,
 }
@@ -142,6 +145,7 @@ impl ApiError {
             detail: None,
             data: None,
             retry_after: None,
+            max_age: None,
             source: None,
         }
     }
@@ -153,12 +157,19 @@ impl ApiError {
             detail: self.detail.clone(),
             data: self.data.clone(),
             retry_after: self.retry_after,
+            max_age: self.max_age,
             source: None,
         }
     }
 
     pub fn with_source(mut self, cause: impl Into<Cause>) -> Self {
         self.source = Some(cause.into());
+        self
+    }
+
+    /// RFC 9470's `max_age` in the challenge (a step-up that wants a sign-in this recent).
+    pub fn with_max_age(mut self, seconds: i64) -> Self {
+        self.max_age = Some(seconds);
         self
     }
 
@@ -216,7 +227,10 @@ impl ApiError {
         let challenge = match self.kind.challenge {
             Challenge::None => None,
             Challenge::Plain => Some(format!("Bearer realm=\"{REALM}\"")),
-            Challenge::Error(e) => Some(format!("Bearer realm=\"{REALM}\", error=\"{e}\"")),
+            Challenge::Error(e) => Some(match self.max_age {
+                Some(age) => format!("Bearer realm=\"{REALM}\", error=\"{e}\", max_age=\"{age}\""),
+                None => format!("Bearer realm=\"{REALM}\", error=\"{e}\""),
+            }),
         };
         if let Some(c) = challenge {
             res.insert_header((header::WWW_AUTHENTICATE, c));

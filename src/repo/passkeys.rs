@@ -91,32 +91,28 @@ impl Repo {
         }
     }
 
-    /// After a sign-in with it: when it was used, and its record when the counter moved.
+    /// After a sign-in with it: when it was used, and its record when the counter moved;
+    /// only while the record is still `was` (one conditional UPDATE: of two uses at once with
+    /// the same counter, one passes). False when it was not.
     pub async fn passkey_used(
         &self,
         id: i64,
+        was: &str,
         passkey: Option<&str>,
         now: NaiveDateTime,
-    ) -> Result<(), DbError> {
+    ) -> Result<bool, DbError> {
         with_conn!(&self.db, |conn| {
-            match passkey {
-                Some(p) => {
-                    diesel::update(mfa_passkeys::table.find(id))
-                        .set((
-                            mfa_passkeys::passkey.eq(p),
-                            mfa_passkeys::last_used_at.eq(now),
-                        ))
-                        .execute(conn)
-                        .await?
-                }
-                None => {
-                    diesel::update(mfa_passkeys::table.find(id))
-                        .set(mfa_passkeys::last_used_at.eq(now))
-                        .execute(conn)
-                        .await?
-                }
-            };
-            Ok(())
+            let this = mfa_passkeys::table
+                .filter(mfa_passkeys::id.eq(id))
+                .filter(mfa_passkeys::passkey.eq(was));
+            let n = diesel::update(this)
+                .set((
+                    mfa_passkeys::passkey.eq(passkey.unwrap_or(was)),
+                    mfa_passkeys::last_used_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(n == 1)
         })
     }
 

@@ -133,3 +133,18 @@ async fn mfa_the_cli_resets_a_users_factors() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no user named `nobody`"));
 }
+
+#[actix_web::test]
+async fn mfa_resetting_ones_own_factors_needs_a_recent_sign_in_with_them() {
+    let app = spawn_app().await;
+    let root = app.create_user_with("root", PASSWORD, true).await;
+    let e = app.enrol_totp("root").await;
+    let access = app.mfa_access("root", &e.recovery_codes[0]).await;
+    app.clock.advance(app.settings.security.reauth_seconds + 1);
+    let res = app.reset_mfa(&access, root).await;
+    assert_eq!(res.status(), 401);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["slug"], "insufficient_user_authentication");
+    // Still there: the next login asks for it.
+    assert_eq!(app.login("root", PASSWORD).await["mfa_required"], true);
+}

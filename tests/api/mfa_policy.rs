@@ -169,3 +169,29 @@ async fn mfa_an_enrolment_ticket_takes_few_wrong_codes_and_a_second_factor_ticke
     )
     .await;
 }
+
+#[actix_web::test]
+async fn mfa_an_enrolment_ticket_enrols_nothing_once_the_user_has_a_factor() {
+    let app = policy_app().await;
+    app.create_user_with("root", PASSWORD, true).await;
+    app.align_to_step();
+    let first = app.enrolment_ticket("root").await;
+    let second = app.enrolment_ticket("root").await;
+    let data = app
+        .enrol_with_ticket(&first)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["data"]
+        .clone();
+    let secret = base32_decode(data["secret"].as_str().unwrap());
+    let res = app.confirm_with_ticket(&first, &app.code(&secret, 0)).await;
+    assert_eq!(res.status(), 200);
+    // The other ticket came from the password alone: it must not replace the factor.
+    assert_error(app.enrol_with_ticket(&second).await, 401, "mfa_failed").await;
+    app.clock.advance(30);
+    let res = app
+        .confirm_with_ticket(&second, &app.code(&secret, 0))
+        .await;
+    assert_error(res, 401, "mfa_failed").await;
+}

@@ -28,9 +28,14 @@ impl TestApp {
     }
 }
 
-/// A 401 asking for a fresh sign-in; `data.mfa` says whether it must include the code.
+/// A 401 asking for a fresh sign-in (RFC 9470's challenge, with how recent); `data.mfa` says
+/// whether it must include the code.
 async fn assert_step_up(res: reqwest::Response, mfa: bool) {
     assert_eq!(res.status(), 401);
+    assert_eq!(
+        www_authenticate(&res).as_deref(),
+        Some("Bearer realm=\"portcullis\", error=\"insufficient_user_authentication\", max_age=\"300\"")
+    );
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["slug"], "insufficient_user_authentication", "{body}");
     assert_eq!(body["data"]["mfa"], mfa, "{body}");
@@ -213,4 +218,37 @@ async fn mfa_a_reauthentication_names_what_it_offers() {
         )
         .await;
     assert_error(res, 400, "passkey_failed").await;
+}
+
+#[actix_web::test]
+async fn mfa_a_password_only_confirmation_says_password_only_from_then_on() {
+    let app = spawn_app().await;
+    app.create_user("rae").await;
+    let e = app.enrol_totp("rae").await;
+    let ticket = app.mfa_ticket("rae").await;
+    let res = app.mfa_verify(&ticket, &e.recovery_codes[0]).await;
+    let data = res.json::<Value>().await.unwrap()["data"].clone();
+    let access = token(&data, "access_token");
+    // Recent and multi-factor: the factor goes.
+    let res = app
+        .client
+        .delete(app.url("/api/v1/auth/mfa/totp"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // Later the password alone confirms it is her: the session no longer vouches for a second
+    // factor it proved long ago.
+    app.clock.advance(app.settings.security.reauth_seconds + 1);
+    let res = app
+        .reauthenticate(&access, &json!({"password": PASSWORD}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let refreshed = app.refresh(&token(&data, "refresh_token")).await;
+    let data = refreshed.json::<Value>().await.unwrap()["data"].clone();
+    assert_eq!(
+        jwt_claims(&token(&data, "access_token"))["amr"],
+        json!(["pwd"])
+    );
 }

@@ -232,7 +232,7 @@ async fn binding_needs_a_recent_sign_in_and_the_password_renews_it() {
     let res = bind().await.unwrap();
     assert_eq!(
         www_authenticate(&res).as_deref(),
-        Some("Bearer realm=\"portcullis\", error=\"insufficient_user_authentication\"")
+        Some("Bearer realm=\"portcullis\", error=\"insufficient_user_authentication\", max_age=\"300\"")
     );
     assert_eq!(res.status(), 401);
     let body: Value = res.json().await.unwrap();

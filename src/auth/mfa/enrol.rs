@@ -114,6 +114,10 @@ impl Mfa {
         let Some(t) = ticket::take(&self.store, text, Purpose::Enrolment, now).await? else {
             return Ok(None);
         };
+        // A factor enrolled since the ticket was issued: the password alone enrols nothing.
+        if !self.factors(t.uid).await?.is_empty() {
+            return Ok(None);
+        }
         let enrolment = self.enrol_totp(t.uid, &t.username).await;
         ticket::keep(&self.store, text, &t, now).await?;
         enrolment.map(Some)
@@ -134,6 +138,12 @@ impl Mfa {
                 factor: None,
             }));
         };
+        if !self.factors(t.uid).await?.is_empty() {
+            return Ok(Err(Refused {
+                who: Some((t.uid, t.username)),
+                factor: None,
+            }));
+        }
         match self.confirm_totp(t.uid, code).await {
             Ok(recovery_codes) => Ok(Ok((
                 Verified {

@@ -101,6 +101,8 @@ impl From<&PasskeyRow> for PasskeyInfo {
 #[derive(Serialize, Deserialize)]
 struct Registering {
     uid: i64,
+    /// The session that started it: only that one finishes it (and counts as multi-factor).
+    sid: String,
     name: String,
     state: PasskeyRegistration,
 }
@@ -182,6 +184,7 @@ impl Mfa {
     pub async fn start_passkey_registration(
         &self,
         user: &AuthUser,
+        sid: &str,
         name: &str,
     ) -> Result<PasskeyOptions, ApiError> {
         let name = passkey_name(name)?;
@@ -206,6 +209,7 @@ impl Mfa {
         let challenge_id = crypto::random_token();
         let value = json(&Registering {
             uid: user.id,
+            sid: sid.to_owned(),
             name,
             state,
         })?;
@@ -224,6 +228,7 @@ impl Mfa {
     pub async fn finish_passkey_registration(
         &self,
         uid: i64,
+        sid: &str,
         challenge_id: &str,
         credential: &Value,
     ) -> Result<(PasskeyInfo, Option<Vec<String>>), ApiError> {
@@ -234,8 +239,8 @@ impl Mfa {
             return Err(failed("unknown, used or expired registration"));
         };
         let reg: Registering = serde_json::from_str(&value).map_err(ApiError::internal)?;
-        if reg.uid != uid {
-            return Err(failed("a registration of another user"));
+        if reg.uid != uid || reg.sid != sid {
+            return Err(failed("a registration of another user or session"));
         }
         let credential: RegisterPublicKeyCredential =
             serde_json::from_value(credential.clone()).map_err(failed)?;
@@ -362,17 +367,37 @@ impl Mfa {
         else {
             return Ok(false);
         };
+        // The options were made from the record as it was then; a use since may have moved
+        // its counter on: compare with the record as it is now.
+        let stored: Value = serde_json::from_str(&row.passkey).map_err(ApiError::internal)?;
+        let stored_counter = stored["cred"]["counter"].as_u64().unwrap_or(0);
+        let counter = u64::from(result.counter());
+        if (counter > 0 || stored_counter > 0) && counter <= stored_counter {
+            tracing::warn!(
+                target: "security",
+                event = "passkey_counter_replay",
+                uid,
+                passkey = row.id,
+                counter,
+                stored_counter,
+                "a passkey's signature counter did not move forward: a cloned authenticator?"
+            );
+            return Ok(false);
+        }
         let mut passkey = parsed(&row)?;
         let changed = passkey.update_credential(&result) == Some(true);
-        self.repo
+        // Only over the record read above: of two uses at once, one passes.
+        let kept = self
+            .repo
             .send(PasskeyUsed {
                 id: row.id,
+                was: row.passkey.clone(),
                 passkey: changed.then(|| json(&passkey)).transpose()?,
                 now: self.clock.naive(),
             })
             .await
             .map_err(db)?;
-        Ok(true)
+        Ok(kept)
     }
 
     /// Options for confirming it is you with a passkey (a re-authentication), for this user's
@@ -505,7 +530,8 @@ impl Mfa {
             .send(FindUserById { id: row.user_id })
             .await
             .map_err(db)?
-            .filter(|u| u.uuid == user_uuid.to_string())
+            // Imported users' uuids may be written otherwise (upper case, no hyphens).
+            .filter(|u| Uuid::parse_str(&u.uuid).ok() == Some(user_uuid))
         else {
             return Ok(None);
         };

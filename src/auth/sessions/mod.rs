@@ -352,16 +352,30 @@ impl Sessions {
     }
 
     /// The user proved who they are again in this session (`auth_time` is now), by `amr`:
-    /// a password alone keeps what the session had; with a second factor the session is
-    /// multi-factor from now on. Its tokens say so from the next refresh.
+    /// with a second factor the session is multi-factor from now on (with what it had); a
+    /// single factor is all it says from now on (a fresh `auth_time` must not vouch for a second
+    /// factor proved long ago). Its tokens say so from the next refresh.
     pub async fn reauthenticated(&self, uid: i64, sid: &str, amr: Amr) -> Result<bool, ApiError> {
         self.edit(uid, sid, |s, now| {
             s.auth_time = now;
             let had = s.proof().amr;
             s.amr = match amr.is_mfa() {
                 true => had.and_second(amr),
-                false => had,
+                false => amr,
             };
+        })
+        .await
+    }
+
+    /// The session's user changed the password just now, in this session (which proved what
+    /// the change needed): it stays signed in past the change (`auth_time` is now), saying what
+    /// it said of how.
+    pub async fn password_changed_here(&self, uid: i64, sid: &str) -> Result<bool, ApiError> {
+        self.edit(uid, sid, |s, now| {
+            // Read before `auth_time` moves: a session from before `amr` existed is taken to
+            // have its first step's.
+            s.amr = s.proof().amr;
+            s.auth_time = now;
         })
         .await
     }

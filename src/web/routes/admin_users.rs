@@ -202,17 +202,21 @@ pub struct MfaReset {
 /// Remove a user's second factors (TOTP, passkeys, recovery codes), for a user who lost them: the
 /// next login needs only the password, and every session of the user ends on every node
 /// (`sys:user:mfa:reset`; a user holding codes the caller does not: superusers only). Logged
-/// as a `security` event. One's own factors are removed with `DELETE /auth/mfa/totp`.
+/// as a `security` event. One's own factors this way need a recent sign-in with them.
 #[api_v2_operation(tags(users))]
 pub async fn reset_mfa(
     me: CurrentUser,
     id: Path<i64>,
     admin: Data<Admin>,
+    reauth: Data<Reauth>,
 ) -> Result<ApiOk<MfaReset>, ApiError> {
     me.require(codes::USER_MFA_RESET)?;
-    let ended = admin
-        .reset_mfa(Caller::User(&me.user), id.into_inner())
-        .await?;
+    let id = id.into_inner();
+    // One's own factors: as removing them oneself, a recent sign-in with them.
+    if id == me.user.id {
+        reauth.require_recent(me.user.id, &me.sid).await?;
+    }
+    let ended = admin.reset_mfa(Caller::User(&me.user), id).await?;
     Ok(ApiOk::new(MfaReset {
         removed: ended.is_some(),
         ended_sessions: ended.unwrap_or(0),

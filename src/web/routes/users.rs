@@ -8,7 +8,7 @@ use crate::auth::password::PasswordHasher;
 use crate::auth::reauth::Reauth;
 use crate::auth::sessions::Sessions;
 use crate::clock::SharedClock;
-use crate::domain::{Amr, AuthUser, Invalidation, PasswordPolicy};
+use crate::domain::{AuthUser, Invalidation, PasswordPolicy};
 use crate::error::{kind, ApiError};
 use crate::web::{ApiOk, CurrentUser, Prejsoned};
 
@@ -84,7 +84,7 @@ pub async fn change_password(
     })
     .await
     .map_err(ApiError::unavailable)?;
-    sessions.reauthenticated(uid, &me.sid, Amr::PWD).await?;
+    sessions.password_changed_here(uid, &me.sid).await?;
     let ended = sessions.end_all(uid, Some(&me.sid)).await?;
     cache.invalidate(Invalidation::User(uid)).await?;
     Ok(ApiOk::new(PasswordChanged {

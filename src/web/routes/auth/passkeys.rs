@@ -7,11 +7,13 @@ use serde::{Deserialize, Serialize};
 
 use super::login::{profile, LoginData};
 use super::{refresh_cookie, refresh_token_in_body};
+use crate::actors::repo::{RepoHandle, TouchLastLogin};
 use crate::auth::credentials::Authenticator;
 use crate::auth::mfa::passkey::{PasskeyInfo, PasskeyOptions};
 use crate::auth::mfa::Mfa;
 use crate::auth::reauth::Reauth;
 use crate::auth::sessions::Sessions;
+use crate::clock::SharedClock;
 use crate::domain::Amr;
 use crate::error::{kind, ApiError};
 use crate::login_log::Reason;
@@ -41,7 +43,8 @@ pub async fn register_start(
 ) -> Result<ApiOk<PasskeyOptions>, ApiError> {
     reauth.require_recent(me.user.id, &me.sid).await?;
     Ok(ApiOk::new(
-        mfa.start_passkey_registration(&me.user, &body.name).await?,
+        mfa.start_passkey_registration(&me.user, &me.sid, &body.name)
+            .await?,
     ))
 }
 
@@ -73,7 +76,7 @@ pub async fn register_finish(
     sessions: Data<Sessions>,
 ) -> Result<ApiOk<PasskeyRegistered>, ApiError> {
     let (passkey, recovery_codes) = mfa
-        .finish_passkey_registration(me.user.id, &body.challenge_id, &body.credential)
+        .finish_passkey_registration(me.user.id, &me.sid, &body.challenge_id, &body.credential)
         .await?;
     sessions
         .reauthenticated(me.user.id, &me.sid, Amr::second(Amr::HWK))
@@ -116,6 +119,7 @@ pub async fn login_options(mfa: Data<Mfa>) -> Result<ApiOk<PasskeyOptions>, ApiE
 /// `passkey_sign_in_failed`.
 #[api_v2_operation(tags(auth))]
 #[tracing::instrument(skip_all)]
+#[allow(clippy::too_many_arguments)]
 pub async fn login(
     req: HttpRequest,
     body: Json<Ceremony>,
@@ -123,7 +127,8 @@ pub async fn login(
     mfa: Data<Mfa>,
     authenticator: Data<Authenticator>,
     sessions: Data<Sessions>,
-    repo: Data<crate::actors::repo::RepoHandle>,
+    repo: Data<RepoHandle>,
+    clock: Data<SharedClock>,
 ) -> Result<ApiOk<LoginData>, ApiError> {
     let client = client.0;
     let user = mfa
@@ -134,6 +139,12 @@ pub async fn login(
         return Err(ApiError::new(kind::PASSKEY_SIGN_IN_FAILED));
     };
     authenticator.record(&client, user.id, &user.username, Reason::Success, "passkey");
+    repo.send(TouchLastLogin {
+        user_id: user.id,
+        at: clock.naive(),
+    })
+    .await
+    .map_err(ApiError::unavailable)?;
     let tokens = sessions
         .start(
             user.id,
