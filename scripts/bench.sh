@@ -156,7 +156,7 @@ if [ -n "$nginx_bin" ]; then
   # The shipped site, asking this server, in front of this server's /health/live; and a plain
   # proxy to the same, to see what auth_request adds.
   mkdir -p "$work/nginx"
-  for f in protected-api.conf portcullis-forward.conf; do
+  for f in protected-api.conf portcullis-forward.conf portcullis-subrequest.conf; do
     sed -e "s/127.0.0.1:8000/127.0.0.1:$port/; s/127.0.0.1:9000/127.0.0.1:$port/; s/listen 127.0.0.1:8080/listen 127.0.0.1:18082/" \
       "examples/nginx/$f" >"$work/nginx/$f"
   done
