@@ -160,11 +160,16 @@ const CAPTCHA_SHOWN: &str =
 
 pub(crate) async fn sign_in(c: &Client, base: &str, user: &str, password: &str) {
     c.goto(&format!("{base}/login")).await.unwrap();
+    password_step(c, user, password).await;
+    until(c, "signed in", SIGNED_IN, WAIT).await;
+}
+
+/// On the login page (once it shows), the first step: username, password, submit.
+pub(crate) async fn password_step(c: &Client, user: &str, password: &str) {
     until(c, "the login page", ON_LOGIN, WAIT).await;
     fill(c, "#username", user).await;
     fill(c, "#password", password).await;
     click(c, "#login-submit").await;
-    until(c, "signed in", SIGNED_IN, WAIT).await;
 }
 
 /// A second origin serving the same page, pointed at Portcullis by its `<meta>`.

@@ -2,7 +2,7 @@
 //! password, then the code; a wrong code is said so and can be corrected.
 
 use crate::browser::{
-    browser, click, driver, fill, shot, text, ui_settings, until, ON_LOGIN, SIGNED_IN, WAIT,
+    browser, click, driver, fill, password_step, shot, text, ui_settings, until, SIGNED_IN, WAIT,
 };
 use crate::helpers::*;
 
@@ -15,10 +15,7 @@ async fn a_user_with_totp_signs_in_with_the_code_on_the_page() {
     let d = driver();
     let c = browser(&d, "en-US").await;
     c.goto(&format!("{}/login", app.address)).await.unwrap();
-    until(&c, "the login page", ON_LOGIN, WAIT).await;
-    fill(&c, "#username", "tess").await;
-    fill(&c, "#password", PASSWORD).await;
-    click(&c, "#login-submit").await;
+    password_step(&c, "tess", PASSWORD).await;
     until(
         &c,
         "the second step",
@@ -59,10 +56,7 @@ async fn a_user_turns_on_totp_on_the_account_page_and_signs_in_with_it() {
     let d = driver();
     let c = browser(&d, "en-US").await;
     c.goto(&format!("{}/login", app.address)).await.unwrap();
-    until(&c, "the login page", ON_LOGIN, WAIT).await;
-    fill(&c, "#username", "otto").await;
-    fill(&c, "#password", PASSWORD).await;
-    click(&c, "#login-submit").await;
+    password_step(&c, "otto", PASSWORD).await;
     until(&c, "signed in", SIGNED_IN, WAIT).await;
     until(
         &c,
@@ -111,10 +105,7 @@ async fn a_user_turns_on_totp_on_the_account_page_and_signs_in_with_it() {
 
     // Signed out, the password leads to the second step, and a recovery code finishes it.
     click(&c, "#sign-out").await;
-    until(&c, "the login page", ON_LOGIN, WAIT).await;
-    fill(&c, "#username", "otto").await;
-    fill(&c, "#password", PASSWORD).await;
-    click(&c, "#login-submit").await;
+    password_step(&c, "otto", PASSWORD).await;
     until(
         &c,
         "the second step",
@@ -156,10 +147,7 @@ async fn the_console_shows_who_has_a_second_factor_and_resets_it() {
     let d = driver();
     let c = browser(&d, "en-US").await;
     c.goto(&format!("{}/login", app.address)).await.unwrap();
-    until(&c, "the login page", ON_LOGIN, WAIT).await;
-    fill(&c, "#username", "root").await;
-    fill(&c, "#password", PASSWORD).await;
-    click(&c, "#login-submit").await;
+    password_step(&c, "root", PASSWORD).await;
     until(&c, "signed in", SIGNED_IN, WAIT).await;
     c.goto(&format!("{}/admin", app.address)).await.unwrap();
     until(
@@ -194,10 +182,7 @@ async fn a_superuser_the_policy_names_sets_up_a_factor_before_signing_in() {
     let d = driver();
     let c = browser(&d, "en-US").await;
     c.goto(&format!("{}/login", app.address)).await.unwrap();
-    until(&c, "the login page", ON_LOGIN, WAIT).await;
-    fill(&c, "#username", "root").await;
-    fill(&c, "#password", PASSWORD).await;
-    click(&c, "#login-submit").await;
+    password_step(&c, "root", PASSWORD).await;
     until(
         &c,
         "the enrolment",

@@ -8,8 +8,8 @@ use fantoccini::Client;
 use serde_json::{json, Value};
 
 use crate::browser::{
-    browser, click, driver, fill, second_origin, shot, sign_in, ui_settings, until, ON_LOGIN,
-    SIGNED_IN, WAIT,
+    browser, click, driver, fill, password_step, second_origin, shot, sign_in, ui_settings, until,
+    ON_LOGIN, SIGNED_IN, WAIT,
 };
 use crate::helpers::*;
 
@@ -238,10 +238,7 @@ async fn a_passkey_is_the_second_factor_and_signs_in_alone_from_the_button_and_i
     // The password, then the passkey, held now as a credential only the server's naming of
     // it finds (the second step's options list it).
     click(&c, "#sign-out").await;
-    until(&c, "the login page", ON_LOGIN, WAIT).await;
-    fill(&c, "#username", "kate").await;
-    fill(&c, "#password", PASSWORD).await;
-    click(&c, "#login-submit").await;
+    password_step(&c, "kate", PASSWORD).await;
     until(
         &c,
         "the second step",
