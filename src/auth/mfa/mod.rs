@@ -248,7 +248,7 @@ impl Mfa {
         };
         let mfa_ticket = ticket::issue(&self.store, &t, now).await?;
         let webauthn = match factors.contains(&Factor::Passkey) {
-            true => Some(self.passkey_challenge(uid, &mfa_ticket).await?),
+            true => self.passkey_challenge(uid, &mfa_ticket).await?,
             false => None,
         };
         Ok(Some(MfaChallenge {
