@@ -93,6 +93,29 @@ impl LoginData {
     }
 }
 
+/// A session starts for a user who proved who they are (by `method`, with `amr`): the login
+/// answer and its refresh cookie, as every way in answers.
+#[allow(clippy::too_many_arguments)]
+pub async fn session_answer(
+    req: &HttpRequest,
+    sessions: &Sessions,
+    repo: &RepoHandle,
+    client: &crate::domain::ClientInfo,
+    uid: i64,
+    multi_login: bool,
+    method: &str,
+    amr: Amr,
+) -> Result<(LoginData, actix_web::cookie::Cookie<'static>), ApiError> {
+    let tokens = sessions
+        .start(uid, multi_login, client, method, amr)
+        .await?;
+    let profile = profile(repo, uid).await?;
+    let settings = sessions.settings();
+    let cookie = refresh_cookie(&tokens.refresh_token, settings);
+    let in_body = refresh_token_in_body(req, settings);
+    Ok((LoginData::new(tokens, profile, in_body), cookie))
+}
+
 /// The user as the login answer shows it (read fresh: the login just changed it).
 pub async fn profile(repo: &RepoHandle, uid: i64) -> Result<AuthUser, ApiError> {
     repo.send(LoadAuthUser { id: uid })
@@ -164,21 +187,16 @@ pub async fn login(
         return Ok(ApiOk::new(LoginAnswer::Mfa(challenge)));
     }
     authenticator.record(&client, user.id, &user.username, Reason::Success, method);
-    let tokens = sessions
-        .start(
-            user.id,
-            user.multi_login,
-            &client,
-            Method::Password.as_str(),
-            Amr::PWD,
-        )
-        .await?;
-    let profile = profile(&repo, user.id).await?;
-    let settings = sessions.settings();
-    let cookie = refresh_cookie(&tokens.refresh_token, settings);
-    let in_body = refresh_token_in_body(&req, settings);
-    Ok(ApiOk::new(LoginAnswer::Tokens(Box::new(LoginData::new(
-        tokens, profile, in_body,
-    ))))
-    .cookie(cookie))
+    let (data, cookie) = session_answer(
+        &req,
+        &sessions,
+        &repo,
+        &client,
+        user.id,
+        user.multi_login,
+        method,
+        Amr::PWD,
+    )
+    .await?;
+    Ok(ApiOk::new(LoginAnswer::Tokens(Box::new(data))).cookie(cookie))
 }

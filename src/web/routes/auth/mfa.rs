@@ -5,8 +5,7 @@ use actix_web::{cookie::Cookie, web::Data, HttpRequest};
 use paperclip::actix::{api_v2_operation, web::Json, Apiv2Schema};
 use serde::{Deserialize, Serialize};
 
-use super::login::{profile, LoginData};
-use super::{refresh_cookie, refresh_token_in_body};
+use super::login::{session_answer, LoginData};
 use crate::actors::repo::{FindUserById, RepoHandle};
 use crate::auth::credentials::Authenticator;
 use crate::auth::mfa::{Answer, Mfa, Refused, TotpEnrolment, Verified};
@@ -206,20 +205,17 @@ pub(super) async fn signed_in(
     };
     let method = format!("{}+{}", verified.method, verified.factor.as_str());
     authenticator.record(client, user.id, &user.username, Reason::Success, &method);
-    let tokens = sessions
-        .start(
-            user.id,
-            user.multi_login,
-            client,
-            &verified.method,
-            verified.amr(),
-        )
-        .await?;
-    let profile = profile(repo, user.id).await?;
-    let settings = sessions.settings();
-    let cookie = refresh_cookie(&tokens.refresh_token, settings);
-    let in_body = refresh_token_in_body(req, settings);
-    Ok((LoginData::new(tokens, profile, in_body), cookie))
+    session_answer(
+        req,
+        sessions,
+        repo,
+        client,
+        user.id,
+        user.multi_login,
+        &verified.method,
+        verified.amr(),
+    )
+    .await
 }
 
 /// Logs a refused second step (the one answer for every reason is the caller's).

@@ -5,8 +5,7 @@ use actix_web::{web::Data, web::Path, HttpRequest};
 use paperclip::actix::{api_v2_operation, web::Json, Apiv2Schema};
 use serde::{Deserialize, Serialize};
 
-use super::login::{profile, LoginData};
-use super::{refresh_cookie, refresh_token_in_body};
+use super::login::{session_answer, LoginData};
 use crate::actors::repo::{RepoHandle, TouchLastLogin};
 use crate::auth::credentials::Authenticator;
 use crate::auth::mfa::passkey::{PasskeyInfo, PasskeyOptions};
@@ -145,18 +144,16 @@ pub async fn login(
     })
     .await
     .map_err(ApiError::unavailable)?;
-    let tokens = sessions
-        .start(
-            user.id,
-            user.multi_login,
-            &client,
-            "passkey",
-            Amr::passkey_alone(),
-        )
-        .await?;
-    let profile = profile(&repo, user.id).await?;
-    let settings = sessions.settings();
-    let cookie = refresh_cookie(&tokens.refresh_token, settings);
-    let in_body = refresh_token_in_body(&req, settings);
-    Ok(ApiOk::new(LoginData::new(tokens, profile, in_body)).cookie(cookie))
+    let (data, cookie) = session_answer(
+        &req,
+        &sessions,
+        &repo,
+        &client,
+        user.id,
+        user.multi_login,
+        "passkey",
+        Amr::passkey_alone(),
+    )
+    .await?;
+    Ok(ApiOk::new(data).cookie(cookie))
 }
