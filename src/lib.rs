@@ -7,7 +7,7 @@
 //! | leaf | `clock`, `config`, `crypto`, `domain`, `error`, `metrics`, `telemetry` |
 //! | persistence | `db`, `repo` (queries), `store` (the hot store) |
 //! | actors | `actors` (the repository actor owning the pool, the cache actor) |
-//! | services | `auth`, `oauth2`, `login_log`, `admin` |
+//! | services | `auth`, `oauth2`, `login_log`, `admin`, `mail`, `account` (the account's life by email) |
 //! | web | `web` (middleware, extractors, routes) |
 //! | composition roots | `startup`, `cli` |
 //!
@@ -15,6 +15,7 @@
 //! verifies the JWT and takes the session and the decoded user from the cache actor's memory,
 //! reading through the hot store and the repository actor on a miss.
 
+pub mod account;
 pub mod actors;
 pub mod admin;
 pub mod auth;
@@ -26,6 +27,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod login_log;
+pub mod mail;
 pub mod metrics;
 pub mod oauth2;
 pub mod repo;

@@ -79,6 +79,9 @@ struct Inner {
     pub hash_queue_depth: Gauge,
     pub hash_verifications: Counter,
     pub hash_refused: Counter,
+    pub mail_sent: Counter,
+    pub mail_failures: Counter,
+    pub mail_queue_depth: Gauge,
 }
 
 impl Default for Metrics {
@@ -103,6 +106,9 @@ impl Default for Metrics {
             hash_queue_depth: Gauge::default(),
             hash_verifications: Counter::default(),
             hash_refused: Counter::default(),
+            mail_sent: Counter::default(),
+            mail_failures: Counter::default(),
+            mail_queue_depth: Gauge::default(),
             registry,
         };
         let mut inner = inner;
@@ -147,6 +153,21 @@ impl Default for Metrics {
             "Hashes refused because the queue was full (answered 503)",
             inner.hash_refused.clone(),
         );
+        r.register(
+            "mail_sent",
+            "Messages the mail server (or the outbox) took",
+            inner.mail_sent.clone(),
+        );
+        r.register(
+            "mail_failures",
+            "Tries to send a message that failed (it is kept and tried again)",
+            inner.mail_failures.clone(),
+        );
+        r.register(
+            "mail_queue_depth",
+            "Messages waiting to be sent",
+            inner.mail_queue_depth.clone(),
+        );
         Self {
             inner: Arc::new(inner),
         }
@@ -190,6 +211,18 @@ impl Metrics {
 
     pub fn store_error(&self) {
         self.inner.store_errors.inc();
+    }
+
+    pub fn mail_sent(&self) {
+        self.inner.mail_sent.inc();
+    }
+
+    pub fn mail_failed(&self) {
+        self.inner.mail_failures.inc();
+    }
+
+    pub fn mail_queued(&self, delta: i64) {
+        self.inner.mail_queue_depth.inc_by(delta);
     }
 
     pub fn hash_queued(&self, delta: i64) {

@@ -25,7 +25,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("actors", &["actors"]),
     (
         "services",
-        &["auth", "oauth2", "login_log", "admin", "events"],
+        &[
+            "auth",
+            "oauth2",
+            "login_log",
+            "admin",
+            "events",
+            "mail",
+            "account",
+        ],
     ),
     ("web", &["web"]),
     ("composition roots", &["startup", "cli"]),

@@ -64,9 +64,7 @@ impl From<AdminError> for ApiError {
     fn from(e: AdminError) -> Self {
         use crate::error::kind;
         match e {
-            AdminError::Invalid(
-                DomainError::PasswordLength { .. } | DomainError::PasswordIsUsername,
-            ) => ApiError::new(kind::PASSWORD_POLICY).with_detail(e.to_string()),
+            AdminError::Invalid(d) if d.is_password_rule() => d.policy_error(),
             AdminError::Invalid(_) => ApiError::new(kind::INVALID_BODY).with_detail(e.to_string()),
             AdminError::Taken(_) => ApiError::new(kind::CONFLICT).with_detail(e.to_string()),
             AdminError::NoSuchUser(_) | AdminError::NoSuchId(_) => {
@@ -105,6 +103,9 @@ pub struct UserSpec {
     /// Default: on.
     #[serde(default)]
     pub multi_login: Option<bool>,
+    /// Made disabled (a sign-up waiting for its address to be verified).
+    #[serde(skip)]
+    pub disabled: bool,
 }
 
 #[derive(Clone)]
@@ -157,7 +158,11 @@ impl Admin {
             .map(parse_avatar)
             .transpose()?
             .flatten();
-        self.policy.check(&spec.password, username.as_str())?;
+        self.policy.check_for(
+            &spec.password,
+            username.as_str(),
+            email.as_ref().map(Email::as_str),
+        )?;
         let hash = self.hasher.hash(spec.password).await?;
         let now = self.clock.naive();
         let new = NewUser {
@@ -169,7 +174,11 @@ impl Admin {
             email_verified: false,
             phone,
             avatar,
-            status: STATUS_ENABLED,
+            status: if spec.disabled {
+                STATUS_DISABLED
+            } else {
+                STATUS_ENABLED
+            },
             is_superuser: spec.superuser,
             is_staff: spec.staff.unwrap_or(spec.superuser),
             multi_login: spec.multi_login.unwrap_or(true),

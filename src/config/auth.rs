@@ -55,6 +55,8 @@ pub enum RefreshTokenInBody {
 pub struct PasswordSettings {
     pub min_length: usize,
     pub max_length: usize,
+    /// Least strength (0 to 4) by zxcvbn's estimate a new password needs; 0 turns it off.
+    pub min_score: u8,
     pub max_parallel_hashes: usize,
     pub max_queued_hashes: usize,
 }

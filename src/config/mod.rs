@@ -9,6 +9,7 @@ mod access;
 mod auth;
 mod backends;
 mod clients;
+mod mail;
 mod mfa;
 mod oauth2;
 mod validate;
@@ -23,6 +24,7 @@ pub use auth::{
 };
 pub use backends::{DataSettings, DatabaseSettings, RedisSettings};
 pub use clients::{ApiClientSettings, EventsSettings};
+pub use mail::{MailSettings, RegistrationSettings};
 pub use mfa::{
     decode_key as decode_mfa_key, MfaSettings, MFA_KEY_BYTES,
     SUPERUSERS as MFA_REQUIRED_OF_SUPERUSERS,
@@ -46,6 +48,8 @@ const LIST_KEYS: &[&str] = &[
     "jwt.previous_public_key_files",
     "mfa.required_for",
     "webauthn.origins",
+    "registration.allowed_email_domains",
+    "registration.default_roles",
 ];
 /// Smallest accepted HS256 secret: 256 bits.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -113,6 +117,8 @@ pub struct Settings {
     pub events: EventsSettings,
     pub mfa: MfaSettings,
     pub webauthn: WebauthnSettings,
+    pub mail: MailSettings,
+    pub registration: RegistrationSettings,
 }
 
 fn default_profile() -> Profile {

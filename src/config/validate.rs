@@ -66,6 +66,8 @@ impl Settings {
         problems.extend(self.events.problems());
         problems.extend(self.mfa.problems(self.profile));
         problems.extend(self.webauthn.problems());
+        problems.extend(self.mail.problems());
+        problems.extend(self.registration.problems(&self.mail, self.profile));
         let db = self.database.url.trim();
         if !(db.is_empty()
             || db.starts_with("sqlite://")

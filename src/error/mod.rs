@@ -88,8 +88,14 @@ pub mod kind {
         PASSKEY_FAILED = 400, 400, "passkey_failed", "The passkey was not accepted; please try again", "通行密钥未通过验证，请重试", Challenge::None;
         PASSKEY_SIGN_IN_FAILED = 401, 401, "passkey_sign_in_failed", "The passkey was not accepted; please try again", "通行密钥未通过验证，请重试", Challenge::None;
         INVALID_MFA_CODE = 400, 400, "invalid_mfa_code", "The code is wrong or was used already", "验证码错误或已使用", Challenge::None;
+        EMAIL_LINK_INVALID = 400, 400, "invalid_email_link", "The link or code is invalid, used or expired; ask for a new one", "链接或验证码无效、已使用或已过期，请重新获取", Challenge::None;
+        RESET_LINK_INVALID = 400, 400, "invalid_reset_link", "The reset link is invalid, used or expired; ask for a new one", "重置链接无效、已使用或已过期，请重新申请", Challenge::None;
+        REGISTRATION_CLOSED = 403, 403, "registration_closed", "Sign-up is not open on this server", "本服务未开放注册", Challenge::None;
+        EMAIL_DOMAIN_NOT_ALLOWED = 400, 400, "email_domain_not_allowed", "Accounts cannot be made with an address of this domain", "不能使用该域名的邮箱注册", Challenge::None;
+        EMAIL_TAKEN = 409, 409, "email_taken", "Another account has this email address", "该邮箱已被其他账号使用", Challenge::None;
         PROVIDER_UNAVAILABLE = 502, 502, "provider_unavailable", "The login provider could not be reached", "无法连接第三方登录服务", Challenge::None;
         BUSY = 503, 503, "busy", "The server is busy, please try again in a moment", "服务器繁忙，请稍后重试", Challenge::None;
+        MAIL_UNAVAILABLE = 503, 503, "mail_unavailable", "Email is not set up on this server; ask an administrator", "本服务未配置邮件发送，请联系管理员", Challenge::None;
         STORE_UNAVAILABLE = 503, 503, "service_unavailable", "Service temporarily unavailable", "服务暂时不可用", Challenge::None;
         INTERNAL = 500, 500, "internal_error", "Internal server error", "服务器内部错误", Challenge::None;
     }
@@ -123,8 +129,9 @@ pub mod kind {
 #[derive(Debug)]
 pub struct ApiError {
     pub kind: &'static ErrorKind,
-    /// Language-neutral detail appended to the message (a field name, a policy rule).
-    pub detail: Option<String>,
+    /// Detail appended to the message (a field name, a policy rule); boxed, as errors are rare
+    /// and every `Result` carries their size.
+    pub detail: Option<Box<Detail>>,
     pub data: Option<Value>,
     /// Seconds a client should wait before trying again (`Retry-After`).
     pub retry_after: Option<u64>,
@@ -133,6 +140,14 @@ pub struct ApiError {
     pub max_age: Option<i64>,
     /// Why it happened, for the log only.
     source: Option<Cause>,
+}
+
+/// An error's detail: language-neutral, or with words in Chinese of its own (a password rule's
+/// reason).
+#[derive(Debug, Clone)]
+pub struct Detail {
+    pub en: String,
+    pub zh: Option<String>,
 }
 
 /// The cause of an error, kept for the log.
@@ -191,7 +206,16 @@ impl ApiError {
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
+        self.detail = Some(Box::new(Detail {
+            en: detail.into(),
+            zh: None,
+        }));
+        self
+    }
+
+    /// A detail with words in Chinese too (shown to clients asking in Chinese).
+    pub fn with_localized_detail(mut self, en: impl Into<String>, zh: Option<String>) -> Self {
+        self.detail = Some(Box::new(Detail { en: en.into(), zh }));
         self
     }
 
@@ -215,7 +239,12 @@ impl ApiError {
             Lang::En => self.kind.en,
             Lang::Zh => self.kind.zh,
         };
-        match &self.detail {
+        let detail = self.detail.as_deref().map(|d| match lang {
+            Lang::Zh => d.zh.as_deref().unwrap_or(&d.en),
+            Lang::En => d.en.as_str(),
+        });
+        match detail {
+            Some(d) if lang == Lang::Zh => format!("{base}：{d}"),
             Some(d) => format!("{base}: {d}"),
             None => base.to_owned(),
         }

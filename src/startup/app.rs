@@ -6,6 +6,7 @@ use paperclip::actix::OpenApiExt;
 use paperclip::v2::models::{DefaultApiRaw, Info};
 
 use super::BODY_LIMIT;
+use crate::account::Accounts;
 use crate::actors::{CacheHandle, RepoHandle};
 use crate::admin::roles::Roles;
 use crate::admin::Admin;
@@ -39,6 +40,7 @@ use crate::web::PublicUrl;
 /// Every service the routes use, each registered as its own `web::Data`.
 #[derive(Clone)]
 pub(super) struct Services {
+    pub(super) accounts: web::Data<Accounts>,
     pub(super) spec: web::Data<Spec>,
     pub(super) draining: web::Data<Draining>,
     pub(super) gate: web::Data<Gate>,
@@ -104,6 +106,7 @@ pub(super) fn app(
     >,
 > {
     App::new()
+        .app_data(s.accounts.clone())
         .app_data(s.spec.clone())
         .app_data(s.draining.clone())
         .app_data(s.gate.clone())

@@ -111,5 +111,6 @@ pub fn password_policy(settings: &Settings) -> PasswordPolicy {
     PasswordPolicy {
         min: settings.password.min_length,
         max: settings.password.max_length,
+        min_score: settings.password.min_score.min(4),
     }
 }

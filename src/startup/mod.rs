@@ -20,6 +20,7 @@ use std::time::Duration;
 use actix_web::{dev::Server, web, App, HttpServer};
 use anyhow::Context;
 
+use crate::account::Accounts;
 use crate::actors::repo::CountUsers;
 use crate::actors::{CacheHandle, RepoHandle};
 use crate::admin::roles::Roles;
@@ -41,6 +42,7 @@ use crate::config::{DatabaseKind, Profile, Settings};
 use crate::crypto;
 use crate::domain::Invalidation;
 use crate::login_log::LoginLog;
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::oauth2::Providers;
 use crate::web::cors::AllowedOrigins;
@@ -266,7 +268,28 @@ impl Application {
             settings.security.clone(),
             clock.clone(),
         );
+        let mailer = Mailer::start(
+            &settings.mail,
+            settings.profile,
+            &settings.data.dir,
+            metrics.clone(),
+        )?;
+        let accounts = Accounts::new(
+            mailer,
+            store.clone(),
+            repo.clone(),
+            admin.clone(),
+            sessions.clone(),
+            cache.invalidator(),
+            hasher.clone(),
+            policy,
+            &public_url.0,
+            settings.mail.clone(),
+            settings.registration.clone(),
+            clock.clone(),
+        );
         let services = Services {
+            accounts: web::Data::new(accounts),
             mfa: web::Data::new(mfa),
             spec: web::Data::new(Spec::new(&public_url.0)),
             public_url: web::Data::new(public_url),

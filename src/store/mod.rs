@@ -107,6 +107,12 @@ pub enum Once {
     MfaTicket,
     /// A passkey ceremony's state between its options and the authenticator's answer.
     Webauthn,
+    /// A mailed verification link's token (by its hash).
+    EmailLink,
+    /// A mailed verification code, with its address (by their hash).
+    EmailCode,
+    /// A mailed password reset link's token (by its hash).
+    PasswordReset,
 }
 
 impl Once {
@@ -117,6 +123,9 @@ impl Once {
             Self::LoginCode => "oauth2:code",
             Self::MfaTicket => "mfa:ticket",
             Self::Webauthn => "webauthn",
+            Self::EmailLink => "mail:link",
+            Self::EmailCode => "mail:code",
+            Self::PasswordReset => "mail:reset",
         }
     }
 }

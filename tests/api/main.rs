@@ -21,6 +21,7 @@ mod hardening;
 mod helpers;
 mod login_defence;
 mod login_input;
+mod mail;
 mod metrics;
 mod mfa;
 mod mfa_admin;

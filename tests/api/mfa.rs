@@ -75,8 +75,13 @@ impl TestApp {
     /// Enrols and confirms TOTP for the user; the server's clock is left aligned to a step,
     /// and the confirming code's step is used.
     pub async fn enrol_totp(&self, username: &str) -> Enrolled {
+        self.enrol_totp_with(username, PASSWORD).await
+    }
+
+    /// As `enrol_totp`, signing in with this password.
+    pub async fn enrol_totp_with(&self, username: &str, password: &str) -> Enrolled {
         self.align_to_step();
-        let access = token(&self.login(username, PASSWORD).await, "access_token");
+        let access = token(&self.login(username, password).await, "access_token");
         let res = self.post_auth("/api/v1/auth/mfa/totp", &access).await;
         assert_eq!(res.status(), 200);
         let data = res.json::<Value>().await.unwrap()["data"].clone();

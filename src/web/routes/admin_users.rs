@@ -97,6 +97,7 @@ pub async fn create(
         avatar: b.avatar,
         staff: b.is_staff,
         multi_login: b.multi_login,
+        disabled: false,
     };
     Ok(ApiOk::new(
         admin.create_user_by(Caller::User(&me.user), spec).await?,

@@ -136,6 +136,36 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
             web::resource("/auth/mfa/enrol/totp/confirm")
                 .wrap(limiter(&limits.login))
                 .route(web::post().to(auth::mfa::confirm_totp_with_ticket)),
+        )
+        .service(
+            web::resource("/auth/register")
+                .wrap(limiter(&limits.login))
+                .route(web::post().to(auth::account::register)),
+        )
+        .service(
+            web::resource("/auth/registration")
+                .wrap(limiter(&limits.captcha))
+                .route(web::get().to(auth::account::registration)),
+        )
+        .service(
+            web::resource("/auth/password/forgot")
+                .wrap(limiter(&limits.login))
+                .route(web::post().to(auth::account::forgot)),
+        )
+        .service(
+            web::resource("/auth/password/reset")
+                .wrap(limiter(&limits.login))
+                .route(web::post().to(auth::account::reset)),
+        )
+        .service(
+            web::resource("/auth/email/verify")
+                .wrap(limiter(&limits.login))
+                .route(web::post().to(auth::account::verify_email)),
+        )
+        .service(
+            web::resource("/auth/email/verify/resend")
+                .wrap(limiter(&limits.login))
+                .route(web::post().to(auth::account::resend_verification)),
         );
     if swagger_login {
         api = api.service(
@@ -252,6 +282,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
                 web::resource("/sys/users/me/password")
                     .wrap(require_bearer())
                     .route(web::put().to(users::change_password)),
+            )
+            .service(
+                web::resource("/sys/users/me/email")
+                    .wrap(require_bearer())
+                    .route(web::put().to(auth::account::change_email)),
             )
             .service(
                 web::resource("/logs/login")

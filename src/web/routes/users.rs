@@ -1,4 +1,7 @@
-use actix_web::web::Data;
+use actix_web::{web::Data, HttpRequest};
+
+use crate::account::{Accounts, Notice};
+use crate::error::Lang;
 use paperclip::actix::{api_v2_operation, web::Json, Apiv2Schema};
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +43,7 @@ pub struct PasswordChanged {
 #[tracing::instrument(skip_all, fields(uid = me.user.id))]
 #[allow(clippy::too_many_arguments)]
 pub async fn change_password(
+    req: HttpRequest,
     me: CurrentUser,
     body: Json<ChangePassword>,
     repo: Data<RepoHandle>,
@@ -49,6 +53,7 @@ pub async fn change_password(
     reauth: Data<Reauth>,
     policy: Data<PasswordPolicy>,
     clock: Data<SharedClock>,
+    accounts: Data<Accounts>,
 ) -> Result<ApiOk<PasswordChanged>, ApiError> {
     let body = body.into_inner();
     let uid = me.user.id;
@@ -56,8 +61,12 @@ pub async fn change_password(
         return Err(ApiError::new(kind::PASSWORD_MISMATCH));
     }
     policy
-        .check(&body.new_password, &me.user.username)
-        .map_err(|e| ApiError::new(kind::PASSWORD_POLICY).with_detail(e.to_string()))?;
+        .check_for(
+            &body.new_password,
+            &me.user.username,
+            me.user.email.as_deref(),
+        )
+        .map_err(|e| e.policy_error())?;
     let row = repo
         .send(FindUserById { id: uid })
         .await
@@ -87,6 +96,8 @@ pub async fn change_password(
     sessions.password_changed_here(uid, &me.sid).await?;
     let ended = sessions.end_all(uid, Some(&me.sid)).await?;
     cache.invalidate(Invalidation::User(uid)).await?;
+    let notice = Notice::PasswordChanged { by_reset: false };
+    accounts.notify(uid, notice, Lang::from_request(&req)).await;
     Ok(ApiOk::new(PasswordChanged {
         ended_sessions: ended,
     }))

@@ -6,13 +6,14 @@ use paperclip::actix::{api_v2_operation, web::Json, Apiv2Schema};
 use serde::{Deserialize, Serialize};
 
 use super::login::{session_answer, LoginData};
+use crate::account::{Accounts, Notice};
 use crate::actors::repo::{FindUserById, RepoHandle};
 use crate::auth::credentials::Authenticator;
 use crate::auth::mfa::{Answer, Mfa, Refused, TotpEnrolment, Verified};
 use crate::auth::reauth::Reauth;
 use crate::auth::sessions::Sessions;
 use crate::domain::Amr;
-use crate::error::{kind, ApiError};
+use crate::error::{kind, ApiError, Lang};
 use crate::login_log::Reason;
 use crate::web::{ApiOk, Client, CurrentUser};
 
@@ -51,10 +52,12 @@ pub struct TotpConfirmed {
 #[api_v2_operation(tags(auth))]
 #[tracing::instrument(skip_all, fields(uid = me.user.id))]
 pub async fn confirm_totp(
+    req: HttpRequest,
     me: CurrentUser,
     body: Json<CodeRequest>,
     mfa: Data<Mfa>,
     sessions: Data<Sessions>,
+    accounts: Data<Accounts>,
 ) -> Result<ApiOk<TotpConfirmed>, ApiError> {
     let recovery_codes = mfa.confirm_totp(me.user.id, &body.code).await?;
     // The code was a second factor, proved in this session: it is multi-factor from now on
@@ -62,6 +65,13 @@ pub async fn confirm_totp(
     sessions
         .reauthenticated(me.user.id, &me.sid, Amr::second(Amr::OTP))
         .await?;
+    let added = Notice::FactorChanged {
+        factor: "totp",
+        added: true,
+    };
+    accounts
+        .notify(me.user.id, added, Lang::from_request(&req))
+        .await;
     Ok(ApiOk::new(TotpConfirmed { recovery_codes }))
 }
 
@@ -112,12 +122,21 @@ pub struct Removed {
 #[api_v2_operation(tags(auth))]
 #[tracing::instrument(skip_all, fields(uid = me.user.id))]
 pub async fn remove_totp(
+    req: HttpRequest,
     me: CurrentUser,
     reauth: Data<Reauth>,
     mfa: Data<Mfa>,
+    accounts: Data<Accounts>,
 ) -> Result<ApiOk<Removed>, ApiError> {
     reauth.require_recent(me.user.id, &me.sid).await?;
     mfa.remove_totp(me.user.id).await?;
+    let removed = Notice::FactorChanged {
+        factor: "totp",
+        added: false,
+    };
+    accounts
+        .notify(me.user.id, removed, Lang::from_request(&req))
+        .await;
     Ok(ApiOk::new(Removed { removed: true }))
 }
 

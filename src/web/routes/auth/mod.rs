@@ -1,3 +1,4 @@
+pub mod account;
 pub mod captcha;
 mod client_auth;
 pub mod events;

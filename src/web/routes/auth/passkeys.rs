@@ -6,6 +6,7 @@ use paperclip::actix::{api_v2_operation, web::Json, Apiv2Schema};
 use serde::{Deserialize, Serialize};
 
 use super::login::{session_answer, LoginData};
+use crate::account::{Accounts, Notice};
 use crate::actors::repo::{RepoHandle, TouchLastLogin};
 use crate::auth::credentials::Authenticator;
 use crate::auth::mfa::passkey::{PasskeyInfo, PasskeyOptions};
@@ -14,7 +15,7 @@ use crate::auth::reauth::Reauth;
 use crate::auth::sessions::Sessions;
 use crate::clock::SharedClock;
 use crate::domain::Amr;
-use crate::error::{kind, ApiError};
+use crate::error::{kind, ApiError, Lang};
 use crate::login_log::Reason;
 use crate::web::{ApiOk, Client, CurrentUser};
 
@@ -69,10 +70,12 @@ pub struct PasskeyRegistered {
 #[api_v2_operation(tags(auth))]
 #[tracing::instrument(skip_all, fields(uid = me.user.id))]
 pub async fn register_finish(
+    req: HttpRequest,
     me: CurrentUser,
     body: Json<Ceremony>,
     mfa: Data<Mfa>,
     sessions: Data<Sessions>,
+    accounts: Data<Accounts>,
 ) -> Result<ApiOk<PasskeyRegistered>, ApiError> {
     let (passkey, recovery_codes) = mfa
         .finish_passkey_registration(me.user.id, &me.sid, &body.challenge_id, &body.credential)
@@ -80,6 +83,13 @@ pub async fn register_finish(
     sessions
         .reauthenticated(me.user.id, &me.sid, Amr::second(Amr::HWK))
         .await?;
+    let added = Notice::FactorChanged {
+        factor: "passkey",
+        added: true,
+    };
+    accounts
+        .notify(me.user.id, added, Lang::from_request(&req))
+        .await;
     Ok(ApiOk::new(PasskeyRegistered {
         passkey,
         recovery_codes,
@@ -95,13 +105,22 @@ pub struct PasskeyRemoved {
 #[api_v2_operation(tags(auth))]
 #[tracing::instrument(skip_all, fields(uid = me.user.id))]
 pub async fn remove(
+    req: HttpRequest,
     me: CurrentUser,
     id: Path<i64>,
     reauth: Data<Reauth>,
     mfa: Data<Mfa>,
+    accounts: Data<Accounts>,
 ) -> Result<ApiOk<PasskeyRemoved>, ApiError> {
     reauth.require_recent(me.user.id, &me.sid).await?;
     mfa.remove_passkey(me.user.id, id.into_inner()).await?;
+    let removed = Notice::FactorChanged {
+        factor: "passkey",
+        added: false,
+    };
+    accounts
+        .notify(me.user.id, removed, Lang::from_request(&req))
+        .await;
     Ok(ApiOk::new(PasskeyRemoved { removed: true }))
 }
 

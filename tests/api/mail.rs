@@ -1,0 +1,637 @@
+//! The account's life by email, against a real SMTP server: aiosmtpd (from PyPI, in the tests'
+//! virtualenv that scripts/fastapi-venv.sh makes), writing what it receives to a Maildir this
+//! test reads. Sign-up and verification, forgotten passwords, the address change, limits, the
+//! outbox, a dead server.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::Response;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+fn aiosmtpd() -> PathBuf {
+    let venv = std::env::var_os("PORTCULLIS_FASTAPI_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/target/fastapi-venv").into());
+    let bin = venv.join("bin/aiosmtpd");
+    assert!(
+        bin.exists(),
+        "no aiosmtpd at {}: run scripts/fastapi-venv.sh (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real SMTP server on a port of its own, keeping every message in a Maildir.
+pub struct Smtp {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+/// One received message, decoded.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Mail {
+    /// The token of the link to `path` (`/reset`, `/verify-email`) in the message.
+    pub fn token(&self, path: &str) -> String {
+        let re = regex::Regex::new(&format!(r"{path}\?token=([A-Za-z0-9_-]+)")).unwrap();
+        re.captures(&self.text)
+            .unwrap_or_else(|| panic!("no {path} link in {:?}", self.text))[1]
+            .to_owned()
+    }
+
+    /// The six-digit code in the message.
+    pub fn code(&self) -> String {
+        let re = regex::Regex::new(r"\b(\d{6})\b").unwrap();
+        re.captures(&self.text).expect("a code")[1].to_owned()
+    }
+}
+
+impl Smtp {
+    pub fn start() -> Self {
+        Self::start_on(free_port())
+    }
+
+    pub fn start_on(port: u16) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut smtp = Self {
+            child: None,
+            dir,
+            port,
+        };
+        smtp.up();
+        smtp
+    }
+
+    /// Starts (again) on the same port and folder.
+    pub fn up(&mut self) {
+        let child = Command::new(aiosmtpd())
+            .args(["-n", "-l", &format!("127.0.0.1:{}", self.port)])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(self.dir.path().join("maildir"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("aiosmtpd starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "aiosmtpd did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn down(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every message received so far, oldest first.
+    pub fn received(&self) -> Vec<Mail> {
+        let new = self.dir.path().join("maildir/new");
+        let mut files: Vec<_> = std::fs::read_dir(&new)
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        files
+            .iter()
+            .map(|p| decode(&std::fs::read(p).unwrap()))
+            .collect()
+    }
+
+    /// Waits (up to 10 s) until `n` messages have arrived.
+    pub async fn wait_for(&self, n: usize) -> Vec<Mail> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let got = self.received();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} messages arrived: {got:?}",
+                got.len()
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The last message to `to`, waiting for the `n`th message in all.
+    pub async fn last_to(&self, to: &str, n: usize) -> Mail {
+        let got = self.wait_for(n).await;
+        got.into_iter()
+            .rev()
+            .find(|m| m.to == to)
+            .unwrap_or_else(|| panic!("no message to {to}"))
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+pub fn decode(raw: &[u8]) -> Mail {
+    let m = mail_parser::MessageParser::default()
+        .parse(raw)
+        .expect("a message");
+    Mail {
+        to: m
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .unwrap_or_default()
+            .to_owned(),
+        subject: m.subject().unwrap_or_default().to_owned(),
+        text: m.body_text(0).unwrap_or_default().into_owned(),
+        html: m.body_html(0).unwrap_or_default().into_owned(),
+    }
+}
+
+/// An app that mails through `smtp`, with sign-up open and room for a test's many messages.
+pub async fn mail_app(smtp: &Smtp) -> TestApp {
+    let (mut s, res) = test_settings().await;
+    s.mail.smtp_url = smtp.url();
+    s.mail.retry_max_seconds = 1;
+    s.mail.per_client_per_hour = 1000;
+    s.mail.per_address_per_hour = 100;
+    s.registration.enabled = true;
+    spawn_with(s, res).await
+}
+
+impl TestApp {
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn sign_up(&self, username: &str, email: &str) -> Response {
+        self.post_json(
+            "/api/v1/auth/register",
+            &json!({"username": username, "email": email, "password": PASSWORD}),
+        )
+        .await
+    }
+
+    async fn login_status(&self, username: &str, password: &str) -> u16 {
+        self.post_login(&json!({"username": username, "password": password}))
+            .await
+            .status()
+            .as_u16()
+    }
+}
+
+#[actix_web::test]
+async fn a_new_account_signs_in_once_the_mailed_link_verifies_its_address() {
+    let smtp = Smtp::start();
+    let app = mail_app(&smtp).await;
+    let res = app.sign_up("nell", "Nell@Example.com").await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["data"]["email"], "nell@example.com");
+    assert_eq!(body["data"]["enabled"], false);
+    assert_eq!(
+        app.login_status("nell", PASSWORD).await,
+        400,
+        "no sign-in before the address is verified"
+    );
+
+    let mail = smtp.last_to("nell@example.com", 1).await;
+    assert_eq!(mail.subject, "Confirm your email address");
+    assert!(mail.html.contains("verify-email?token="), "{}", mail.html);
+    let token = mail.token("/verify-email");
+    let res = app
+        .post_json("/api/v1/auth/email/verify", &json!({"token": token}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let data = app.login("nell", PASSWORD).await;
+    assert_eq!(data["user"]["email_verified"], true);
+
+    let again = app
+        .post_json("/api/v1/auth/email/verify", &json!({"token": token}))
+        .await;
+    assert_error(again, 400, "invalid_email_link").await;
+    let taken = app.sign_up("nell2", "nell@example.com").await;
+    assert_error(taken, 409, "email_taken").await;
+    let taken = app.sign_up("nell", "other@example.com").await;
+    assert_error(taken, 409, "conflict").await;
+}
+
+#[actix_web::test]
+async fn the_mailed_code_verifies_too_and_wrong_codes_run_out_while_the_link_still_works() {
+    let smtp = Smtp::start();
+    let app = mail_app(&smtp).await;
+    assert_eq!(app.sign_up("olga", "olga@example.com").await.status(), 200);
+    let mail = smtp.last_to("olga@example.com", 1).await;
+    let code = mail.code();
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    for _ in 0..5 {
+        let res = app
+            .post_json(
+                "/api/v1/auth/email/verify",
+                &json!({"email": "olga@example.com", "code": wrong}),
+            )
+            .await;
+        assert_error(res, 400, "invalid_email_link").await;
+    }
+    let res = app
+        .post_json(
+            "/api/v1/auth/email/verify",
+            &json!({"email": "OLGA@example.com", "code": code}),
+        )
+        .await;
+    assert_error(res, 400, "invalid_email_link").await;
+    let res = app
+        .post_json(
+            "/api/v1/auth/email/verify",
+            &json!({"token": mail.token("/verify-email")}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.login_status("olga", PASSWORD).await, 200);
+
+    // A second account's right code works the first time.
+    assert_eq!(app.sign_up("pia", "pia@example.com").await.status(), 200);
+    let code = smtp.last_to("pia@example.com", 2).await.code();
+    let res = app
+        .post_json(
+            "/api/v1/auth/email/verify",
+            &json!({"email": "pia@example.com", "code": code}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.login_status("pia", PASSWORD).await, 200);
+}
+
+#[actix_web::test]
+async fn sign_up_refuses_what_the_admin_api_refuses_and_weak_passwords_in_the_clients_language() {
+    let smtp = Smtp::start();
+    let app = mail_app(&smtp).await;
+    let weak = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .header("accept-language", "zh-CN")
+        .json(&json!({"username": "quinn", "email": "q@example.com", "password": "password123"}))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(weak, 400, "password_policy").await;
+    assert!(body["msg"].as_str().unwrap().contains("常见"), "{body}");
+    let as_email = app
+        .post_json(
+            "/api/v1/auth/register",
+            &json!({"username": "quinn", "email": "quinn.long@example.com", "password": "quinn.long@example.com"}),
+        )
+        .await;
+    let body = assert_error(as_email, 400, "password_policy").await;
+    assert!(body["msg"].as_str().unwrap().contains("email"), "{body}");
+    for bad in [
+        json!({"username": "q q", "email": "q@example.com", "password": PASSWORD}),
+        json!({"username": "quinn", "email": "not-an-address", "password": PASSWORD}),
+    ] {
+        let res = app.post_json("/api/v1/auth/register", &bad).await;
+        assert_error(res, 400, "invalid_body").await;
+    }
+    assert!(smtp.received().is_empty());
+
+    // Closed by default; a domain list holds.
+    let (s, res) = test_settings().await;
+    let closed = spawn_with(s, res).await;
+    let res = closed.sign_up("rae", "rae@example.com").await;
+    assert_error(res, 403, "registration_closed").await;
+    let (mut s, res) = test_settings().await;
+    s.mail.smtp_url = smtp.url();
+    s.registration.enabled = true;
+    s.registration.allowed_email_domains = vec!["corp.example".into()];
+    let corp = spawn_with(s, res).await;
+    let res = corp.sign_up("rae", "rae@example.com").await;
+    assert_error(res, 400, "email_domain_not_allowed").await;
+    assert_eq!(corp.sign_up("rae", "rae@CORP.example").await.status(), 200);
+}
+
+/// Forgot, on one node: the same answer for every account; reset through the mailed link on
+/// that node; the user's sessions end on the other.
+#[actix_web::test]
+async fn a_forgotten_password_is_reset_through_the_mailed_link_and_ends_every_session_everywhere() {
+    let smtp = Smtp::start();
+    let (mut s, res) = test_settings().await;
+    s.mail.smtp_url = smtp.url();
+    let a = spawn_with(s.clone(), res.clone()).await;
+    let b = spawn_with(s, res).await;
+    a.create_user_full("sam", PASSWORD, Some("sam@example.com"), false)
+        .await;
+    let on_b = b.login("sam", PASSWORD).await;
+    let access = token(&on_b, "access_token");
+    assert_eq!(b.me(&access).await.status(), 200);
+
+    let known = a
+        .post_json(
+            "/api/v1/auth/password/forgot",
+            &json!({"username_or_email": "sam"}),
+        )
+        .await;
+    let unknown = a
+        .post_json(
+            "/api/v1/auth/password/forgot",
+            &json!({"username_or_email": "nobody"}),
+        )
+        .await;
+    assert_eq!(
+        (known.status().as_u16(), unknown.status().as_u16()),
+        (200, 200)
+    );
+    assert_eq!(
+        known.text().await.unwrap(),
+        unknown.text().await.unwrap(),
+        "the same answer whether the account exists or not"
+    );
+    let mail = smtp.last_to("sam@example.com", 1).await;
+    assert_eq!(mail.subject, "Reset your password");
+    let reset_token = mail.token("/reset");
+
+    let weak = a
+        .post_json(
+            "/api/v1/auth/password/reset",
+            &json!({"token": reset_token, "password": "password123"}),
+        )
+        .await;
+    assert_error(weak, 400, "password_policy").await;
+    let res = a
+        .post_json(
+            "/api/v1/auth/password/reset",
+            &json!({"token": reset_token, "password": "a fresh start 2026"}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        200,
+        "the link still works after a refused password"
+    );
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while b.me(&access).await.status() != 401 {
+        assert!(
+            Instant::now() < deadline,
+            "the other node still takes the old token"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(a.login_status("sam", PASSWORD).await, 400);
+    assert_eq!(a.login_status("sam", "a fresh start 2026").await, 200);
+    let again = a
+        .post_json(
+            "/api/v1/auth/password/reset",
+            &json!({"token": reset_token, "password": "another fresh start"}),
+        )
+        .await;
+    assert_error(again, 400, "invalid_reset_link").await;
+
+    // The reset proved the address, and the user is told there.
+    let notice = smtp.last_to("sam@example.com", 2).await;
+    assert_eq!(notice.subject, "Your password was reset");
+    assert_eq!(
+        smtp.wait_for(2).await.len(),
+        2,
+        "nothing was mailed for `nobody`"
+    );
+}
+
+#[actix_web::test]
+async fn reset_links_expire_and_messages_come_in_the_clients_language() {
+    let smtp = Smtp::start();
+    let app = mail_app(&smtp).await;
+    app.create_user_full("tao", PASSWORD, Some("tao@example.com"), false)
+        .await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/password/forgot"))
+        .header("accept-language", "zh-CN,zh;q=0.9")
+        .json(&json!({"username_or_email": "TAO@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mail = smtp.last_to("tao@example.com", 1).await;
+    assert_eq!(mail.subject, "重置您的密码");
+    assert!(mail.html.contains("设置新密码"), "{}", mail.html);
+    app.clock.advance(app.settings.mail.reset_ttl_seconds + 1);
+    let res = app
+        .post_json(
+            "/api/v1/auth/password/reset",
+            &json!({"token": mail.token("/reset"), "password": "a fresh start 2026"}),
+        )
+        .await;
+    assert_error(res, 400, "invalid_reset_link").await;
+    assert_eq!(app.login_status("tao", PASSWORD).await, 200);
+}
+
+#[actix_web::test]
+async fn mail_sending_routes_are_limited_per_address_and_per_client() {
+    let smtp = Smtp::start();
+    let (mut s, res) = test_settings().await;
+    s.mail.smtp_url = smtp.url();
+    s.mail.per_address_per_hour = 2;
+    s.mail.per_client_per_hour = 4;
+    let app = spawn_with(s, res).await;
+    let forgot = |who: &'static str| {
+        let body = json!({"username_or_email": who});
+        let app = &app;
+        async move { app.post_json("/api/v1/auth/password/forgot", &body).await }
+    };
+    assert_eq!(forgot("uma").await.status(), 200);
+    assert_eq!(forgot("UMA").await.status(), 200);
+    let res = forgot("uma").await;
+    assert!(res.headers().contains_key("retry-after"));
+    assert_error(res, 429, "rate_limited").await;
+    assert_eq!(forgot("vic").await.status(), 200);
+    // The fifth request from this client, whatever it names.
+    assert_error(forgot("wen").await, 429, "rate_limited").await;
+}
+
+#[actix_web::test]
+async fn a_dead_smtp_server_blocks_no_request_and_loses_no_message() {
+    let mut smtp = Smtp::start();
+    smtp.down();
+    let app = mail_app(&smtp).await;
+    app.create_user_full("xia", PASSWORD, Some("xia@example.com"), false)
+        .await;
+    let started = Instant::now();
+    let res = app
+        .post_json(
+            "/api/v1/auth/password/forgot",
+            &json!({"username_or_email": "xia"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(app.login_status("xia", PASSWORD).await, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.metric("portcullis_mail_failures_total").await < 1.0 {
+        assert!(Instant::now() < deadline, "no failed try was counted");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(smtp.received().is_empty());
+    smtp.up();
+    let mail = smtp.last_to("xia@example.com", 1).await;
+    assert_eq!(mail.subject, "Reset your password");
+    assert_eq!(app.metric("portcullis_mail_sent_total").await, 1.0);
+}
+
+#[actix_web::test]
+async fn without_an_smtp_server_development_writes_the_messages_to_the_outbox() {
+    let (s, res) = test_settings().await;
+    let app = spawn_with(s, res).await;
+    app.create_user_full("yan", PASSWORD, Some("yan@example.com"), false)
+        .await;
+    let res = app
+        .post_json(
+            "/api/v1/auth/password/forgot",
+            &json!({"username_or_email": "yan"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let outbox = app.settings.data.dir.join("outbox");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let file = loop {
+        let eml = std::fs::read_dir(&outbox)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "eml"));
+        if let Some(f) = eml {
+            break f;
+        }
+        assert!(Instant::now() < deadline, "no .eml in {}", outbox.display());
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mail = decode(&std::fs::read(file).unwrap());
+    assert_eq!(mail.to, "yan@example.com");
+    let res = app
+        .post_json(
+            "/api/v1/auth/password/reset",
+            &json!({"token": mail.token("/reset"), "password": "a fresh start 2026"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+}
+
+#[actix_web::test]
+async fn an_address_change_needs_a_recent_sign_in_and_takes_effect_when_verified() {
+    let smtp = Smtp::start();
+    let app = mail_app(&smtp).await;
+    assert_eq!(app.sign_up("zoe", "zoe@example.com").await.status(), 200);
+    let token = smtp
+        .last_to("zoe@example.com", 1)
+        .await
+        .token("/verify-email");
+    app.post_json("/api/v1/auth/email/verify", &json!({"token": token}))
+        .await;
+    let data = app.login("zoe", PASSWORD).await;
+    let access = token_of(&data);
+    let change = |email: &'static str| {
+        app.client
+            .put(app.url("/api/v1/sys/users/me/email"))
+            .bearer_auth(&access)
+            .json(&json!({"email": email}))
+            .send()
+    };
+    let res = change("zoe@new.example").await.unwrap();
+    assert_eq!(res.status(), 200, "a fresh sign-in is recent");
+    let mail = smtp.last_to("zoe@new.example", 2).await;
+    let me = app.get_auth_json("/api/v1/sys/users/me", &access).await;
+    assert_eq!(
+        me["data"]["email"], "zoe@example.com",
+        "not before it is verified"
+    );
+    let res = app
+        .post_json(
+            "/api/v1/auth/email/verify",
+            &json!({"token": mail.token("/verify-email")}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let me = app.get_auth_json("/api/v1/sys/users/me", &access).await;
+    assert_eq!(me["data"]["email"], "zoe@new.example");
+    assert_eq!(me["data"]["email_verified"], true);
+    let told = smtp.last_to("zoe@example.com", 3).await;
+    assert_eq!(told.subject, "Your email address was changed");
+    assert!(told.text.contains("zoe@new.example"));
+
+    app.clock.advance(app.settings.security.reauth_seconds + 1);
+    let res = change("zoe@third.example").await.unwrap();
+    assert_eq!(res.status(), 401);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["slug"], "insufficient_user_authentication");
+}
+
+fn token_of(data: &Value) -> String {
+    token(data, "access_token")
+}
+
+#[actix_web::test]
+async fn the_user_is_told_at_the_verified_address_when_the_password_or_a_factor_changes() {
+    let smtp = Smtp::start();
+    let app = mail_app(&smtp).await;
+    assert_eq!(app.sign_up("ada", "ada@example.com").await.status(), 200);
+    let link = smtp
+        .last_to("ada@example.com", 1)
+        .await
+        .token("/verify-email");
+    app.post_json("/api/v1/auth/email/verify", &json!({"token": link}))
+        .await;
+    // An address nobody verified is told nothing.
+    app.create_user_full("bea", PASSWORD, Some("bea@example.com"), false)
+        .await;
+    for (who, new) in [("ada", "a new secret 2026"), ("bea", "b new secret 2026")] {
+        let access = token_of(&app.login(who, PASSWORD).await);
+        let res = app
+            .client
+            .put(app.url("/api/v1/sys/users/me/password"))
+            .bearer_auth(&access)
+            .json(&json!({"old_password": PASSWORD, "new_password": new, "confirm_password": new}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let told = smtp.last_to("ada@example.com", 2).await;
+    assert_eq!(told.subject, "Your password was changed");
+    let enrolled = app.enrol_totp_with("ada", "a new secret 2026").await;
+    assert!(!enrolled.secret.is_empty());
+    let told = smtp.last_to("ada@example.com", 3).await;
+    assert_eq!(told.subject, "A second factor was added to your account");
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    assert!(smtp.received().iter().all(|m| m.to != "bea@example.com"));
+}
