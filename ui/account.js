@@ -2,6 +2,7 @@
 
 import { call, session, signedOut } from './api.js';
 import { field, h, problem, table, when, withReauth } from './dom.js';
+import { emailCard } from './email.js';
 import { factorsSection } from './factors.js';
 import { listProviders } from './login.js';
 import { t } from './text.js';
@@ -86,7 +87,7 @@ export async function accountView(main) {
   }
 
   const factors = factorsSection();
-  main.append(info, sessions, pwForm, factors.section, linked);
+  main.append(info, sessions, pwForm, emailCard(), factors.section, linked);
   const bound = new URLSearchParams(location.search).get('bound');
   if (bound) linkMsg.className = 'notice', linkMsg.textContent = t('bound', bound);
   await Promise.all([loadSessions(), loadBindings(), factors.load()]);

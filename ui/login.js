@@ -2,6 +2,7 @@
 
 import { accept, call, watch } from './api.js';
 import { field, h, problem } from './dom.js';
+import { signInLinks } from './email.js';
 import { recoveryCodes, totpForm } from './factors.js';
 import { autofillWorks, passkeysWork, usePasskey } from './webauthn.js';
 import { go, render } from './router.js';
@@ -92,6 +93,7 @@ export async function loginView(main) {
   main.append(form);
   form.username.focus();
   loadCaptcha();
+  signInLinks().then((links) => form.isConnected && form.append(links));
   // Not once the form has gone (a password sign-in while this was being asked).
   if ((await autofillWorks()) && form.isConnected) withPasskey(true);
   const social = form.querySelector('#social');

@@ -4,6 +4,7 @@ import { call, onSignedOut, session } from './api.js';
 import { h, problem, view } from './dom.js';
 import { accountView } from './account.js';
 import { adminView } from './admin.js';
+import { forgotView, resetView, signUpView, verifyEmailView } from './email.js';
 import { callbackView, loginView, stopAutofill } from './login.js';
 import { t } from './text.js';
 
@@ -43,6 +44,11 @@ export async function render() {
   const main = view();
   main.replaceChildren();
   if (path === '/oauth2/callback') return callbackView(main);
+  // The mailed links' pages work signed in or not.
+  if (path === '/reset') return resetView(main);
+  if (path === '/verify-email') return verifyEmailView(main);
+  if (!session.token && path === '/signup') return signUpView(main);
+  if (!session.token && path === '/forgot') return forgotView(main);
   if (!session.token) {
     if (path !== '/login') history.replaceState({}, '', '/login');
     return loginView(main);

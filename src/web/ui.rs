@@ -20,10 +20,21 @@ pub const MODULES: &[(&str, &str)] = &[
     ("/ui/factors.js", include_str!("../../ui/factors.js")),
     ("/ui/webauthn.js", include_str!("../../ui/webauthn.js")),
     ("/ui/admin.js", include_str!("../../ui/admin.js")),
+    ("/ui/email.js", include_str!("../../ui/email.js")),
 ];
 
 /// Where the page lives; each answers the same document.
-pub const PAGES: &[&str] = &["/", "/login", "/account", "/admin", "/oauth2/callback"];
+pub const PAGES: &[&str] = &[
+    "/",
+    "/login",
+    "/account",
+    "/admin",
+    "/oauth2/callback",
+    "/signup",
+    "/forgot",
+    "/reset",
+    "/verify-email",
+];
 
 /// Scripts and styles from this server only, images also inline (the captcha); API calls to
 /// this origin; never framed.

@@ -2,6 +2,7 @@ mod admin;
 mod admin_rank;
 mod browser;
 mod browser_api;
+mod browser_email;
 mod browser_mfa;
 mod browser_passkeys;
 mod cli;
