@@ -100,11 +100,24 @@ pub(super) fn nickname() -> TextRule {
     }
 }
 
-/// Empty (none), or `local@domain` with a dot inside the domain.
-pub(super) fn email() -> TextRule {
+/// `local@domain` with a dot inside the domain.
+fn address() -> String {
     let (c, edge) = (format!(r"[^\s@{CTRL}]*"), format!(r"[^\s@.{CTRL}]"));
+    format!(r"[^\s@{CTRL}]+@{edge}{c}\.{c}{edge}")
+}
+
+/// Empty (none), or an address.
+pub(super) fn email() -> TextRule {
     TextRule {
-        pattern: format!(r"^{WS}([^\s@{CTRL}]+@{edge}{c}\.{c}{edge})?{WS}$"),
+        pattern: format!(r"^{WS}({})?{WS}$", address()),
+        max_length: 254,
+    }
+}
+
+/// An address, where one is required (sign-up, a new address).
+pub(super) fn email_required() -> TextRule {
+    TextRule {
+        pattern: format!(r"^{WS}{}{WS}$", address()),
         max_length: 254,
     }
 }
@@ -141,6 +154,9 @@ pub(super) fn text_rules() -> Vec<(&'static str, &'static str, TextRule)> {
         ("UserUpdate", "email", email()),
         ("UserUpdate", "phone", phone()),
         ("UserUpdate", "avatar", avatar()),
+        ("RegisterRequest", "username", username()),
+        ("RegisterRequest", "email", email_required()),
+        ("ChangeEmailRequest", "email", email_required()),
     ]
 }
 
@@ -273,6 +289,11 @@ mod tests {
                 "email",
                 email(),
                 Box::new(|s| s.trim_ascii().is_empty() || Email::parse(s).is_ok()),
+            ),
+            (
+                "required email",
+                email_required(),
+                Box::new(|s| Email::parse(s).is_ok()),
             ),
             ("phone", phone(), Box::new(|s| parse_phone(s).is_ok())),
             ("avatar", avatar(), Box::new(|s| parse_avatar(s).is_ok())),
