@@ -192,6 +192,30 @@ impl Accounts {
         Ok(())
     }
 
+    /// Mails a verification to the address an administrator or a social login gave the user,
+    /// if it is not verified. Never fails the caller: a message that cannot be queued is logged.
+    pub async fn verify_new_address(&self, uid: i64, lang: Lang) {
+        if self.mailer.require().is_err() {
+            return;
+        }
+        let user = match self.user(uid).await {
+            Ok(Some(u)) => u,
+            Ok(None) => return,
+            Err(e) => {
+                return tracing::warn!(uid, error = %e, "verification not sent: lookup failed")
+            }
+        };
+        let Some(email) = user.email.clone().filter(|_| !user.email_verified) else {
+            return;
+        };
+        if let Err(e) = self
+            .send_verification(&user, &email, false, false, lang)
+            .await
+        {
+            tracing::error!(uid, error = %e, "verification not sent");
+        }
+    }
+
     /// Proves an address by the token of its link.
     pub async fn verify_link(&self, token: &str, lang: Lang) -> Result<(), ApiError> {
         let now = self.clock.unix();

@@ -113,3 +113,32 @@ impl RegistrationSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Profile, Settings};
+
+    #[test]
+    fn sign_up_needing_verification_needs_mail_in_production_and_urls_are_checked() {
+        let mut s = Settings::defaults();
+        s.registration.enabled = true;
+        assert!(s
+            .registration
+            .problems(&s.mail, Profile::Development)
+            .is_empty());
+        let p = s.registration.problems(&s.mail, Profile::Production);
+        assert!(p[0].contains("PORTCULLIS__MAIL__SMTP_URL"), "{p:?}");
+        s.mail.smtp_url = "smtps://u:secret@smtp.example.com:465".into();
+        assert!(s
+            .registration
+            .problems(&s.mail, Profile::Production)
+            .is_empty());
+        assert!(s.mail.problems().is_empty());
+        s.mail.smtp_url = "http://u:secret@smtp.example.com".into();
+        let p = s.mail.problems();
+        assert!(p.len() == 1 && !p[0].contains("secret"), "{p:?}");
+        s.registration.allowed_email_domains = vec!["@Corp.example".into()];
+        assert!(s.registration.allows("a@corp.example"));
+        assert!(!s.registration.allows("a@evil.example"));
+    }
+}

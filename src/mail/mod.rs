@@ -295,3 +295,71 @@ async fn deliver(
         metrics.mail_queued(-1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn letter() -> Letter {
+        Letter::new(Kind::PasswordChanged, "ann@example.com", Lang::En)
+            .var("username", "ann")
+            .var("at", "now")
+            .var("by_reset", false)
+    }
+
+    #[actix_web::test]
+    async fn production_without_a_server_refuses_what_needs_mail_and_development_writes_the_outbox()
+    {
+        let s = crate::config::Settings::defaults();
+        let dir = tempfile::tempdir().unwrap();
+        let prod =
+            Mailer::start(&s.mail, Profile::Production, dir.path(), Metrics::default()).unwrap();
+        assert!(matches!(prod.require(), Err(MailError::NotConfigured)));
+        assert!(matches!(prod.send(letter()), Err(MailError::NotConfigured)));
+        let err = ApiError::from(MailError::NotConfigured);
+        assert_eq!((err.kind.status, err.kind.slug), (503, "mail_unavailable"));
+        let dev = Mailer::start(
+            &s.mail,
+            Profile::Development,
+            dir.path(),
+            Metrics::default(),
+        )
+        .unwrap();
+        dev.send(letter()).unwrap();
+        assert!(matches!(
+            dev.send(Letter::new(
+                Kind::PasswordChanged,
+                "not an address",
+                Lang::En
+            )),
+            Err(MailError::Address(_))
+        ));
+    }
+
+    #[actix_web::test]
+    async fn a_full_queue_refuses_at_once_with_a_retry_after() {
+        let mut s = crate::config::Settings::defaults().mail;
+        // Nothing listens there: the first message stays in the task, retried.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        s.smtp_url = format!("smtp://127.0.0.1:{port}");
+        s.queue_size = 1;
+        let dir = tempfile::tempdir().unwrap();
+        let m = Mailer::start(&s, Profile::Production, dir.path(), Metrics::default()).unwrap();
+        let mut refused = None;
+        for _ in 0..3 {
+            if let Err(e) = m.send(letter()) {
+                refused = Some(e);
+                break;
+            }
+            actix_web::rt::task::yield_now().await;
+        }
+        assert!(matches!(refused, Some(MailError::Full)), "{refused:?}");
+        assert!(matches!(m.require_room(), Err(MailError::Full)));
+        let err = ApiError::from(MailError::Full);
+        assert_eq!((err.kind.status, err.retry_after), (503, Some(30)));
+    }
+}

@@ -20,7 +20,7 @@ use std::time::Duration;
 use actix_web::{dev::Server, web, App, HttpServer};
 use anyhow::Context;
 
-use crate::account::Accounts;
+use crate::account::{Accounts, Notice};
 use crate::actors::repo::CountUsers;
 use crate::actors::{CacheHandle, RepoHandle};
 use crate::admin::roles::Roles;
@@ -239,6 +239,35 @@ impl Application {
             settings.login_log.retention_days,
         );
         let lockout = Lockout::new(store.clone(), settings.lockout, clock.clone());
+        let mailer = Mailer::start(
+            &settings.mail,
+            settings.profile,
+            &settings.data.dir,
+            metrics.clone(),
+        )?;
+        let accounts = Accounts::new(
+            mailer,
+            store.clone(),
+            repo.clone(),
+            admin.clone(),
+            sessions.clone(),
+            cache.invalidator(),
+            hasher.clone(),
+            policy,
+            &public_url.0,
+            settings.mail.clone(),
+            settings.registration.clone(),
+            clock.clone(),
+        );
+        // The user hears of a refresh token's reuse at their address (off the request).
+        let told = accounts.clone();
+        sessions.on_reuse(Box::new(move |uid| {
+            let told = told.clone();
+            actix_web::rt::spawn(async move {
+                told.notify(uid, Notice::SessionRevoked, crate::error::Lang::En)
+                    .await;
+            });
+        }));
         let flow = Flow {
             providers: Providers::new(&settings.oauth2, settings.jwt.leeway_seconds as i64)?,
             settings: settings.oauth2.clone(),
@@ -247,6 +276,7 @@ impl Application {
             repo: repo.clone(),
             login_log: login_log.clone(),
             clock: clock.clone(),
+            accounts: accounts.clone(),
         };
         let relying_party = passkey::relying_party(&settings.webauthn, &public_url.0)
             .map_err(anyhow::Error::msg)?;
@@ -266,26 +296,6 @@ impl Application {
             mfa.clone(),
             store.clone(),
             settings.security.clone(),
-            clock.clone(),
-        );
-        let mailer = Mailer::start(
-            &settings.mail,
-            settings.profile,
-            &settings.data.dir,
-            metrics.clone(),
-        )?;
-        let accounts = Accounts::new(
-            mailer,
-            store.clone(),
-            repo.clone(),
-            admin.clone(),
-            sessions.clone(),
-            cache.invalidator(),
-            hasher.clone(),
-            policy,
-            &public_url.0,
-            settings.mail.clone(),
-            settings.registration.clone(),
             clock.clone(),
         );
         let services = Services {

@@ -635,3 +635,179 @@ async fn the_user_is_told_at_the_verified_address_when_the_password_or_a_factor_
     actix_web::rt::time::sleep(Duration::from_millis(300)).await;
     assert!(smtp.received().iter().all(|m| m.to != "bea@example.com"));
 }
+
+#[actix_web::test]
+async fn an_address_an_administrator_or_a_provider_gives_gets_a_verification() {
+    let smtp = Smtp::start();
+    let app = mail_app(&smtp).await;
+    app.create_user_with("root", PASSWORD, true).await;
+    let admin = token_of(&app.login("root", PASSWORD).await);
+    let res = app
+        .client
+        .post(app.url("/api/v1/sys/users"))
+        .bearer_auth(&admin)
+        .json(&json!({"username": "cai", "password": PASSWORD, "email": "cai@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let uid = res.json::<Value>().await.unwrap()["data"]["id"]
+        .as_i64()
+        .unwrap();
+    let mail = smtp.last_to("cai@example.com", 1).await;
+    assert_eq!(mail.subject, "Confirm your email address");
+    let res = app
+        .client
+        .put(app.url(&format!("/api/v1/sys/users/{uid}")))
+        .bearer_auth(&admin)
+        .json(&json!({"email": "cai@new.example"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let second = smtp.last_to("cai@new.example", 2).await;
+    // The first address's link no longer proves anything: the account's address changed.
+    let res = app
+        .post_json(
+            "/api/v1/auth/email/verify",
+            &json!({"token": mail.token("/verify-email")}),
+        )
+        .await;
+    assert_error(res, 400, "invalid_email_link").await;
+    let res = app
+        .post_json(
+            "/api/v1/auth/email/verify",
+            &json!({"token": second.token("/verify-email")}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let data = app.login("cai", PASSWORD).await;
+    assert_eq!(data["user"]["email_verified"], true);
+
+    // A social login whose provider vouches for no address.
+    use crate::oauth2::{fake_github, oauth_settings, provider};
+    use portcullis::config::ProviderKind;
+    let server = fake_github(
+        json!({"id": 91, "login": "dana", "name": "Dana", "email": "dana@example.com"}),
+        json!([]),
+    )
+    .await;
+    let (mut s, res) = oauth_settings(
+        std::collections::BTreeMap::from([(
+            "github".into(),
+            provider(ProviderKind::Github, &server.uri()),
+        )]),
+        false,
+    )
+    .await;
+    s.mail.smtp_url = smtp.url();
+    let social = spawn_with(s, res).await;
+    let data = social.oauth_login("github").await;
+    assert_eq!(data["user"]["email"], "dana@example.com");
+    assert_eq!(data["user"]["email_verified"], false);
+    let mail = smtp.last_to("dana@example.com", 3).await;
+    assert_eq!(mail.subject, "Confirm your email address");
+    // The next sign-in sends nothing more.
+    social.oauth_login("github").await;
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(smtp.received().len(), 3);
+}
+
+#[actix_web::test]
+async fn a_reset_keeps_the_second_factor_and_a_reused_refresh_token_is_told() {
+    let smtp = Smtp::start();
+    let app = mail_app(&smtp).await;
+    assert_eq!(app.sign_up("eli", "eli@example.com").await.status(), 200);
+    let link = smtp
+        .last_to("eli@example.com", 1)
+        .await
+        .token("/verify-email");
+    app.post_json("/api/v1/auth/email/verify", &json!({"token": link}))
+        .await;
+    app.enrol_totp("eli").await;
+    smtp.wait_for(2).await; // the factor's notice
+    let res = app
+        .post_json(
+            "/api/v1/auth/password/forgot",
+            &json!({"username_or_email": "eli"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let reset = smtp.last_to("eli@example.com", 3).await;
+    assert_eq!(reset.subject, "Reset your password");
+    let res = app
+        .post_json(
+            "/api/v1/auth/password/reset",
+            &json!({"token": reset.token("/reset"), "password": "a fresh start 2026"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let data = app.login("eli", "a fresh start 2026").await;
+    assert_eq!(
+        data["mfa_required"], true,
+        "the second factor stays: {data}"
+    );
+    assert!(data.get("access_token").is_none());
+    smtp.wait_for(4).await; // the reset's notice
+
+    // A refresh token used twice ends its session, and the user hears of it.
+    assert_eq!(app.sign_up("fay", "fay@example.com").await.status(), 200);
+    let link = smtp
+        .last_to("fay@example.com", 5)
+        .await
+        .token("/verify-email");
+    app.post_json("/api/v1/auth/email/verify", &json!({"token": link}))
+        .await;
+    let login = app.login("fay", PASSWORD).await;
+    let first = token(&login, "refresh_token");
+    assert_eq!(app.refresh(&first).await.status(), 200);
+    app.clock
+        .advance(app.settings.session.refresh_grace_seconds + 1);
+    assert_eq!(app.refresh(&first).await.status(), 401);
+    let told = smtp.last_to("fay@example.com", 6).await;
+    assert_eq!(
+        told.subject,
+        "A session of your account was ended for safety"
+    );
+}
+
+/// The answer to "forgot password" takes as long whether the account exists or not: the
+/// lookup and the mail come after it. Medians of alternating requests.
+#[actix_web::test]
+async fn forgot_for_known_and_unknown_accounts_take_the_same_time() {
+    let smtp = Smtp::start();
+    let app = mail_app(&smtp).await;
+    app.create_user_full("gus", PASSWORD, Some("gus@example.com"), false)
+        .await;
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for i in 0..30 {
+        for (who, times) in [("gus", &mut known), ("nobody-here", &mut unknown)] {
+            let started = Instant::now();
+            let res = app
+                .post_json(
+                    "/api/v1/auth/password/forgot",
+                    &json!({"username_or_email": who}),
+                )
+                .await;
+            let took = started.elapsed();
+            assert_eq!(res.status(), 200, "request {i}");
+            times.push(took);
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (k, u) = (median(&mut known), median(&mut unknown));
+    let gap = k.abs_diff(u);
+    assert!(
+        gap < Duration::from_millis(3) && gap.as_secs_f64() < 0.5 * k.max(u).as_secs_f64() + 0.001,
+        "known {k:?}, unknown {u:?}"
+    );
+    assert_eq!(
+        smtp.wait_for(30).await.len(),
+        30,
+        "only the known account was mailed"
+    );
+}

@@ -34,6 +34,15 @@ pub async fn oauth_app(
     providers: BTreeMap<String, ProviderSettings>,
     link_by_email: bool,
 ) -> TestApp {
+    let (s, dir) = oauth_settings(providers, link_by_email).await;
+    spawn_with(s, dir).await
+}
+
+/// Test settings with these providers and the frontend's addresses.
+pub async fn oauth_settings(
+    providers: BTreeMap<String, ProviderSettings>,
+    link_by_email: bool,
+) -> (portcullis::config::Settings, std::sync::Arc<Resources>) {
     let (mut s, dir) = test_settings().await;
     s.oauth2.providers = providers;
     s.oauth2.frontend_login_url = FRONTEND.into();
@@ -41,7 +50,7 @@ pub async fn oauth_app(
     s.oauth2.frontend_bind_url = FRONTEND_BIND.into();
     s.oauth2.allowed_redirects = vec!["https://app.example.com/done".into()];
     s.oauth2.link_by_verified_email = link_by_email;
-    spawn_with(s, dir).await
+    (s, dir)
 }
 
 pub fn query_param(url: &str, key: &str) -> Option<String> {
@@ -116,7 +125,7 @@ impl TestApp {
     }
 }
 
-async fn fake_github(user: Value, emails: Value) -> MockServer {
+pub async fn fake_github(user: Value, emails: Value) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/token"))

@@ -69,7 +69,12 @@ pub struct Sessions {
     repo: RepoHandle,
     settings: SessionSettings,
     clock: SharedClock,
+    /// Told the user id when a spent refresh token ends its session (the security notice).
+    on_reuse: Arc<std::sync::OnceLock<ReuseHook>>,
 }
+
+/// What hears of a refresh token's reuse; set once, by the composition root.
+pub type ReuseHook = Box<dyn Fn(i64) + Send + Sync>;
 
 impl Sessions {
     pub fn new(
@@ -87,7 +92,14 @@ impl Sessions {
             repo,
             settings,
             clock,
+            on_reuse: Arc::default(),
         }
+    }
+
+    /// Calls `hook` with the user's id whenever a refresh token's reuse ends a session (every
+    /// clone of these sessions shares it). Only the first call sets it.
+    pub fn on_reuse(&self, hook: ReuseHook) {
+        let _ = self.on_reuse.set(hook);
     }
 
     pub fn settings(&self) -> &SessionSettings {
@@ -294,6 +306,9 @@ impl Sessions {
                     bindings_made_in_session = ?bindings,
                     "a spent refresh token was presented again; the session is revoked"
                 );
+                if let Some(hook) = self.on_reuse.get() {
+                    hook(uid);
+                }
                 Err(invalid())
             }
         }

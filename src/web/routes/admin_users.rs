@@ -1,6 +1,6 @@
 //! Users over REST at fba's paths, for superusers and holders of the `sys:user:*` codes.
 
-use actix_web::web::Data;
+use actix_web::{web::Data, HttpRequest};
 use paperclip::actix::{
     api_v2_operation,
     web::{Json, Path, Query},
@@ -9,11 +9,12 @@ use paperclip::actix::{
 use serde::{Deserialize, Serialize};
 
 use super::paging;
+use crate::account::Accounts;
 use crate::admin::{Admin, Caller, UserEdit, UserSpec};
 use crate::auth::reauth::Reauth;
 use crate::domain::codes;
 use crate::domain::AuthUser;
-use crate::error::{kind, ApiError};
+use crate::error::{kind, ApiError, Lang};
 use crate::repo::UserFilter;
 use crate::web::{ApiOk, CurrentUser};
 
@@ -81,9 +82,11 @@ pub struct NewUser {
 /// Create a user, checked as `portcullis user create` checks (`sys:user:add`).
 #[api_v2_operation(tags(users))]
 pub async fn create(
+    req: HttpRequest,
     me: CurrentUser,
     body: Json<NewUser>,
     admin: Data<Admin>,
+    accounts: Data<Accounts>,
 ) -> Result<ApiOk<AuthUser>, ApiError> {
     me.require(codes::USER_ADD)?;
     let b = body.into_inner();
@@ -99,9 +102,11 @@ pub async fn create(
         multi_login: b.multi_login,
         disabled: false,
     };
-    Ok(ApiOk::new(
-        admin.create_user_by(Caller::User(&me.user), spec).await?,
-    ))
+    let user = admin.create_user_by(Caller::User(&me.user), spec).await?;
+    accounts
+        .verify_new_address(user.id, Lang::from_request(&req))
+        .await;
+    Ok(ApiOk::new(user))
 }
 
 #[derive(Deserialize, Apiv2Schema)]
@@ -127,13 +132,19 @@ pub struct UserUpdate {
 /// users holding codes the caller does not: superusers only). Takes effect on every node at the user's next request.
 #[api_v2_operation(tags(users))]
 pub async fn update(
+    req: HttpRequest,
     me: CurrentUser,
     id: Path<i64>,
     body: Json<UserUpdate>,
     admin: Data<Admin>,
+    accounts: Data<Accounts>,
 ) -> Result<ApiOk<AuthUser>, ApiError> {
     me.require(codes::USER_EDIT)?;
     let b = body.into_inner();
+    let new_email = b
+        .email
+        .as_deref()
+        .is_some_and(|e| !e.trim_ascii().is_empty());
     let edit = UserEdit {
         nickname: b.nickname,
         email: b.email,
@@ -147,6 +158,12 @@ pub async fn update(
     let (user, _) = admin
         .edit_user(Caller::User(&me.user), id.into_inner(), edit)
         .await?;
+    // A changed address is unverified: its owner gets the link.
+    if new_email && !user.email_verified {
+        accounts
+            .verify_new_address(user.id, Lang::from_request(&req))
+            .await;
+    }
     Ok(ApiOk::new(user))
 }
 

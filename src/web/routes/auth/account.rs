@@ -90,17 +90,22 @@ pub async fn registration(accounts: Data<Accounts>) -> Result<ApiOk<Registration
     }))
 }
 
-/// The captcha as at login: 400 `captcha_invalid` (business code 40001) with a fresh one.
-async fn captcha(
+/// What a public route that may send mail checks first: room in the mail queue (503 at once),
+/// the captcha as at login (400 `captcha_invalid`, business code 40001, with a fresh one), then
+/// the hourly limits of the client and of the address asked about (429).
+async fn admit(
+    accounts: &Accounts,
     captchas: &Captchas,
-    uuid: Option<&str>,
-    answer: Option<&str>,
+    client: &Client,
+    (uuid, answer): (Option<&str>, Option<&str>),
+    address: &str,
 ) -> Result<(), ApiError> {
+    accounts.mailer().require_room()?;
     if captchas.enabled() && !captchas.check(uuid, answer).await? {
         let retry = serde_json::to_value(captchas.issue().await?).map_err(ApiError::internal)?;
         return Err(ApiError::new(kind::CAPTCHA_INVALID).with_data(retry));
     }
-    Ok(())
+    accounts.count(&client.0, Some(address)).await
 }
 
 /// Sign up (`registration.enabled`, else 403 `registration_closed`): username, email, password
@@ -120,9 +125,8 @@ pub async fn register(
         return Err(ApiError::new(kind::REGISTRATION_CLOSED));
     }
     let body = body.into_inner();
-    accounts.mailer().require_room()?;
-    captcha(&captchas, body.uuid.as_deref(), body.captcha.as_deref()).await?;
-    accounts.count(&client.0, Some(&body.email)).await?;
+    let captcha = (body.uuid.as_deref(), body.captcha.as_deref());
+    admit(&accounts, &captchas, &client, captcha, &body.email).await?;
     let signed_up = accounts
         .sign_up(
             SignUp {
@@ -148,11 +152,15 @@ pub async fn forgot(
     captchas: Data<Captchas>,
 ) -> Result<ApiOk<Mailed>, ApiError> {
     let body = body.into_inner();
-    accounts.mailer().require_room()?;
-    captcha(&captchas, body.uuid.as_deref(), body.captcha.as_deref()).await?;
-    accounts
-        .count(&client.0, Some(&body.username_or_email))
-        .await?;
+    let captcha = (body.uuid.as_deref(), body.captcha.as_deref());
+    admit(
+        &accounts,
+        &captchas,
+        &client,
+        captcha,
+        &body.username_or_email,
+    )
+    .await?;
     accounts.forgot(body.username_or_email, Lang::from_request(&req));
     Ok(ApiOk::new(Mailed {
         sent_if_known: true,
@@ -211,11 +219,15 @@ pub async fn resend_verification(
     captchas: Data<Captchas>,
 ) -> Result<ApiOk<Mailed>, ApiError> {
     let body = body.into_inner();
-    accounts.mailer().require_room()?;
-    captcha(&captchas, body.uuid.as_deref(), body.captcha.as_deref()).await?;
-    accounts
-        .count(&client.0, Some(&body.username_or_email))
-        .await?;
+    let captcha = (body.uuid.as_deref(), body.captcha.as_deref());
+    admit(
+        &accounts,
+        &captchas,
+        &client,
+        captcha,
+        &body.username_or_email,
+    )
+    .await?;
     accounts.resend_verification(body.username_or_email, Lang::from_request(&req));
     Ok(ApiOk::new(Mailed {
         sent_if_known: true,

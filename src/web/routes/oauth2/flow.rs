@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     browser_cookie, clear_browser_cookie, with_param, Purpose, StateRecord, BROWSER_COOKIE,
 };
+use crate::account::Accounts;
 use crate::actors::repo::{RepoHandle, TouchLastLogin};
 use crate::auth::client::ClientInfo;
 use crate::auth::mfa::Mfa;
@@ -14,7 +15,7 @@ use crate::clock::SharedClock;
 use crate::config::OAuth2Settings;
 use crate::crypto::{ct_eq, digest, random_token};
 use crate::domain::Amr;
-use crate::error::{kind, ApiError};
+use crate::error::{kind, ApiError, Lang};
 use crate::login_log::{LoginLog, Reason};
 use crate::oauth2::{accounts, OAuthError, Providers};
 use crate::store::{Once, Store};
@@ -31,6 +32,8 @@ pub struct Flow {
     pub repo: RepoHandle,
     pub login_log: LoginLog,
     pub clock: SharedClock,
+    /// Mails a verification to an address a provider did not vouch for.
+    pub accounts: Accounts,
 }
 
 /// A configured login provider, as a login page lists it.
@@ -285,6 +288,12 @@ async fn finish(
                 }
                 other => other?,
             };
+            // A first sign-in with an address the provider did not verify: prove it.
+            if user.last_login_at.is_none() && user.email.is_some() && !user.email_verified {
+                flow.accounts
+                    .verify_new_address(user.id, Lang::from_request(req))
+                    .await;
+            }
             let code = random_token();
             let pending = serde_json::to_string(&PendingLogin {
                 uid: user.id,
