@@ -168,8 +168,11 @@ http {
   client_body_temp_path $work/nginx/b; proxy_temp_path $work/nginx/p; fastcgi_temp_path $work/nginx/f;
   uwsgi_temp_path $work/nginx/u; scgi_temp_path $work/nginx/s;
   include $work/nginx/protected-api.conf;
-  # The same proxying as the site's, without auth_request.
-  server { listen 127.0.0.1:18083; location / { proxy_pass http://127.0.0.1:$port; } }
+  # The same proxying as the site's (its upstream, kept alive), without auth_request.
+  server {
+    listen 127.0.0.1:18083;
+    location / { proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://protected_api; }
+  }
 }
 NGINX
   "$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" &

@@ -114,6 +114,7 @@ async fn echo(req: HttpRequest) -> HttpResponse {
         "remote_user": h("remote-user"),
         "remote_user_id": h("remote-user-id"),
         "remote_groups": h("remote-groups"),
+        "peer_port": req.peer_addr().map(|a| a.port()),
     }))
 }
 
@@ -125,6 +126,58 @@ fn start_api() -> u16 {
     let port = server.addrs()[0].port();
     actix_web::rt::spawn(server.run());
     port
+}
+
+/// Established TCP connections (IPv4) whose local port is `port`: the server's side of each.
+fn established_to(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let local = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[1].ends_with(&local) && f[3] == "01"
+        })
+        .count()
+}
+
+/// The shipped site keeps its connections to Portcullis and to the API open (an `upstream` with
+/// `keepalive`, HTTP/1.1, `Connection` cleared): ten requests, one connection each way.
+#[actix_web::test]
+async fn the_shipped_site_reuses_its_connections_to_portcullis_and_the_api() {
+    let (settings, dir) = test_settings().await;
+    let a = spawn_with(settings, dir).await;
+    let api = start_api();
+    let portcullis = a.address.trim_start_matches("http://").to_owned();
+    let nginx = Nginx::start(&portcullis, api);
+    a.create_user("kit").await;
+    let t = token(&a.login("kit", PASSWORD).await, "access_token");
+    let port: u16 = portcullis.rsplit(':').next().unwrap().parse().unwrap();
+    let before = established_to(port);
+    let client = reqwest::Client::new();
+    let mut api_ports = std::collections::BTreeSet::new();
+    for _ in 0..10 {
+        let res = client
+            .get(nginx.url("/orders"))
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let seen: Value = res.json().await.unwrap();
+        api_ports.insert(seen["peer_port"].as_u64().unwrap());
+    }
+    assert_eq!(
+        api_ports.len(),
+        1,
+        "one connection to the API: {api_ports:?}"
+    );
+    let kept = established_to(port) - before;
+    assert_eq!(
+        kept, 1,
+        "one connection to Portcullis, kept open for the next request"
+    );
 }
 
 #[actix_web::test]
