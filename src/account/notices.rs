@@ -1,5 +1,7 @@
 //! What a user is told about their account, and the message each notice is.
 
+use super::Accounts;
+use crate::db::models::User;
 use crate::error::Lang;
 use crate::mail::{Kind, Letter};
 
@@ -39,6 +41,37 @@ impl Notice {
                 .var("factor", factor)
                 .var("added", added),
             Self::SessionRevoked => letter(Kind::SessionRevoked),
+        }
+    }
+}
+
+impl Accounts {
+    /// Tells the user, at their verified address, what happened to the account. Never fails the
+    /// request: a notice that cannot be queued is logged.
+    pub async fn notify(&self, uid: i64, notice: Notice, lang: Lang) {
+        match self.user(uid).await {
+            Ok(Some(user)) => {
+                if let Some(email) = user.email.clone().filter(|_| user.email_verified) {
+                    self.notify_address(&user, &email, notice, lang);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(uid, error = %e, "security notice not sent: lookup failed"),
+        }
+    }
+
+    pub(super) fn notify_address(&self, user: &User, email: &str, notice: Notice, lang: Lang) {
+        if self.mailer.require().is_err() {
+            return;
+        }
+        let at = self.clock.naive().format("%Y-%m-%d %H:%M UTC").to_string();
+        let letter = notice.letter(email, lang, &user.username, at);
+        let kind = letter.kind.name();
+        match self.mailer.send(letter) {
+            Ok(()) => {
+                tracing::info!(target: "security", uid = user.id, kind, "security notice mailed")
+            }
+            Err(e) => tracing::error!(uid = user.id, kind, error = %e, "security notice not sent"),
         }
     }
 }

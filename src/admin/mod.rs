@@ -9,7 +9,7 @@ mod users;
 
 pub use fba::{provider_name, ImportProgress, ImportSummary, Tally};
 pub use import::{parse_import, RowError};
-pub use users::{Caller, UserEdit};
+pub use users::{Caller, Edited, UserEdit};
 
 use crate::actors::repo::{CreateUser, FindUserByName, RepoHandle, SetPasswordHash};
 use crate::actors::Invalidator;
@@ -254,6 +254,6 @@ impl Admin {
             status: Some(status),
             ..UserEdit::default()
         };
-        Ok(self.edit_user(Caller::Operator, user.id, edit).await?.1)
+        Ok(self.edit_user(Caller::Operator, user.id, edit).await?.ended)
     }
 }

@@ -32,6 +32,15 @@ pub struct UserEdit {
     pub multi_login: Option<bool>,
 }
 
+/// What an edit did: the user as it is now, the sessions it ended and whether it set a new
+/// email address (or cleared one).
+#[derive(Debug)]
+pub struct Edited {
+    pub user: AuthUser,
+    pub ended: usize,
+    pub email_changed: bool,
+}
+
 /// Who asks for a change.
 #[derive(Debug, Clone, Copy)]
 pub enum Caller<'a> {
@@ -124,19 +133,20 @@ impl Admin {
     }
 
     /// Applies an edit; disabling ends the user's sessions on every node, any other change
-    /// drops the cached copies. Answers the user as it is now and the sessions ended.
+    /// drops the cached copies.
     pub async fn edit_user(
         &self,
         caller: Caller<'_>,
         id: i64,
         edit: UserEdit,
-    ) -> Result<(AuthUser, usize), AdminError> {
+    ) -> Result<Edited, AdminError> {
         let user = self.user(id).await?;
         caller.may_manage(&self.shown(id).await?)?;
         if !caller.is_superuser() && edit.is_superuser.is_some() {
             return Err(AdminError::NotSuperuser);
         }
         let changes = checked(&user, edit)?;
+        let email_changed = changes.email.is_some();
         let new_email = changes.email.clone().flatten().unwrap_or_default();
         let changed = match self
             .repo
@@ -161,7 +171,11 @@ impl Admin {
             self.invalidator.invalidate(Invalidation::User(id)).await?;
             0
         };
-        Ok((self.shown(id).await?, ended))
+        Ok(Edited {
+            user: self.shown(id).await?,
+            ended,
+            email_changed,
+        })
     }
 
     /// Sets a new password for the user and ends its sessions (how many).

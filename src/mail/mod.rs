@@ -27,6 +27,7 @@ use crate::metrics::Metrics;
 
 /// How long one try to hand a message to the SMTP server may take.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
+const DEFAULT_VALID_FOR: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -60,6 +61,8 @@ pub struct Letter {
     pub vars: BTreeMap<&'static str, Value>,
     /// The link the message is for (a verification, a reset), if any.
     pub link: Option<String>,
+    /// How long sending it is still worth trying (its link's life); a day by default.
+    pub valid_for: Duration,
 }
 
 impl Letter {
@@ -70,6 +73,7 @@ impl Letter {
             lang,
             vars: BTreeMap::new(),
             link: None,
+            valid_for: DEFAULT_VALID_FOR,
         }
     }
 
@@ -82,6 +86,12 @@ impl Letter {
         self.link = Some(link);
         self
     }
+
+    /// Gives up on it after `seconds` (a link that has expired by then is worth nothing).
+    pub fn valid_for(mut self, seconds: i64) -> Self {
+        self.valid_for = Duration::from_secs(seconds.max(1).unsigned_abs());
+        self
+    }
 }
 
 /// A message on the queue, with what the log says about it.
@@ -91,6 +101,8 @@ struct Outgoing {
     to: String,
     /// Logged when the message goes to the outbox (development), never when it is mailed.
     link: Option<String>,
+    /// Past this, it is dropped (and logged) rather than tried again.
+    give_up_at: std::time::Instant,
 }
 
 enum Transport {
@@ -203,6 +215,7 @@ impl Mailer {
             kind: letter.kind.name(),
             to: letter.to,
             link: letter.link,
+            give_up_at: std::time::Instant::now() + letter.valid_for,
         };
         match self.queue.try_send(outgoing) {
             Ok(()) => {
@@ -221,78 +234,115 @@ impl Mailer {
     }
 }
 
-/// Says, when the task is stopped (the server stops) while a message is being sent, how many
-/// were never sent.
+/// Says, when the task is stopped (the server stops), how many messages were never sent.
 struct Unsent<'a> {
     queue: &'a mpsc::Receiver<Outgoing>,
+    later: &'a std::collections::VecDeque<Outgoing>,
     sending: bool,
+}
+
+impl Unsent<'_> {
+    /// The await it guarded ended: nothing to say.
+    fn disarm(self) {
+        std::mem::forget(self);
+    }
 }
 
 impl Drop for Unsent<'_> {
     fn drop(&mut self) {
-        if self.sending {
-            let messages = self.queue.len() + 1;
+        let messages = self.queue.len() + self.later.len() + usize::from(self.sending);
+        if messages > 0 {
             tracing::error!(messages, "the server stopped with messages not yet sent");
         }
     }
 }
 
+/// Sends what is queued, in order. A message the server does not take yet goes to the back of
+/// a line of its own, so one address the server keeps deferring holds up nobody else; the
+/// waits between failed tries double (up to `max_wait`) while the server keeps failing, and
+/// start again at a second once it takes one. A message past its `give_up_at` is dropped and
+/// logged; one the server refuses for good is logged at once. The retry line holds as many as
+/// the queue: while it is full only its messages are tried, so the queue fills and routes
+/// answer 503.
 async fn deliver(
     mut waiting: mpsc::Receiver<Outgoing>,
     transport: Transport,
     metrics: Metrics,
     max_wait: Duration,
 ) {
-    while let Some(m) = waiting.recv().await {
-        let mut unsent = Unsent {
+    let capacity = waiting.max_capacity();
+    let mut later = std::collections::VecDeque::new();
+    let mut wait = Duration::from_secs(1);
+    loop {
+        let m = if later.len() >= capacity {
+            later.pop_front()
+        } else if later.is_empty() {
+            waiting.recv().await
+        } else {
+            match waiting.try_recv() {
+                Ok(m) => Some(m),
+                Err(_) => later.pop_front(),
+            }
+        };
+        let Some(m) = m else { break };
+        if std::time::Instant::now() >= m.give_up_at {
+            metrics.mail_queued(-1);
+            tracing::error!(kind = m.kind, to = %m.to, "mail given up: not sent while its link was good");
+            continue;
+        }
+        let unsent = Unsent {
             queue: &waiting,
+            later: &later,
             sending: true,
         };
-        let mut wait = Duration::from_secs(1);
-        loop {
-            let sent = match &transport {
-                Transport::Smtp(t) => t.send(m.message.clone()).await.map(drop).map_err(|e| {
-                    let permanent = e.is_permanent();
-                    (e.to_string(), permanent)
-                }),
-                Transport::Outbox(t, _) => t
-                    .send(m.message.clone())
-                    .await
-                    .map(drop)
-                    .map_err(|e| (e.to_string(), false)),
-            };
-            match sent {
-                Ok(()) => {
-                    metrics.mail_sent();
-                    match &transport {
-                        Transport::Outbox(_, dir) => tracing::info!(
-                            kind = m.kind,
-                            to = %m.to,
-                            link = m.link.as_deref().unwrap_or(""),
-                            outbox = %dir.display(),
-                            "mail written to the outbox"
-                        ),
-                        Transport::Smtp(_) => {
-                            tracing::info!(kind = m.kind, to = %m.to, "mail sent")
-                        }
-                    }
-                    break;
-                }
-                Err((error, true)) => {
-                    metrics.mail_failed();
-                    tracing::error!(kind = m.kind, to = %m.to, %error, "the mail server refused the message for good; not sent");
-                    break;
-                }
-                Err((error, false)) => {
-                    metrics.mail_failed();
-                    tracing::warn!(kind = m.kind, %error, retry_in = ?wait, "mail not sent yet; trying again");
-                    actix_web::rt::time::sleep(wait).await;
-                    wait = (wait * 2).min(max_wait);
+        let sent = match &transport {
+            Transport::Smtp(t) => t
+                .send(m.message.clone())
+                .await
+                .map(drop)
+                .map_err(|e| (e.to_string(), e.is_permanent())),
+            Transport::Outbox(t, _) => t
+                .send(m.message.clone())
+                .await
+                .map(drop)
+                .map_err(|e| (e.to_string(), false)),
+        };
+        unsent.disarm();
+        match sent {
+            Ok(()) => {
+                wait = Duration::from_secs(1);
+                metrics.mail_sent();
+                metrics.mail_queued(-1);
+                match &transport {
+                    Transport::Outbox(_, dir) => tracing::info!(
+                        kind = m.kind,
+                        to = %m.to,
+                        link = m.link.as_deref().unwrap_or(""),
+                        outbox = %dir.display(),
+                        "mail written to the outbox"
+                    ),
+                    Transport::Smtp(_) => tracing::info!(kind = m.kind, to = %m.to, "mail sent"),
                 }
             }
+            Err((error, true)) => {
+                metrics.mail_failed();
+                metrics.mail_queued(-1);
+                tracing::error!(kind = m.kind, to = %m.to, %error, "the mail server refused the message for good; not sent");
+            }
+            Err((error, false)) => {
+                metrics.mail_failed();
+                tracing::warn!(kind = m.kind, %error, retry_in = ?wait, "mail not sent yet; trying again");
+                later.push_back(m);
+                let stopping = Unsent {
+                    queue: &waiting,
+                    later: &later,
+                    sending: false,
+                };
+                actix_web::rt::time::sleep(wait).await;
+                stopping.disarm();
+                wait = (wait * 2).min(max_wait);
+            }
         }
-        unsent.sending = false;
-        metrics.mail_queued(-1);
     }
 }
 

@@ -120,7 +120,24 @@ impl Templates {
             env.add_template_owned(name.clone(), source)
                 .map_err(|e| format!("mail template {name}: {e}"))?;
         }
-        Ok(Self { env })
+        let templates = Self { env };
+        // Compiling is not enough: a message also needs its `subject` and `body` blocks, and a
+        // template can fail only when rendered. Try each once, so a bad override stops the start.
+        for lang in LANGS {
+            for kind in Kind::ALL {
+                templates
+                    .render(
+                        kind,
+                        lang,
+                        &BTreeMap::new(),
+                        Some("https://example.invalid/"),
+                    )
+                    .map_err(|e| {
+                        format!("mail template {}/{}.txt: {e}", folder(lang), kind.name())
+                    })?;
+            }
+        }
+        Ok(templates)
     }
 
     /// The message of `kind` in `lang`; `link`, when given, is the button of the HTML part.
@@ -248,5 +265,19 @@ mod tests {
         std::fs::write(dir.path().join("layout.html"), "{% if %}").unwrap();
         let err = Templates::load(Some(dir.path())).err().unwrap();
         assert!(err.contains("layout.html"), "{err}");
+        std::fs::remove_file(dir.path().join("layout.html")).unwrap();
+
+        // One that compiles but has no subject is refused at load, not when a message is sent.
+        std::fs::create_dir(dir.path().join("zh-CN")).unwrap();
+        std::fs::write(
+            dir.path().join("zh-CN/password_reset.txt"),
+            "{% block body %}重置{% endblock %}",
+        )
+        .unwrap();
+        let err = Templates::load(Some(dir.path())).err().unwrap();
+        assert!(
+            err.contains("zh-CN/password_reset.txt") && err.contains("subject"),
+            "{err}"
+        );
     }
 }

@@ -461,6 +461,9 @@ async fn mail_sending_routes_are_limited_per_address_and_per_client() {
     s.mail.per_address_per_hour = 2;
     s.mail.per_client_per_hour = 4;
     let app = spawn_with(s, res).await;
+    // The windows are the clock's hours: start at the top of one, so none ends mid-test.
+    let now = portcullis::clock::Clock::unix(app.clock.as_ref());
+    app.clock.advance(3600 - now.rem_euclid(3600) + 1);
     let forgot = |who: &'static str| {
         let body = json!({"username_or_email": who});
         let app = &app;
@@ -474,6 +477,28 @@ async fn mail_sending_routes_are_limited_per_address_and_per_client() {
     assert_eq!(forgot("vic").await.status(), 200);
     // The fifth request from this client, whatever it names.
     assert_error(forgot("wen").await, 429, "rate_limited").await;
+
+    // A signed-in user's address change counts against the address it names too, so no one
+    // can flood someone else's mailbox from their account page.
+    let (mut s, res) = test_settings().await;
+    s.mail.smtp_url = smtp.url();
+    s.mail.per_address_per_hour = 2;
+    let app = spawn_with(s, res).await;
+    let now = portcullis::clock::Clock::unix(app.clock.as_ref());
+    app.clock.advance(3600 - now.rem_euclid(3600) + 1);
+    app.create_user_full("yan", PASSWORD, Some("yan@example.com"), false)
+        .await;
+    let access = token_of(&app.login("yan", PASSWORD).await);
+    let change = || {
+        app.client
+            .put(app.url("/api/v1/sys/users/me/email"))
+            .bearer_auth(&access)
+            .json(&json!({"email": "victim@example.com"}))
+            .send()
+    };
+    assert_eq!(change().await.unwrap().status(), 200);
+    assert_eq!(change().await.unwrap().status(), 200);
+    assert_error(change().await.unwrap(), 429, "rate_limited").await;
 }
 
 #[actix_web::test]
@@ -656,6 +681,18 @@ async fn an_address_an_administrator_or_a_provider_gives_gets_a_verification() {
         .unwrap();
     let mail = smtp.last_to("cai@example.com", 1).await;
     assert_eq!(mail.subject, "Confirm your email address");
+    // An edit that leaves the (still unverified) address as it was mails nothing.
+    let res = app
+        .client
+        .put(app.url(&format!("/api/v1/sys/users/{uid}")))
+        .bearer_auth(&admin)
+        .json(&json!({"email": "cai@example.com", "nickname": "Cai"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(smtp.received().len(), 1);
     let res = app
         .client
         .put(app.url(&format!("/api/v1/sys/users/{uid}")))
@@ -810,4 +847,147 @@ async fn forgot_for_known_and_unknown_accounts_take_the_same_time() {
         30,
         "only the known account was mailed"
     );
+}
+
+#[actix_web::test]
+async fn a_new_mail_replaces_the_addresss_code_and_parallel_guesses_share_one_count() {
+    let smtp = Smtp::start();
+    let app = mail_app(&smtp).await;
+    assert_eq!(app.sign_up("hal", "hal@example.com").await.status(), 200);
+    let first = smtp.last_to("hal@example.com", 1).await.code();
+    let res = app
+        .post_json(
+            "/api/v1/auth/email/verify/resend",
+            &json!({"username_or_email": "hal"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let second = smtp.last_to("hal@example.com", 2).await.code();
+    if first != second {
+        let res = app
+            .post_json(
+                "/api/v1/auth/email/verify",
+                &json!({"email": "hal@example.com", "code": first}),
+            )
+            .await;
+        assert_error(res, 400, "invalid_email_link").await;
+    }
+
+    // Twenty guesses at once: at most five tries are looked at, so the right code, sent after
+    // them, is refused too.
+    let guesses = (0..20).map(|i| {
+        let body = json!({"email": "hal@example.com", "code": format!("{:06}", 999_000 + i)});
+        let app = &app;
+        async move {
+            app.post_json("/api/v1/auth/email/verify", &body)
+                .await
+                .status()
+        }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    assert!(statuses.iter().all(|s| *s == 400), "{statuses:?}");
+    let res = app
+        .post_json(
+            "/api/v1/auth/email/verify",
+            &json!({"email": "hal@example.com", "code": second}),
+        )
+        .await;
+    assert_error(res, 400, "invalid_email_link").await;
+    assert_eq!(app.login_status("hal", PASSWORD).await, 400);
+
+    // A new mail brings a new code with its own count: the owner who mistyped is not locked out.
+    let res = app
+        .post_json(
+            "/api/v1/auth/email/verify/resend",
+            &json!({"username_or_email": "hal@example.com"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let third = smtp.last_to("hal@example.com", 3).await.code();
+    let res = app
+        .post_json(
+            "/api/v1/auth/email/verify",
+            &json!({"email": "hal@example.com", "code": third}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.login_status("hal", PASSWORD).await, 200);
+}
+
+#[actix_web::test]
+async fn only_a_sign_up_is_enabled_by_its_verification_never_an_account_an_administrator_disabled()
+{
+    let smtp = Smtp::start();
+    let app = mail_app(&smtp).await;
+    app.create_user_full("ivo", PASSWORD, Some("ivo@example.com"), false)
+        .await;
+    app.admin.set_enabled("ivo", false).await.unwrap();
+    let res = app
+        .post_json(
+            "/api/v1/auth/email/verify/resend",
+            &json!({"username_or_email": "ivo"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let link = smtp
+        .last_to("ivo@example.com", 1)
+        .await
+        .token("/verify-email");
+    let res = app
+        .post_json("/api/v1/auth/email/verify", &json!({"token": link}))
+        .await;
+    assert_eq!(res.status(), 200, "the address is proved");
+    assert_eq!(
+        app.login_status("ivo", PASSWORD).await,
+        400,
+        "and the account stays disabled"
+    );
+}
+
+#[actix_web::test]
+async fn a_reset_link_is_spent_by_an_address_change_or_another_reset() {
+    let smtp = Smtp::start();
+    let app = mail_app(&smtp).await;
+    app.create_user_with("root", PASSWORD, true).await;
+    let jo = app
+        .create_user_full("jodi", PASSWORD, Some("jo@example.com"), false)
+        .await;
+    let forgot_body = json!({"username_or_email": "jodi"});
+    let forgot = || app.post_json("/api/v1/auth/password/forgot", &forgot_body);
+    let reset = |token: String| {
+        let body = json!({"token": token, "password": "a fresh start 2026"});
+        let app = &app;
+        async move { app.post_json("/api/v1/auth/password/reset", &body).await }
+    };
+    assert_eq!(forgot().await.status(), 200);
+    let old_address = smtp.last_to("jo@example.com", 1).await.token("/reset");
+    let admin = token_of(&app.login("root", PASSWORD).await);
+    let res = app
+        .client
+        .put(app.url(&format!("/api/v1/sys/users/{jo}")))
+        .bearer_auth(&admin)
+        .json(&json!({"email": "jo@new.example"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_error(reset(old_address).await, 400, "invalid_reset_link").await;
+
+    assert_eq!(forgot().await.status(), 200);
+    let first = smtp.last_to("jo@new.example", 3).await.token("/reset");
+    assert_eq!(forgot().await.status(), 200);
+    let second = smtp.last_to("jo@new.example", 4).await.token("/reset");
+    assert_eq!(reset(first).await.status(), 200);
+    assert_error(reset(second).await, 400, "invalid_reset_link").await;
+}
+
+#[actix_web::test]
+async fn an_address_the_mail_library_reads_otherwise_makes_no_account() {
+    let smtp = Smtp::start();
+    let app = mail_app(&smtp).await;
+    for bad in ["a,b@example.com", "<kim@example.com>"] {
+        let res = app.sign_up("kim", bad).await;
+        assert_error(res, 400, "invalid_body").await;
+    }
+    assert_eq!(app.sign_up("kim", "kim@example.com").await.status(), 200);
 }

@@ -141,10 +141,6 @@ pub async fn update(
 ) -> Result<ApiOk<AuthUser>, ApiError> {
     me.require(codes::USER_EDIT)?;
     let b = body.into_inner();
-    let new_email = b
-        .email
-        .as_deref()
-        .is_some_and(|e| !e.trim_ascii().is_empty());
     let edit = UserEdit {
         nickname: b.nickname,
         email: b.email,
@@ -155,11 +151,12 @@ pub async fn update(
         is_staff: b.is_staff,
         multi_login: b.multi_login,
     };
-    let (user, _) = admin
+    let edited = admin
         .edit_user(Caller::User(&me.user), id.into_inner(), edit)
         .await?;
-    // A changed address is unverified: its owner gets the link.
-    if new_email && !user.email_verified {
+    let user = edited.user;
+    // A changed address is unverified: its owner gets the link (an unchanged one gets nothing).
+    if edited.email_changed && user.email.is_some() {
         accounts
             .verify_new_address(user.id, Lang::from_request(&req))
             .await;

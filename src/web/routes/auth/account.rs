@@ -249,7 +249,8 @@ pub async fn change_email(
     reauth.require_recent(me.user.id, &me.sid).await?;
     accounts.mailer().require_room()?;
     let body = body.into_inner();
-    accounts.count(&client.0, None).await?;
+    // The new address is counted too: a signed-in user cannot flood someone else's mailbox.
+    accounts.count(&client.0, Some(&body.email)).await?;
     let pending_email = accounts
         .change_email(me.user.id, &body.email, Lang::from_request(&req))
         .await?;
