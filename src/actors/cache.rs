@@ -124,6 +124,14 @@ impl AuthCache {
         self.epoch.load(Ordering::Acquire)
     }
 
+    /// The user as cached, with when it was read, while it is trusted. A fill that began
+    /// before this read and reuses it is dropped if an invalidation came between.
+    fn fresh_user(&self, uid: i64, now: i64) -> Option<(Arc<CachedUser>, i64)> {
+        self.users
+            .get(&uid)
+            .filter(|(_, fetched)| now - fetched < self.ttl)
+    }
+
     /// Stores what a read-through found, unless an invalidation came since it began (or the
     /// link is down). Returns whether it was stored.
     fn fill(&self, began: u64, fill: Fill) -> bool {
@@ -145,9 +153,10 @@ impl AuthCache {
                 uid,
                 until,
                 user,
+                fetched,
                 now,
             } => {
-                self.users.insert(uid, (user, now));
+                self.users.insert(uid, (user, fetched));
                 self.sessions.insert(
                     sid,
                     SessionState::Alive {
@@ -231,6 +240,8 @@ enum Fill {
         uid: i64,
         until: i64,
         user: Arc<CachedUser>,
+        /// When the user was read from the database (kept when a fill reuses a cached one).
+        fetched: i64,
         now: i64,
     },
 }
@@ -285,7 +296,12 @@ impl Handler<Resolve> for CacheActor {
                 );
                 return Err(AuthFailure::SessionEnded);
             };
-            let user = load_user(&repo, msg.uid).await?;
+            // A session of a user already cached (another session, or a session that expired
+            // from memory) needs only its own record read.
+            let (user, fetched) = match shared.fresh_user(msg.uid, now) {
+                Some((user, fetched)) => (Some(user), fetched),
+                None => (load_user(&repo, msg.uid).await?, now),
+            };
             let Some(user) = user.filter(|u| u.is_enabled()) else {
                 return Err(AuthFailure::UserUnavailable);
             };
@@ -299,6 +315,7 @@ impl Handler<Resolve> for CacheActor {
                     uid: msg.uid,
                     until: session.live_until(),
                     user: user.clone(),
+                    fetched,
                     now,
                 },
             );

@@ -206,7 +206,8 @@ impl Application {
             repo.clone(),
             settings.session.clone(),
             clock.clone(),
-        );
+        )
+        .with_user_cache(cache.clone());
         let policy = password_policy(&settings);
         let admin = Admin::new(
             repo.clone(),

@@ -39,6 +39,41 @@ async fn metrics_count_requests_auth_outcomes_and_cache_hits() {
 }
 
 #[actix_web::test]
+async fn a_refresh_takes_its_user_from_the_cache_the_tokens_filled() {
+    let app = spawn_app().await;
+    app.create_user("nils").await;
+    let data = app.login("nils", PASSWORD).await;
+    assert_eq!(app.me(&token(&data, "access_token")).await.status(), 200);
+    let count = |text: &str, series: &str| metric_value(text, series).unwrap_or(0.0);
+    let before = app.metrics().await;
+    let res = app.refresh(&token(&data, "refresh_token")).await;
+    assert_eq!(res.status(), 200);
+    let rotated: serde_json::Value = res.json().await.unwrap();
+    let after = app.metrics().await;
+    let asked = |t: &str| {
+        count(t, "portcullis_cache_hits_total") + count(t, "portcullis_cache_misses_total")
+    };
+    assert_eq!(
+        asked(&after) - asked(&before),
+        1.0,
+        "the refresh asks the cache once"
+    );
+    if !production_mode() {
+        assert_eq!(
+            count(&after, "portcullis_cache_misses_total"),
+            count(&before, "portcullis_cache_misses_total"),
+            "and memory answers it"
+        );
+    }
+    // What the cache holds follows the user: disabled, the next refresh is refused.
+    app.admin.set_enabled("nils", false).await.unwrap();
+    let res = app
+        .refresh(rotated["data"]["refresh_token"].as_str().unwrap())
+        .await;
+    assert_error(res, 401, "invalid_refresh_token").await;
+}
+
+#[actix_web::test]
 async fn metrics_are_not_on_the_api_listener() {
     let app = spawn_app().await;
     let res = app.client.get(app.url("/metrics")).send().await.unwrap();

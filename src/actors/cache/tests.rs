@@ -38,6 +38,7 @@ fn alive(sid: &str, uid: i64, now: i64) -> Fill {
         uid,
         until: now + 100,
         user: user(uid),
+        fetched: now,
         now,
     }
 }
@@ -100,4 +101,29 @@ fn role_changes_drop_every_cached_user_but_not_sessions() {
         c.lookup("s1", 7, 11).is_none(),
         "the user must be read again"
     );
+}
+
+#[test]
+fn a_reused_user_keeps_the_time_it_was_read_so_it_still_expires() {
+    let c = cache();
+    let ttl = Settings::defaults().cache.ttl_seconds;
+    assert!(c.fill(c.begin_fill(), alive("s1", 7, 1000)));
+    let (u, fetched) = c.fresh_user(7, 1000 + ttl - 1).expect("fresh");
+    assert_eq!(fetched, 1000);
+    // A second session of the user, filled later with the cached user, does not renew it.
+    let later = Fill::Alive {
+        sid: "s2".into(),
+        uid: 7,
+        until: 1000 + ttl + 100,
+        user: u,
+        fetched,
+        now: 1000 + ttl - 1,
+    };
+    assert!(c.fill(c.begin_fill(), later));
+    assert!(
+        c.fresh_user(7, 1000 + ttl).is_none(),
+        "read again after the ttl"
+    );
+    c.apply(&Invalidation::User(7), 1001);
+    assert!(c.fresh_user(7, 1001).is_none(), "an invalidation drops it");
 }

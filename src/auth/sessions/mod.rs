@@ -17,7 +17,7 @@ use rules::{Lifetimes, Refresh};
 use super::client::ClientInfo;
 use super::jwt::JwtKeys;
 use crate::actors::repo::{FindUserById, RepoHandle};
-use crate::actors::Invalidator;
+use crate::actors::{AuthFailure, CacheHandle, Invalidator};
 use crate::clock::SharedClock;
 use crate::config::SessionSettings;
 use crate::crypto;
@@ -71,6 +71,10 @@ pub struct Sessions {
     clock: SharedClock,
     /// Told the user id when a spent refresh token ends its session (the security notice).
     on_reuse: Arc<std::sync::OnceLock<ReuseHook>>,
+    /// Where a refresh reads its user: the node's cache of decoded users when there is one (the
+    /// server), so a refresh needs no database work while memory answers; the database
+    /// otherwise (the command line).
+    users: Option<CacheHandle>,
 }
 
 /// What hears of a refresh token's reuse; set once, by the composition root.
@@ -93,6 +97,42 @@ impl Sessions {
             settings,
             clock,
             on_reuse: Arc::default(),
+            users: None,
+        }
+    }
+
+    /// Reads the users that refresh from `cache` (kept fresh by invalidations) rather than
+    /// from the database.
+    pub fn with_user_cache(mut self, cache: CacheHandle) -> Self {
+        self.users = Some(cache);
+        self
+    }
+
+    /// Whether the session's user may refresh, and when its password last changed (Unix
+    /// seconds): from memory when it answers, through the cache (which fills it) or the database
+    /// otherwise. `None`: the user is gone or disabled, or the session ended.
+    async fn refreshing_user(&self, uid: i64, sid: &str) -> Result<Option<Option<i64>>, ApiError> {
+        let Some(cache) = &self.users else {
+            let user = self
+                .repo
+                .send(FindUserById { id: uid })
+                .await
+                .map_err(ApiError::unavailable)?;
+            return Ok(user
+                .filter(|u| u.is_enabled())
+                .map(|u| u.password_changed_at.map(|t| t.and_utc().timestamp())));
+        };
+        let found = match cache.cached(sid, uid, self.clock.unix()) {
+            Some(answer) => answer,
+            None => cache.resolve(Arc::from(sid), uid).await,
+        };
+        match found {
+            Ok(u) if u.user.is_enabled() => {
+                Ok(Some(u.user.password_changed_at.map(|t| t.timestamp())))
+            }
+            Ok(_) | Err(AuthFailure::SessionEnded | AuthFailure::UserUnavailable) => Ok(None),
+            Err(AuthFailure::Store(e)) => Err(ApiError::unavailable(e)),
+            Err(AuthFailure::Db(e)) => Err(ApiError::unavailable(e)),
         }
     }
 
@@ -230,14 +270,7 @@ impl Sessions {
         let invalid = || ApiError::new(kind::REFRESH_INVALID);
         let token = RefreshToken::parse(presented).ok_or_else(invalid)?;
         let (uid, sid) = (token.uid, token.sid);
-        let user = self
-            .repo
-            .send(FindUserById { id: uid })
-            .await
-            .map_err(ApiError::unavailable)?
-            .filter(|u| u.is_enabled())
-            .ok_or_else(invalid)?;
-        let changed = user.password_changed_at.map(|t| t.and_utc().timestamp());
+        let changed = self.refreshing_user(uid, &sid).await?.ok_or_else(invalid)?;
         let child = RefreshToken::new(uid, &sid);
         let lifetimes = Lifetimes {
             refresh_ttl: self.settings.refresh_ttl_seconds,
