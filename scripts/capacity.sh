@@ -6,6 +6,8 @@
 # deltas) and Redis commands (INFO commandstats).
 #
 #   scripts/capacity.sh [embedded|production] [seconds per case]     (defaults: embedded 10)
+#   CAPACITY_PARTS="throughput"  only the per-operation table (default: throughput fixed memory)
+#   PORTCULLIS_BIN=path          measure another build (a baseline beside this one)
 #
 # Operations: password login (Argon2id at the argon2 crate's defaults: m = 19456 KiB, t = 2,
 # p = 1), refresh with rotation (one chain of refresh tokens per connection), GET /me warm,
@@ -19,13 +21,22 @@ secs=${2:-10}
 port=18180
 case "$mode" in embedded|production) ;; *) echo "usage: $0 [embedded|production] [seconds]" >&2; exit 2 ;; esac
 
-if ! command -v wrk >/dev/null 2>&1; then
-  echo "capacity.sh: installing wrk (Debian package)" >&2
-  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+need=()
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v hey >/dev/null 2>&1 || need+=(hey)
+command -v gnuplot >/dev/null 2>&1 || need+=(gnuplot-nox)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "capacity.sh: installing ${need[*]} (Debian packages)" >&2
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 echo "==> building release" >&2
-cargo build --release --quiet --bin portcullis
-bin=target/release/portcullis
+cargo build --release --quiet --bin portcullis --example warm_sessions --example argon2_rate
+# PORTCULLIS_BIN: another build to measure (a baseline, side by side with this one).
+bin=${PORTCULLIS_BIN:-target/release/portcullis}
+warm=target/release/examples/warm_sessions
+
+# The bare hash, alone on the machine, before anything else runs: what a login costs at least.
+argon2_rate=$(target/release/examples/argon2_rate 3)
 
 work=$(mktemp -d)
 server=""
@@ -49,6 +60,13 @@ if [ "$mode" = production ]; then
 fi
 password=$BENCH_PASSWORD
 echo "$password" | "$bin" user create --username bench --password-stdin >/dev/null
+# The login case signs its own user in (thousands of sessions); each refresh chain is the one
+# session of its own user, as a real user's refresh is.
+echo "$password" | "$bin" user create --username bench-login --password-stdin >/dev/null
+refresh_conns=4
+for i in $(seq 1 $refresh_conns); do
+  echo "$password" | "$bin" user create --username "bench-r$i" --password-stdin >/dev/null
+done
 "$bin" role create bencher --permission bench:read >/dev/null
 "$bin" user grant --username bench --role bencher >/dev/null
 client_secret=$("$bin" client create --id capacity-api 2>/dev/null)
@@ -58,21 +76,22 @@ server=$!
 base="http://127.0.0.1:$port"
 for _ in $(seq 1 100); do curl -sf "$base/health/ready" >/dev/null && break; sleep 0.1; done
 curl -sf "$base/health/ready" >/dev/null || { cat "$work/server.log" >&2; exit 1; }
+sleep 1
+idle_default=$(awk '/^VmRSS/ {print $2}' "/proc/$server/status")
 
-login_json() {
+login_json() { # USERNAME
   curl -sf "$base/api/v1/auth/login" -H 'content-type: application/json' \
-    -d "{\"username\":\"bench\",\"password\":\"$password\"}"
+    -d "{\"username\":\"$1\",\"password\":\"$password\"}"
 }
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)['data']['$1'])"; }
-token=$(login_json | field access_token)
-# One refresh chain per connection: each starts from its own session's refresh token.
-refresh_conns=4
+token=$(login_json bench | field access_token)
+# One refresh chain per connection: each starts from its own user's session.
 chains=()
-for _ in $(seq 1 $refresh_conns); do chains+=("$(login_json | field refresh_token)"); done
+for i in $(seq 1 $refresh_conns); do chains+=("$(login_json "bench-r$i" | field refresh_token)"); done
 
 cat >"$work/login.lua" <<LUA
 wrk.method = "POST"
-wrk.body   = '{"username":"bench","password":"$password"}'
+wrk.body   = '{"username":"bench-login","password":"$password"}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 {
@@ -140,7 +159,85 @@ measure forward_auth 64 "/api/v1/auth/verify?permission=bench:read" -H "Authoriz
 measure introspection 64 /api/v1/auth/introspect -s "$work/introspect.lua"
 measure live 64 /health/live
 
-python3 - "$results" "$mode" "$secs" "$(getconf CLK_TCK)" "$(nproc)" <<'PY'
+# Latency at a fixed rate, half of the maximum just measured: hey holds the rate (per worker,
+# 200 workers, so that one slow answer does not hold a worker's share back) and writes every
+# request's time, from which p50/p99/p99.9 are read. The achieved rate is printed beside the
+# target: on two shared cores hey itself may fall short of it.
+workers=200
+fixed_rate() { # NAME PATH [hey args...]
+  local name=$1 path=$2; shift 2
+  local max rate
+  max=$(awk -v n="$name" '$1 == n {print $3}' "$results")
+  rate=$(python3 -c "print(max(1, round(float('$max') / 2 / $workers)))")
+  hey -z "${secs}s" -c $workers -q "$rate" -o csv "$@" "$base$path" >"$work/$name.csv"
+  python3 - "$work/$name.csv" "$name" "$((rate * workers))" "$secs" >>"$work/fixed" <<'PY'
+import sys
+rows = [l.split(",") for l in open(sys.argv[1]).read().splitlines()[1:] if l]
+t = sorted(float(r[0]) * 1000 for r in rows)
+bad = sum(1 for r in rows if not r[6].startswith("2"))
+q = lambda p: t[min(len(t) - 1, int(p * len(t)))]
+print(f"| {sys.argv[2]} | {sys.argv[3]} | {len(t) / float(sys.argv[4]):.0f} | {q(0.5):.2f} | {q(0.99):.2f} | {q(0.999):.2f} | {bad} |")
+PY
+  echo "  $name at a fixed rate done" >&2
+}
+parts=${CAPACITY_PARTS:-throughput fixed memory}
+has() { [[ " $parts " == *" $1 "* ]]; }
+: >"$work/fixed"
+if has fixed; then
+echo "==> fixed-rate latency" >&2
+fixed_rate me /api/v1/sys/users/me -H "Authorization: Bearer $token"
+fixed_rate forward_auth "/api/v1/auth/verify?permission=bench:read" -H "Authorization: Bearer $token"
+fixed_rate introspection /api/v1/auth/introspect -m POST -T application/x-www-form-urlencoded \
+  -d "token=$token" -H "Authorization: Basic $(printf 'capacity-api:%s' "$client_secret" | base64 -w0)"
+fi
+
+# Memory: RSS idle, then with 10k, 100k and 1M sessions cached (1,000 users, their sessions
+# written straight into the store, each token sent once), then 10k more users of one session
+# each; then a made-up token load; then a server whose cache.max_sessions is 100k given 300k.
+kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+start_server() { # extra env assignments...
+  kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+  env "$@" PORTCULLIS__SERVER__PORT=$port "$bin" serve >"$work/server.log" 2>&1 &
+  server=$!
+  for _ in $(seq 1 100); do curl -sf "$base/health/ready" >/dev/null && break; sleep 0.1; done
+  curl -sf "$base/health/ready" >/dev/null || { cat "$work/server.log" >&2; exit 1; }
+}
+if has memory; then
+echo "==> memory" >&2
+start_server PORTCULLIS__CACHE__MAX_SESSIONS=1100000 PORTCULLIS__CACHE__MAX_USERS=100000
+sleep 1
+curl -sf -o /dev/null "$base/api/v1/sys/users/me" -H "Authorization: Bearer $token"
+idle=$(kb "$server")
+mem="$work/memory"
+echo "0 $idle" >"$mem"
+for n in 10000 100000 1000000; do
+  "$warm" "$base" 1000 "$n" >&2
+  echo "$n $(kb "$server")" >>"$mem"
+done
+"$warm" "$base" 10000 10000 one- >&2
+users_kb=$(kb "$server")
+"$warm" "$base" --made-up 100000 >&2
+made_up_kb=$(kb "$server")
+start_server PORTCULLIS__CACHE__MAX_SESSIONS=100000
+"$warm" "$base" 1000 100000 bound- >&2
+bound_100k=$(kb "$server")
+"$warm" "$base" 1000 300000 bound- >&2
+bound_300k=$(kb "$server")
+plot=docs/capacity-memory-$mode.png
+gnuplot <<GP
+set terminal pngcairo size 640,360 font ",10"
+set output "$plot"
+set title "Portcullis RSS by cached sessions ($mode mode, 1,000 users)"
+set xlabel "cached sessions"
+set ylabel "RSS, MiB"
+set logscale x
+set grid
+set key off
+plot "< awk '\$1 > 0' $mem" using 1:(\$2/1024) with linespoints pt 7, $idle/1024.0 with lines dt 2
+GP
+fi
+
+python3 - "$results" "$mode" "$secs" "$(getconf CLK_TCK)" "$(nproc)" "$argon2_rate" <<'PY'
 import sys
 path, mode, secs, hz, cores = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 def ms(v):
@@ -163,7 +260,49 @@ for line in open(path):
     redis = f"{(r1 - r0) / reqs:.2f}" if mode == "production" else "n/a"
     note = f" ({failed} not 2xx)" if failed else ""
     print(f"| {name}{note} | {c} | {rps:.0f} | {per_cpu:.0f} | {ms(p50):.2f} | {ms(p99):.2f} | {db} | {rows} | {redis} |")
+login = [l.split() for l in open(path) if l.startswith("login ")][0]
+login_per_cpu = int(login[3]) / (int(login[6]) / hz)
+bare = float(sys.argv[6])
+print(f"\nlogin: {login_per_cpu:.1f} per CPU-second of the server against the bare Argon2id's "
+      f"{bare:.1f} verifications per CPU-second (one thread, same parameters): {login_per_cpu / bare:.2f} of it")
 print("\nper CPU-second: requests completed / (server utime + stime over the run); the rest of the")
 print("machine (wrk, PostgreSQL, Redis) is not counted. DB transactions include the statistics")
 print("reads of this script (two per case), spread over the case's requests.")
 PY
+
+if has fixed; then
+echo
+echo "Latency at a fixed rate (half the maximum above; hey, $workers workers, ${secs} s)"
+echo
+echo "| operation | target req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | not 2xx |"
+echo "|---|---|---|---|---|---|---|"
+cat "$work/fixed"
+fi
+has memory && python3 - "$mem" "$users_kb" "$made_up_kb" "$bound_100k" "$bound_300k" "$plot" "$idle_default" <<'PY'
+import sys
+rows = [tuple(map(int, l.split())) for l in open(sys.argv[1])]
+users_kb, made_up_kb, b100, b300 = map(int, sys.argv[2:6])
+print("\nMemory (RSS, server process)\n")
+print(f"idle, the default configuration, before any request: {int(sys.argv[7]) / 1024:.1f} MiB")
+print("(the rows below are a server whose cache may hold 1.1M sessions, warmed by one /me per session)\n")
+print("| cached sessions (1,000 users) | RSS MiB | bytes per session since the step before |")
+print("|---|---|---|")
+prev = rows[0]
+for n, kb in rows:
+    per = f"{(kb - prev[1]) * 1024 / (n - prev[0]):.0f}" if n > prev[0] else "—"
+    print(f"| {n:,} | {kb / 1024:.1f} | {per} |")
+    prev = (n, kb)
+last = rows[-1][1]
+print(f"\n10,000 more users with one session each: +{(users_kb - last) / 1024:.1f} MiB, "
+      f"{(users_kb - last) * 1024 / 10000:.0f} bytes per cached user with its session")
+print(f"100,000 made-up tokens: RSS {made_up_kb / 1024:.1f} MiB ({(made_up_kb - users_kb) / 1024:+.1f} MiB)")
+print(f"cache.max_sessions = 100,000: RSS {b100 / 1024:.1f} MiB with 100k sessions warmed, "
+      f"{b300 / 1024:.1f} MiB with 300k ({(b300 - b100) / 1024:+.1f} MiB)")
+print(f"plot: {sys.argv[6]}")
+PY
+if [ "$mode" = production ]; then
+  redis-cli -h 127.0.0.1 --scan --pattern "capacity$$*" | xargs -r -n 1000 redis-cli -h 127.0.0.1 DEL >/dev/null
+  kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+  server=""
+  psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $db" >/dev/null
+fi
