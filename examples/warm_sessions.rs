@@ -8,7 +8,8 @@
 //! SESSIONS sessions spread evenly over them straight into the store (a login would spend an
 //! Argon2id hash on each), signs an access token for each with the server's key and sends one
 //! `GET /api/v1/sys/users/me` with it, so the server caches the session and its user. Run again
-//! with a larger SESSIONS, it adds only the sessions beyond those it made before.
+//! with a larger SESSIONS, it adds only the sessions beyond those it made before. With
+//! `WARM_TOKENS_OUT=FILE` it also writes the new sessions' access tokens there, one a line.
 //!
 //! `--made-up` sends REQUESTS tokens the server never issued (well-formed, wrongly signed, each
 //! with its own session id): a load that must not grow the cache. Prints one line of counts.
@@ -146,6 +147,9 @@ async fn warm(
         }
     }
     let stored = started.elapsed();
+    if let Ok(path) = std::env::var("WARM_TOKENS_OUT") {
+        std::fs::write(&path, tokens.join("\n") + "\n")?;
+    }
     let (ok, refused) = send_all(base, tokens).await;
     println!(
         "warmed {ok} sessions ({refused} refused) of {users} users in {:.1} s (stored in {:.1} s)",

@@ -6,7 +6,7 @@
 # deltas) and Redis commands (INFO commandstats).
 #
 #   scripts/capacity.sh [embedded|production] [seconds per case]     (defaults: embedded 10)
-#   CAPACITY_PARTS="throughput"  only the per-operation table (default: throughput fixed memory)
+#   CAPACITY_PARTS="throughput"  only the per-operation table (default: throughput fixed feed memory)
 #   PORTCULLIS_BIN=path          measure another build (a baseline beside this one)
 #
 # Operations: password login (Argon2id at the argon2 crate's defaults: m = 19456 KiB, t = 2,
@@ -71,13 +71,18 @@ done
 "$bin" user grant --username bench --role bencher >/dev/null
 client_secret=$("$bin" client create --id capacity-api 2>/dev/null)
 
-PORTCULLIS__SERVER__PORT=$port "$bin" serve >"$work/server.log" 2>&1 &
-server=$!
 base="http://127.0.0.1:$port"
-for _ in $(seq 1 100); do curl -sf "$base/health/ready" >/dev/null && break; sleep 0.1; done
-curl -sf "$base/health/ready" >/dev/null || { cat "$work/server.log" >&2; exit 1; }
+kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+start_server() { # extra env assignments...
+  if [ -n "$server" ]; then kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true; fi
+  env "$@" PORTCULLIS__SERVER__PORT=$port "$bin" serve >"$work/server.log" 2>&1 &
+  server=$!
+  for _ in $(seq 1 100); do curl -sf "$base/health/ready" >/dev/null && break; sleep 0.1; done
+  curl -sf "$base/health/ready" >/dev/null || { cat "$work/server.log" >&2; exit 1; }
+}
+start_server
 sleep 1
-idle_default=$(awk '/^VmRSS/ {print $2}' "/proc/$server/status")
+idle_default=$(kb "$server")
 
 login_json() { # USERNAME
   curl -sf "$base/api/v1/auth/login" -H 'content-type: application/json' \
@@ -180,7 +185,7 @@ print(f"| {sys.argv[2]} | {sys.argv[3]} | {len(t) / float(sys.argv[4]):.0f} | {q
 PY
   echo "  $name at a fixed rate done" >&2
 }
-parts=${CAPACITY_PARTS:-throughput fixed memory}
+parts=${CAPACITY_PARTS:-throughput fixed feed memory}
 has() { [[ " $parts " == *" $1 "* ]]; }
 : >"$work/fixed"
 if has fixed; then
@@ -194,14 +199,47 @@ fi
 # Memory: RSS idle, then with 10k, 100k and 1M sessions cached (1,000 users, their sessions
 # written straight into the store, each token sent once), then 10k more users of one session
 # each; then a made-up token load; then a server whose cache.max_sessions is 100k given 300k.
-kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-start_server() { # extra env assignments...
-  kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
-  env "$@" PORTCULLIS__SERVER__PORT=$port "$bin" serve >"$work/server.log" 2>&1 &
-  server=$!
-  for _ in $(seq 1 100); do curl -sf "$base/health/ready" >/dev/null && break; sleep 0.1; done
-  curl -sf "$base/health/ready" >/dev/null || { cat "$work/server.log" >&2; exit 1; }
-}
+# The event feed: logouts (each one invalidation) while N API clients' streams listen; logouts
+# per CPU-second of the server and the events each subscriber received.
+: >"$work/feed"
+if has feed; then
+echo "==> event feed" >&2
+start_server PORTCULLIS__EVENTS__MAX_STREAMS_PER_CLIENT=1024
+cat >"$work/logout.lua" <<'LUA'
+local tokens = {}
+for line in io.lines(os.getenv("TOKENS")) do tokens[#tokens + 1] = line end
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("POST", nil, {["Authorization"] = "Bearer " .. (tokens[i] or tokens[#tokens])})
+end
+LUA
+for n in 0 10 100; do
+  subs=()
+  for i in $(seq 1 "$n"); do
+    curl -sN -u "capacity-api:$client_secret" "$base/api/v1/auth/events" >"$work/feed-$n-$i" 2>/dev/null &
+    subs+=($!)
+  done
+  sleep 1
+  # Enough sessions for the case, a few per user (a logout reads its user's sessions); each
+  # case tops the same users up again.
+  WARM_TOKENS_OUT="$work/tokens-$n" "$warm" "$base" 5000 $((secs * 6000)) feed- >/dev/null
+  t0=$(ticks)
+  out=$(TOKENS="$work/tokens-$n" wrk -t1 -c4 -d"${secs}s" -s "$work/logout.lua" "$base/api/v1/auth/logout")
+  t1=$(ticks)
+  sleep 1.5
+  if [ ${#subs[@]} -gt 0 ]; then
+    kill "${subs[@]}" 2>/dev/null || true
+    wait "${subs[@]}" 2>/dev/null || true
+  fi
+  reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+  got=0
+  [ "$n" -gt 0 ] && got=$(cat "$work"/feed-"$n"-* | grep -c '^event: invalidation' || true)
+  echo "$n $reqs $(awk '/Requests\/sec/ {print $2}' <<<"$out") $((t1 - t0)) $got $(awk '/Non-2xx/ {print $5}' <<<"$out" | head -1)" >>"$work/feed"
+  echo "  $n subscribers done" >&2
+done
+fi
+
 if has memory; then
 echo "==> memory" >&2
 start_server PORTCULLIS__CACHE__MAX_SESSIONS=1100000 PORTCULLIS__CACHE__MAX_USERS=100000
@@ -278,6 +316,20 @@ echo "| operation | target req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms |
 echo "|---|---|---|---|---|---|---|"
 cat "$work/fixed"
 fi
+has feed && python3 - "$work/feed" "$(getconf CLK_TCK)" "$secs" <<'PY'
+import sys
+hz = int(sys.argv[2])
+print(f"\nThe event feed: logouts (one invalidation each) while N streams listen (wrk, 4 connections, {sys.argv[3]} s)\n")
+print("| subscribers | logouts/s | logouts per CPU-second of the server | events received per subscriber per logout |")
+print("|---|---|---|---|")
+for line in open(sys.argv[1]):
+    f = line.split()
+    n, reqs, rps, ticks, got = int(f[0]), int(f[1]), float(f[2]), int(f[3]), int(f[4])
+    bad = int(f[5]) if len(f) > 5 else 0
+    per = f"{got / (n * reqs):.3f}" if n else "—"
+    note = f" ({bad} not 2xx)" if bad else ""
+    print(f"| {n}{note} | {rps:.0f} | {reqs / (ticks / hz):.0f} | {per} |")
+PY
 has memory && python3 - "$mem" "$users_kb" "$made_up_kb" "$bound_100k" "$bound_300k" "$plot" "$idle_default" <<'PY'
 import sys
 rows = [tuple(map(int, l.split())) for l in open(sys.argv[1])]
