@@ -5,6 +5,7 @@ async fn metrics_count_requests_auth_outcomes_and_cache_hits() {
     let app = spawn_app().await;
     app.create_user("mona").await;
     let t = token(&app.login("mona", PASSWORD).await, "access_token");
+    app.settle_log().await;
     for _ in 0..3 {
         assert_eq!(app.me(&t).await.status(), 200);
     }
@@ -43,6 +44,7 @@ async fn a_refresh_takes_its_user_from_the_cache_the_tokens_filled() {
     let app = spawn_app().await;
     app.create_user("nils").await;
     let data = app.login("nils", PASSWORD).await;
+    app.settle_log().await;
     assert_eq!(app.me(&token(&data, "access_token")).await.status(), 200);
     let count = |text: &str, series: &str| metric_value(text, series).unwrap_or(0.0);
     let before = app.metrics().await;
