@@ -132,6 +132,7 @@ async fn warm(
                 grace: None,
                 spent: Vec::new(),
                 bindings: Vec::new(),
+                browser_hash: None,
             })
             .collect();
         for r in &records {

@@ -30,6 +30,7 @@ pub mod login_log;
 pub mod mail;
 pub mod metrics;
 pub mod oauth2;
+pub mod oidc;
 pub mod repo;
 pub mod startup;
 pub mod store;

@@ -33,6 +33,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "events",
             "mail",
             "account",
+            "oidc",
         ],
     ),
     ("web", &["web"]),

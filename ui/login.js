@@ -6,7 +6,13 @@ import { signInLinks } from './email.js';
 import { recoveryCodes, totpForm } from './factors.js';
 import { autofillWorks, passkeysWork, usePasskey } from './webauthn.js';
 import { go, render } from './router.js';
+import { continueToApp } from './sso.js';
 import { t } from './text.js';
+
+// Where a sign-in leads: back to the app that asked for it, else the account page.
+async function signedIn() {
+  if (!(await continueToApp())) go('/account');
+}
 
 export async function loginView(main) {
   document.title = `${t('signIn')} · Portcullis`;
@@ -59,7 +65,7 @@ export async function loginView(main) {
     if (r.ok) {
       accept(r.data, r.serverNow);
       watch();
-      go('/account');
+      signedIn();
       return;
     }
     error.textContent = problem(r);
@@ -82,7 +88,7 @@ export async function loginView(main) {
     if (r.ok) {
       accept(r.data, r.serverNow);
       watch();
-      return go('/account');
+      return signedIn();
     }
     error.textContent = problem(r);
     if (r.slug === 'invalid_credentials') hint.textContent = t('lockedHint');
@@ -145,7 +151,7 @@ function secondStep(first) {
     if (r.ok) {
       accept(r.data, r.serverNow);
       watch();
-      return go('/account');
+      return signedIn();
     }
     error.textContent = problem(r);
     return undefined;
@@ -178,7 +184,7 @@ async function enrolStep(first) {
     accept(r.data, r.serverNow);
     watch();
     card.replaceChildren(h('h1', { text: t('signIn') }), recoveryCodes(r.data.recovery_codes || []),
-      h('button', { type: 'button', id: 'mfa-continue', text: t('continue'), onclick: () => go('/account') }));
+      h('button', { type: 'button', id: 'mfa-continue', text: t('continue'), onclick: signedIn }));
   });
   card.append(form);
   setTimeout(() => form.querySelector('#totp-code').focus());
@@ -216,6 +222,7 @@ export async function callbackView(main) {
   }
   accept(r.data, r.serverNow);
   watch();
+  if (await continueToApp()) return;
   history.replaceState({}, '', '/account');
   render();
 }

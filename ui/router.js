@@ -6,6 +6,7 @@ import { accountView } from './account.js';
 import { adminView } from './admin.js';
 import { forgotView, resetView, signUpView, verifyEmailView } from './email.js';
 import { callbackView, loginView, stopAutofill } from './login.js';
+import { continueToApp, forgetRequest, waitingRequest } from './sso.js';
 import { t } from './text.js';
 
 // Navigates, then moves focus to the new view's heading (or `focus`), as a page load would.
@@ -44,6 +45,14 @@ export async function render() {
   const main = view();
   main.replaceChildren();
   if (path === '/oauth2/callback') return callbackView(main);
+  // An app's sign-in request: a signed-in page answers it at once, unless it asks for a new
+  // sign-in.
+  if (path === '/login' && location.search.includes('oidc=')) {
+    const { fresh } = waitingRequest();
+    if (session.token && !fresh && (await continueToApp())) return undefined;
+    return loginView(main);
+  }
+  if (path === '/login') forgetRequest();
   // The mailed links' pages work signed in or not.
   if (path === '/reset') return resetView(main);
   if (path === '/verify-email') return verifyEmailView(main);

@@ -131,6 +131,21 @@ messages! {
     FindClient { id: String } -> Option<ApiClient> = |repo, m| repo.find_client(&m.id).await;
     ListClients {} -> Vec<ApiClientRow> = |repo, _| repo.list_clients().await;
     DeleteClient { id: String } -> usize = |repo, m| repo.delete_client(&m.id).await;
+    /// A new OpenID client; a unique violation means the id is taken.
+    CreateOidcClient { client: crate::domain::OidcClient, now: NaiveDateTime } -> () =
+        |repo, m| repo.create_oidc_client(&m.client, m.now).await;
+    /// Rows changed (0: no such client).
+    UpdateOidcClient { client: crate::domain::OidcClient, now: NaiveDateTime } -> usize =
+        |repo, m| repo.update_oidc_client(&m.client, m.now).await;
+    FindOidcClient { id: String } -> Option<crate::domain::OidcClient> =
+        |repo, m| repo.find_oidc_client(&m.id).await;
+    ListOidcClients {} -> Vec<crate::domain::OidcClient> = |repo, _| repo.list_oidc_clients().await;
+    DeleteOidcClient { id: String } -> usize = |repo, m| repo.delete_oidc_client(&m.id).await;
+    /// The scopes the user let the client have, space-separated.
+    ConsentOf { user_id: i64, client_id: String } -> Option<String> =
+        |repo, m| repo.consent(m.user_id, &m.client_id).await;
+    PutConsent { user_id: i64, client_id: String, scopes: String, now: NaiveDateTime } -> () =
+        |repo, m| repo.put_consent(m.user_id, &m.client_id, &m.scopes, m.now).await;
     TotpOf { user_id: i64 } -> Option<TotpRow> = |repo, m| repo.totp_of(m.user_id).await;
     /// False when the user has an active TOTP factor already.
     PutPendingTotp { user_id: i64, secret: String, now: NaiveDateTime } -> bool =

@@ -30,6 +30,13 @@ pub struct AccessClaims {
     /// Absent from tokens issued before it was: read as `iat`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// RFC 9068: the OpenID client the token was issued to (its `aud` too). Absent from the
+    /// tokens Portcullis issues for itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// RFC 9068: the scopes granted to that client, space-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 impl AccessClaims {
@@ -89,6 +96,8 @@ pub struct JwtKeys {
     jwks: serde_json::Value,
     header: Header,
     validation: Validation,
+    /// `validation` without the audience: a client's tokens name the client.
+    client_validation: Validation,
     issuer: String,
     audience: String,
     ttl: i64,
@@ -130,8 +139,11 @@ impl JwtKeys {
         validation.validate_nbf = false;
         validation.required_spec_claims.clear();
         validation.set_issuer(&[&settings.issuer]);
+        let mut client_validation = validation.clone();
+        client_validation.validate_aud = false;
         validation.set_audience(&[&settings.audience]);
         Ok(Self {
+            client_validation,
             encoding,
             decoding,
             jwks: keys.jwks(),
@@ -156,6 +168,13 @@ impl JwtKeys {
     /// The public keys, as `/.well-known/jwks.json` serves them.
     pub fn jwks(&self) -> &serde_json::Value {
         &self.jwks
+    }
+
+    /// Publishes one more key beside the access tokens' (the ID tokens' RSA key).
+    pub fn also_publish(&mut self, jwk: serde_json::Value) {
+        if let Some(keys) = self.jwks["keys"].as_array_mut() {
+            keys.push(jwk);
+        }
     }
 
     /// `HS256` or `EdDSA`.
@@ -259,18 +278,77 @@ impl JwtKeys {
             exp: issued_at + self.ttl,
             amr: proof.amr,
             auth_time: Some(proof.auth_time),
+            client_id: None,
+            scope: None,
         };
         Ok((encode(&self.header, &claims, &self.encoding)?, claims.exp))
     }
 
+    /// An access token for an OpenID client (RFC 9068): `aud` and `client_id` name the client,
+    /// `scope` what it was granted; the session is the user's browser session at the provider,
+    /// so ending it refuses the token at once.
+    pub fn issue_for_client(
+        &self,
+        user_id: i64,
+        sid: &str,
+        proof: Proof,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+    ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            aud: client_id.to_owned(),
+            sub: user_id.to_string(),
+            sid: sid.to_owned(),
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            iat: now,
+            nbf: now,
+            exp: now + self.ttl,
+            amr: proof.amr,
+            auth_time: Some(proof.auth_time),
+            client_id: Some(client_id.to_owned()),
+            scope: Some(scope.to_owned()),
+        };
+        Ok((encode(&self.header, &claims, &self.encoding)?, claims.exp))
+    }
+
+    /// An access token issued to an OpenID client (`verify`'s checks, for the client's
+    /// audience rather than Portcullis's own).
+    pub fn verify_client_token(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<AccessClaims, TokenRejection> {
+        let c = self.check(token, now, &self.client_validation)?;
+        match &c.client_id {
+            Some(client) if *client == c.aud => Ok(c),
+            _ => Err(TokenRejection::WrongType),
+        }
+    }
+
     pub fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenRejection> {
+        let c = self.check(token, now, &self.validation)?;
+        // A client's token is for that client, even one named like this server's audience.
+        if c.client_id.is_some() {
+            return Err(TokenRejection::WrongType);
+        }
+        Ok(c)
+    }
+
+    fn check(
+        &self,
+        token: &str,
+        now: i64,
+        validation: &Validation,
+    ) -> Result<AccessClaims, TokenRejection> {
         let header = decode_header(token).map_err(|_| TokenRejection::Malformed)?;
         let key = match header.kid.as_deref() {
             Some(kid) => self.decoding.iter().find(|(k, _)| k == kid),
             None => None,
         };
         let (_, key) = key.ok_or(TokenRejection::UnknownKey)?;
-        let data = decode::<AccessClaims>(token, key, &self.validation)
+        let data = decode::<AccessClaims>(token, key, validation)
             .map_err(|_| TokenRejection::Malformed)?;
         if data.header.typ.as_deref() != Some(ACCESS_TYP) {
             return Err(TokenRejection::WrongType);

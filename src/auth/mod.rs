@@ -5,7 +5,7 @@ pub mod access;
 pub mod captcha;
 pub mod client;
 pub mod client_ip;
-mod client_limit;
+pub(crate) mod client_limit;
 pub mod clients;
 pub mod credentials;
 pub mod gate;

@@ -3,6 +3,7 @@
 
 mod clients;
 mod import;
+mod oidc_clients;
 mod roles;
 mod users;
 
@@ -64,10 +65,13 @@ pub enum Command {
     /// Manage API clients (introspection, the event feed).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage OpenID Connect clients: the apps that sign their users in through Portcullis.
+    #[command(subcommand, name = "oidc-client")]
+    OidcClient(OidcClientCommand),
     /// Bring users over from another system.
     #[command(subcommand)]
     Import(ImportCommand),
-    /// Signing keys (EdDSA).
+    /// Signing keys (EdDSA for access tokens, RSA for ID tokens).
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Configuration.
@@ -82,6 +86,13 @@ pub enum KeysCommand {
     /// jwt.previous_public_key_files.
     Generate {
         /// Folder to write them to.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+    /// Write a new RSA private key (2048 bits, PKCS#8 PEM, mode 0600) for
+    /// oidc.rsa_private_key_file, the key that signs ID tokens.
+    GenerateRsa {
+        /// Folder to write it to.
         #[arg(long, default_value = ".")]
         out: PathBuf,
     },
@@ -223,6 +234,70 @@ pub enum ClientCommand {
     },
 }
 
+/// What an OpenID client may do; `create` and `update` take the same flags (an update replaces
+/// them all).
+#[derive(clap::Args)]
+pub struct OidcClientSpec {
+    /// Where users may be sent back with a code; exact match (repeat for several). A loopback
+    /// IP literal (http://127.0.0.1/cb) matches any port, for native apps.
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
+    /// Grants it may use (repeat): authorization_code, refresh_token, client_credentials.
+    /// Default: authorization_code and refresh_token.
+    #[arg(long = "grant")]
+    pub grants: Vec<String>,
+    /// Scopes it may ask for (repeat): openid, profile, email, roles, offline_access.
+    /// Default: openid, profile, email, offline_access.
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// Where RP-initiated logout may send users afterwards (repeat; exact match).
+    #[arg(long = "post-logout-redirect-uri")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where it is told that a session ended (OpenID Connect Back-Channel Logout).
+    #[arg(long)]
+    pub backchannel_logout_uri: Option<String>,
+    /// An app of this deployment's own: its users are not asked for consent.
+    #[arg(long)]
+    pub first_party: bool,
+    /// What signs its ID tokens: RS256 (default) or EdDSA.
+    #[arg(long, default_value = "RS256")]
+    pub id_token_alg: String,
+}
+
+#[derive(Subcommand)]
+pub enum OidcClientCommand {
+    /// Register a client; a confidential client's secret is printed once, alone, on standard
+    /// output.
+    Create {
+        #[arg(long)]
+        id: String,
+        /// A native or browser app that cannot keep a secret: no secret, PKCE required.
+        #[arg(long)]
+        public: bool,
+        #[command(flatten)]
+        spec: OidcClientSpec,
+    },
+    /// List clients.
+    List,
+    /// Replace what a client may do (its secret stays).
+    Update {
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        spec: OidcClientSpec,
+    },
+    /// Delete a client and the consents its users gave it.
+    Delete {
+        #[arg(long)]
+        id: String,
+    },
+    /// A new secret for a confidential client, printed once; the old one stops working at once.
+    RotateSecret {
+        #[arg(long)]
+        id: String,
+    },
+}
+
 #[derive(Subcommand)]
 pub enum SessionsCommand {
     /// End every session of a user on every node.
@@ -329,9 +404,23 @@ fn generate_keys(out: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes a new RSA private key for ID tokens (needs no configuration).
+fn generate_rsa_key(out: &std::path::Path) -> anyhow::Result<()> {
+    let private = crate::oidc::keys::generate();
+    let key = crate::oidc::keys::RsaKey::from_pem(&private)?;
+    let short: String = key.kid.chars().take(12).collect();
+    let path = out.join(format!("oidc_rsa_{short}.pem"));
+    crate::startup::write_private(&path, &private)?;
+    println!("kid:         {}", key.kid);
+    println!("private key: {}", path.display());
+    Ok(())
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Some(Command::Keys(KeysCommand::Generate { out })) = &cli.command {
-        return generate_keys(out);
+    match &cli.command {
+        Some(Command::Keys(KeysCommand::Generate { out })) => return generate_keys(out),
+        Some(Command::Keys(KeysCommand::GenerateRsa { out })) => return generate_rsa_key(out),
+        _ => {}
     }
     let settings = load_settings(&cli)?;
     match cli.command.unwrap_or(Command::Serve) {
@@ -389,6 +478,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Role(cmd) => roles::run(cmd, &settings).await?,
         Command::Import(cmd) => import::run(cmd, &settings).await?,
         Command::Client(cmd) => clients::run(cmd, &settings).await?,
+        Command::OidcClient(cmd) => oidc_clients::run(cmd, &settings).await?,
         Command::Sessions(SessionsCommand::Revoke { username }) => {
             let n = tools(&settings)
                 .await?

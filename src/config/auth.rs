@@ -106,6 +106,10 @@ pub struct RateLimitSettings {
     pub refresh: RouteLimit,
     pub oauth2_start: RouteLimit,
     pub oauth2_callback: RouteLimit,
+    /// `GET /oidc/authorize` and the consent form: each may store a waiting request.
+    pub oidc_authorize: RouteLimit,
+    /// `POST /oidc/token`.
+    pub oidc_token: RouteLimit,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -12,6 +12,7 @@ mod clients;
 mod mail;
 mod mfa;
 mod oauth2;
+mod oidc;
 mod validate;
 mod web;
 mod webauthn;
@@ -30,6 +31,7 @@ pub use mfa::{
     SUPERUSERS as MFA_REQUIRED_OF_SUPERUSERS,
 };
 pub use oauth2::{OAuth2Settings, ProviderKind, ProviderSettings};
+pub use oidc::OidcSettings;
 pub use web::{
     BootstrapSettings, CorsSettings, DocsSettings, LoginLogSettings, MetricsSettings,
     ServerSettings, UiSettings,
@@ -119,6 +121,7 @@ pub struct Settings {
     pub webauthn: WebauthnSettings,
     pub mail: MailSettings,
     pub registration: RegistrationSettings,
+    pub oidc: OidcSettings,
 }
 
 fn default_profile() -> Profile {

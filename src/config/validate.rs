@@ -67,6 +67,7 @@ impl Settings {
         problems.extend(self.mfa.problems(self.profile));
         problems.extend(self.webauthn.problems());
         problems.extend(self.mail.problems());
+        problems.extend(self.oidc.problems(self.profile));
         problems.extend(self.registration.problems(&self.mail, self.profile));
         let db = self.database.url.trim();
         if !(db.is_empty()
@@ -158,6 +159,8 @@ impl Settings {
             ("refresh", self.rate_limit.refresh),
             ("oauth2_start", self.rate_limit.oauth2_start),
             ("oauth2_callback", self.rate_limit.oauth2_callback),
+            ("oidc_authorize", self.rate_limit.oidc_authorize),
+            ("oidc_token", self.rate_limit.oidc_token),
         ] {
             if l.burst == 0 || l.period_seconds == 0 {
                 problems.push(format!(

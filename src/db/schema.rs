@@ -146,6 +146,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    oidc_clients (client_id) {
+        client_id -> Text,
+        secret_hash -> Nullable<Text>,
+        redirect_uris -> Text,
+        post_logout_redirect_uris -> Text,
+        grants -> Text,
+        scopes -> Text,
+        backchannel_logout_uri -> Nullable<Text>,
+        first_party -> Bool,
+        id_token_alg -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oidc_consents (user_id, client_id) {
+        user_id -> BigInt,
+        client_id -> Text,
+        scopes -> Text,
+        granted_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(role_permissions -> roles (role_id));
 diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(user_roles -> users (user_id));
@@ -154,6 +179,8 @@ diesel::joinable!(imported_users -> users (user_id));
 diesel::joinable!(mfa_totp -> users (user_id));
 diesel::joinable!(mfa_recovery_codes -> users (user_id));
 diesel::joinable!(mfa_passkeys -> users (user_id));
+diesel::joinable!(oidc_consents -> users (user_id));
+diesel::joinable!(oidc_consents -> oidc_clients (client_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -170,4 +197,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     mfa_totp,
     mfa_recovery_codes,
     mfa_passkeys,
+    oidc_clients,
+    oidc_consents,
 );

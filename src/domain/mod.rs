@@ -7,6 +7,7 @@ mod client;
 pub mod codes;
 mod invalidation;
 mod names;
+pub mod oidc_client;
 mod session;
 mod user;
 
@@ -17,5 +18,6 @@ pub use invalidation::{EventId, Invalidation};
 pub use names::{
     parse_avatar, parse_nickname, parse_phone, DomainError, Email, PasswordPolicy, Username,
 };
+pub use oidc_client::OidcClient;
 pub use session::{Grace, SessionRecord, SPENT_HISTORY};
 pub use user::{AuthUser, CachedUser, STATUS_DISABLED, STATUS_ENABLED};

@@ -48,6 +48,11 @@ pub struct SessionRecord {
     /// refresh-token reuse).
     #[serde(default)]
     pub bindings: Vec<String>,
+    /// SHA-256 (hex) of the browser's single sign-on cookie, when a browser signed in with this
+    /// session at the provider's pages (`None` otherwise): the cookie proves the session to
+    /// `/oidc/authorize` until the session ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser_hash: Option<String>,
 }
 
 /// What a retry of the last rotation needs, and no more: the child refresh token's secret is

@@ -6,6 +6,7 @@ pub mod fba;
 mod imported;
 mod login_logs;
 mod mfa;
+mod oidc;
 mod passkeys;
 mod roles;
 mod social;

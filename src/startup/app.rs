@@ -26,6 +26,7 @@ use crate::domain::PasswordPolicy;
 use crate::error::{kind, ApiError};
 use crate::login_log::LoginLog;
 use crate::metrics::Metrics;
+use crate::oidc::Provider;
 use crate::store::Store;
 use crate::web::cors::{cors, AllowedOrigins};
 use crate::web::drain::{close_when_draining, Draining};
@@ -33,6 +34,7 @@ use crate::web::envelope::{body_error, envelope};
 use crate::web::rate_limit::Limits;
 use crate::web::request_span::RequestSpan;
 use crate::web::routes::auth::events::Streams;
+use crate::web::routes::well_known::Discovery;
 use crate::web::routes::{self, health::Backend, oauth2::flow::Flow};
 use crate::web::spec::Spec;
 use crate::web::PublicUrl;
@@ -41,6 +43,9 @@ use crate::web::PublicUrl;
 #[derive(Clone)]
 pub(super) struct Services {
     pub(super) accounts: web::Data<Accounts>,
+    pub(super) discovery: web::Data<Discovery>,
+    /// The OpenID provider, when `oidc.enabled`.
+    pub(super) oidc: Option<web::Data<Provider>>,
     pub(super) spec: web::Data<Spec>,
     pub(super) draining: web::Data<Draining>,
     pub(super) gate: web::Data<Gate>,
@@ -107,6 +112,7 @@ pub(super) fn app(
 > {
     App::new()
         .app_data(s.accounts.clone())
+        .app_data(s.discovery.clone())
         .app_data(s.spec.clone())
         .app_data(s.draining.clone())
         .app_data(s.gate.clone())
@@ -162,6 +168,12 @@ pub(super) fn app(
             app
         })
         .build()
+        .configure(|cfg| {
+            if let Some(provider) = &s.oidc {
+                cfg.app_data(provider.clone());
+                crate::web::oidc::configure(cfg, limits);
+            }
+        })
         .configure(|cfg| {
             if s.ui {
                 crate::web::ui::configure(cfg)

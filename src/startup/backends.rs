@@ -17,6 +17,7 @@ use crate::config::{DatabaseKind, Settings};
 use crate::db::{self, Db};
 use crate::domain::PasswordPolicy;
 use crate::metrics::Metrics;
+use crate::oidc::OidcClients;
 use crate::repo::Repo;
 use crate::store::{EmbeddedStore, RedisStore, Store};
 
@@ -65,6 +66,7 @@ pub struct Tools {
     pub admin: Admin,
     pub roles: Roles,
     pub clients: ApiClients,
+    pub oidc_clients: OidcClients,
 }
 
 pub async fn tools(settings: &Settings, clock: SharedClock) -> anyhow::Result<Tools> {
@@ -95,6 +97,7 @@ pub async fn tools(settings: &Settings, clock: SharedClock) -> anyhow::Result<To
             None,
             &settings.api_clients,
         ),
+        oidc_clients: OidcClients::new(backends.repo.clone(), clock.clone(), &settings.api_clients),
         admin: Admin::new(
             backends.repo,
             hasher,

@@ -5,6 +5,7 @@
 
 mod app;
 mod backends;
+mod provider;
 mod secrets;
 
 use app::{app, Services};
@@ -49,7 +50,7 @@ use crate::web::cors::AllowedOrigins;
 use crate::web::drain::Draining;
 use crate::web::rate_limit::Limits;
 use crate::web::routes::auth::events::Streams;
-use crate::web::routes::{health::Backend, oauth2::flow::Flow};
+use crate::web::routes::{health::Backend, oauth2::flow::Flow, well_known::Discovery};
 use crate::web::spec::Spec;
 use crate::web::PublicUrl;
 
@@ -180,11 +181,12 @@ impl Application {
             metrics.clone(),
         )
         .await?;
-        let jwt = Arc::new(JwtKeys::new(
-            &settings.jwt,
-            &keys,
-            settings.cache.max_sessions,
-        )?);
+        let id_token_keys = provider::id_token_keys(&settings, &keys)?;
+        let mut jwt = JwtKeys::new(&settings.jwt, &keys, settings.cache.max_sessions)?;
+        if let Some(k) = &id_token_keys {
+            jwt.also_publish(k.rsa.jwk());
+        }
+        let jwt = Arc::new(jwt);
         let tombstone = settings.jwt.access_ttl_seconds + settings.jwt.leeway_seconds as i64;
         let cache = CacheHandle::start(
             &settings.cache,
@@ -299,7 +301,23 @@ impl Application {
             settings.security.clone(),
             clock.clone(),
         );
+        let eddsa = id_token_keys.as_ref().map(|k| k.ed25519.is_some());
+        let discovery = Discovery::new(&public_url.0, &jwt, eddsa);
+        let oidc = id_token_keys.map(|keys| {
+            let parts = provider::Parts {
+                issuer: public_url.0.clone(),
+                store: store.clone(),
+                repo: repo.clone(),
+                jwt: jwt.clone(),
+                sessions: sessions.clone(),
+                cache: cache.clone(),
+                clock: clock.clone(),
+            };
+            web::Data::new(provider::provider(&settings, keys, parts))
+        });
         let services = Services {
+            discovery: web::Data::new(discovery),
+            oidc,
             accounts: web::Data::new(accounts),
             mfa: web::Data::new(mfa),
             spec: web::Data::new(Spec::new(&public_url.0)),

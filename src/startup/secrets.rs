@@ -157,3 +157,33 @@ pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     f.write_all(contents.as_bytes())?;
     Ok(())
 }
+
+/// `oidc.rsa_private_key_file`, or in development the key kept in `{data.dir}/oidc_rsa.pem`
+/// (made on first use, mode 0600). Production refuses to start without it (config validation).
+pub fn resolve_rsa_key(settings: &Settings) -> anyhow::Result<crate::oidc::keys::RsaKey> {
+    use crate::oidc::keys::{generate, RsaKey};
+    let configured = settings.oidc.rsa_private_key_file.trim();
+    if !configured.is_empty() {
+        let path = Path::new(configured);
+        refuse_if_readable_by_others(path, "oidc.rsa_private_key_file")?;
+        let pem = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read oidc.rsa_private_key_file {configured}"))?;
+        return RsaKey::from_pem(&pem).context("oidc.rsa_private_key_file");
+    }
+    anyhow::ensure!(
+        settings.profile == Profile::Development,
+        "oidc.rsa_private_key_file is missing: set PORTCULLIS__OIDC__RSA_PRIVATE_KEY_FILE"
+    );
+    let path = settings.data.dir.join("oidc_rsa.pem");
+    if path.exists() {
+        refuse_if_readable_by_others(&path, "development RSA key")?;
+        let pem = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return RsaKey::from_pem(&pem).with_context(|| path.display().to_string());
+    }
+    let pem = generate();
+    write_private(&path, &pem)?;
+    let key = RsaKey::from_pem(&pem)?;
+    tracing::info!(path = %path.display(), kid = key.kid, "generated a development RSA key for ID tokens");
+    Ok(key)
+}

@@ -113,6 +113,10 @@ pub enum Once {
     EmailCode,
     /// A mailed password reset link's token (by its hash).
     PasswordReset,
+    /// An OpenID client's authorization request waiting for its user to sign in or consent.
+    OidcRequest,
+    /// An authorization code (by its hash).
+    OidcCode,
 }
 
 impl Once {
@@ -126,6 +130,8 @@ impl Once {
             Self::EmailLink => "mail:link",
             Self::EmailCode => "mail:code",
             Self::PasswordReset => "mail:reset",
+            Self::OidcRequest => "oidc:request",
+            Self::OidcCode => "oidc:code",
         }
     }
 }

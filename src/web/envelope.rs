@@ -23,7 +23,9 @@ pub async fn envelope(
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let res = next.call(req).await?;
     let status = res.status();
-    if status.is_success() || status.is_redirection() {
+    // The OpenID provider's endpoints answer as their specifications say (`web::oidc`).
+    if status.is_success() || status.is_redirection() || res.request().path().starts_with("/oidc/")
+    {
         return Ok(res.map_into_left_body());
     }
     let api_error = res

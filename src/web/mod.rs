@@ -10,6 +10,7 @@ pub mod docs;
 pub mod drain;
 pub mod envelope;
 pub mod metrics;
+pub mod oidc;
 pub mod optional_json;
 pub mod rate_limit;
 pub mod request_span;

@@ -68,6 +68,8 @@ pub struct Limits {
     pub refresh: Config,
     pub oauth2_start: Config,
     pub oauth2_callback: Config,
+    pub oidc_authorize: Config,
+    pub oidc_token: Config,
 }
 
 type Config = GovernorConfig<ClientKey, NoOpMiddleware<QuantaInstant>>;
@@ -93,16 +95,20 @@ impl Limits {
             refresh: config("refresh", settings.refresh, &key)?,
             oauth2_start: config("oauth2_start", settings.oauth2_start, &key)?,
             oauth2_callback: config("oauth2_callback", settings.oauth2_callback, &key)?,
+            oidc_authorize: config("oidc_authorize", settings.oidc_authorize, &key)?,
+            oidc_token: config("oidc_token", settings.oidc_token, &key)?,
         })
     }
 
-    fn all(&self) -> [&Config; 5] {
+    fn all(&self) -> [&Config; 7] {
         [
             &self.captcha,
             &self.login,
             &self.refresh,
             &self.oauth2_start,
             &self.oauth2_callback,
+            &self.oidc_authorize,
+            &self.oidc_token,
         ]
     }
 

@@ -21,6 +21,7 @@ pub const MODULES: &[(&str, &str)] = &[
     ("/ui/webauthn.js", include_str!("../../ui/webauthn.js")),
     ("/ui/admin.js", include_str!("../../ui/admin.js")),
     ("/ui/email.js", include_str!("../../ui/email.js")),
+    ("/ui/sso.js", include_str!("../../ui/sso.js")),
 ];
 
 /// Where the page lives; each answers the same document.

@@ -78,6 +78,8 @@ pub struct TestApp {
     pub repo: Repo,
     /// User administration, as the CLI does it.
     pub admin: Admin,
+    /// OpenID clients, as the CLI registers them.
+    pub oidc_clients: portcullis::oidc::OidcClients,
     /// The answers of the captchas this app drew, in order.
     pub captcha_answers: Arc<Mutex<Vec<String>>>,
     /// What the test made, removed when the last node of the test goes.
@@ -151,6 +153,17 @@ pub async fn test_settings() -> (Settings, Arc<Resources>) {
     s.bootstrap.create_admin = false;
     s.data.dir = dir.path().to_owned();
     s.jwt.secret = format!("test-secret-{}", uuid::Uuid::new_v4().simple());
+    // One RSA key for every test's ID tokens (making one takes a while), copied with the mode
+    // the server insists on.
+    let rsa = dir.path().join("oidc_rsa.pem");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/oidc_rsa.pem"),
+        &rsa,
+    )
+    .expect("copy the test RSA key");
+    std::fs::set_permissions(&rsa, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    s.oidc.rsa_private_key_file = rsa.display().to_string();
+    s.oidc.enabled = true;
     s.password.max_parallel_hashes = 4;
     // Most tests log in without a captcha and many times from one address; the tests of those
     // defences switch them back on.
@@ -228,10 +241,9 @@ pub async fn spawn_with(settings: Settings, dir: Arc<Resources>) -> TestApp {
         .cookie_store(true)
         .build()
         .unwrap();
-    let admin = portcullis::startup::tools(&settings, shared)
+    let tools = portcullis::startup::tools(&settings, shared)
         .await
-        .expect("admin tools")
-        .admin;
+        .expect("admin tools");
     let test = TestApp {
         address,
         metrics_address,
@@ -239,7 +251,8 @@ pub async fn spawn_with(settings: Settings, dir: Arc<Resources>) -> TestApp {
         settings,
         clock,
         repo: Repo::new(db),
-        admin,
+        admin: tools.admin,
+        oidc_clients: tools.oidc_clients,
         captcha_answers: answers,
         _resources: dir,
     };

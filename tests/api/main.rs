@@ -38,6 +38,7 @@ mod protect;
 mod refresh;
 mod security;
 mod sessions;
+mod sso;
 mod store_contract;
 mod tokens;
 mod upgrade;

@@ -91,6 +91,7 @@ fn record(uid: i64, n: i64, now: i64) -> SessionRecord {
         grace: None,
         spent: vec![],
         bindings: vec![],
+        browser_hash: None,
     }
 }
 

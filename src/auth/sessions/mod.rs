@@ -242,6 +242,7 @@ impl Sessions {
                     grace: None,
                     spent: Vec::new(),
                     bindings: Vec::new(),
+                    browser_hash: None,
                 };
                 let (changes, ended) = rules::admit(
                     &current.sessions,
@@ -360,6 +361,37 @@ impl Sessions {
         let digest = crypto::digest(presented);
         Ok(session.filter(|s| {
             s.is_live(now) && crypto::ct_eq(s.refresh_hash.as_bytes(), digest.as_bytes())
+        }))
+    }
+
+    /// A browser's single sign-on cookie for this live session (`{uid}.{sid}.{secret}`, as a
+    /// refresh token reads); a new one each call, and the previous one stops working. `None`
+    /// when the session has ended.
+    pub async fn browser_cookie(&self, uid: i64, sid: &str) -> Result<Option<String>, ApiError> {
+        let token = RefreshToken::new(uid, sid).encode();
+        let hash = crypto::digest(&token);
+        let set = self
+            .edit(uid, sid, |s, _| s.browser_hash = Some(hash.clone()))
+            .await?;
+        Ok(set.then_some(token))
+    }
+
+    /// The live session a browser's single sign-on cookie proves.
+    pub async fn session_of_browser(
+        &self,
+        presented: &str,
+    ) -> Result<Option<SessionRecord>, ApiError> {
+        let Some(token) = RefreshToken::parse(presented) else {
+            return Ok(None);
+        };
+        let now = self.clock.unix();
+        let session = self.store.session(token.uid, &token.sid).await?;
+        let digest = crypto::digest(presented);
+        Ok(session.filter(|s| {
+            s.is_live(now)
+                && s.browser_hash
+                    .as_ref()
+                    .is_some_and(|h| crypto::ct_eq(h.as_bytes(), digest.as_bytes()))
         }))
     }
 

@@ -198,6 +198,7 @@ mod tests {
             grace: None,
             spent: vec![],
             bindings: vec![],
+            browser_hash: None,
         }
     }
 

@@ -1,0 +1,2 @@
+DROP TABLE oidc_consents;
+DROP TABLE oidc_clients;

@@ -1,0 +1,789 @@
+//! The authorization code flow (OpenID Connect Core §3.1, with OAuth 2.1's rules: code only,
+//! PKCE S256, exact redirect URIs), from the client's request to the tokens it exchanges the code
+//! for, and the userinfo those tokens read.
+//!
+//! A request is checked in two stages: until its client and redirect URI are known to be
+//! genuine, a problem is shown on the page (redirecting would make the provider an open
+//! redirector); after that, problems go back to the client as `?error=` with `state` and `iss`
+//! (RFC 9207). A request that needs its user to sign in or consent waits in the store under a
+//! random id (single use, `oidc.request_ttl_seconds`); a code waits under its hash (single use,
+//! `oidc.code_ttl_seconds`).
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::clients::{ClientError, Grant, OidcClient, OidcClients};
+use super::tokens::{user_claims, IdToken, IdTokenKeys};
+use crate::actors::repo::{ConsentOf, PutConsent, RepoHandle};
+use crate::actors::{AuthFailure, CacheHandle};
+use crate::auth::jwt::JwtKeys;
+use crate::auth::sessions::Sessions;
+use crate::clock::SharedClock;
+use crate::config::OidcSettings;
+use crate::crypto;
+use crate::domain::{Amr, AuthUser, Proof, SessionRecord};
+use crate::error::ApiError;
+use crate::store::{Once, Store};
+
+/// What the provider needs besides the rest of the server.
+pub struct Provider {
+    pub settings: OidcSettings,
+    pub clients: OidcClients,
+    pub keys: IdTokenKeys,
+    /// `server.public_url`: the issuer identifier, which discovery is found under.
+    pub issuer: String,
+    pub store: Store,
+    pub repo: RepoHandle,
+    pub jwt: Arc<JwtKeys>,
+    pub sessions: Sessions,
+    pub cache: CacheHandle,
+    pub clock: SharedClock,
+}
+
+/// A request's parameters, each at most once (RFC 6749 §3.1).
+pub type Params = std::collections::BTreeMap<String, String>;
+
+/// Reads `a=1&b=2`; `None` when a parameter repeats.
+pub fn params(form: &[u8]) -> Option<Params> {
+    let mut out = Params::new();
+    for (k, v) in url::form_urlencoded::parse(form) {
+        if out.insert(k.into_owned(), v.into_owned()).is_some() {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// Why a request cannot go back to its client: shown on the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageError {
+    /// A parameter was sent twice, before the client was known.
+    Repeated,
+    UnknownClient,
+    BadRedirect,
+    /// A waiting request that is used, unknown or expired.
+    Expired,
+    /// A consent answer from another sign-in than the one it was asked of.
+    OtherSession,
+    Unavailable,
+}
+
+impl PageError {
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Repeated => "The request repeats a parameter.",
+            Self::UnknownClient => "The app that sent you here is not registered.",
+            Self::BadRedirect => {
+                "The app that sent you here asked to be answered at an address it did not register."
+            }
+            Self::Expired => {
+                "This sign-in request has been used or has expired. Go back to the app and start again."
+            }
+            Self::OtherSession => {
+                "You signed in again or out since this page was shown. Go back to the app and start again."
+            }
+            Self::Unavailable => "Signing in is unavailable for a moment. Try again shortly.",
+        }
+    }
+}
+
+/// What `/oidc/authorize` (or the consent form) answers.
+#[derive(Debug)]
+pub enum Answer {
+    /// Back to the client with `code` or `error`.
+    Redirect(String),
+    /// To the sign-in page, which comes back with `resume`; `fresh`: the request wants a new
+    /// sign-in (`prompt=login`, `max_age`), even from a signed-in page.
+    SignIn {
+        resume: String,
+        fresh: bool,
+    },
+    /// Ask the user; the form answers with `resume`.
+    Consent {
+        resume: String,
+        client: String,
+        scopes: Vec<String>,
+    },
+    Page(PageError),
+}
+
+/// A checked authorization request, as it waits for its user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub prompt_none: bool,
+    pub prompt_consent: bool,
+    pub max_age: Option<i64>,
+    /// The user must have proved who they are at or after this time (`prompt=login` asks a
+    /// sign-in from the moment it was made).
+    pub not_before: Option<i64>,
+    /// The session a consent page was shown to (`uid`, `sid`).
+    #[serde(default)]
+    pub shown_to: Option<(i64, String)>,
+}
+
+/// What an authorization code stands for.
+#[derive(Debug, Serialize, Deserialize)]
+struct CodeRecord {
+    client_id: String,
+    redirect_uri: String,
+    code_challenge: Option<String>,
+    uid: i64,
+    sid: String,
+    scopes: Vec<String>,
+    nonce: Option<String>,
+    auth_time: i64,
+    amr: Amr,
+}
+
+/// An OAuth 2.0 error (RFC 6749 §5.2), as the token endpoint answers it.
+#[derive(Debug)]
+pub struct TokenError {
+    pub error: &'static str,
+    pub description: String,
+    /// `invalid_client`'s 401; seconds to wait for a limited client.
+    pub status: u16,
+    pub retry_after: Option<i64>,
+}
+
+impl TokenError {
+    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            error,
+            description: description.into(),
+            status: 400,
+            retry_after: None,
+        }
+    }
+
+    pub fn invalid_client() -> Self {
+        Self {
+            status: 401,
+            ..Self::new("invalid_client", "client authentication failed")
+        }
+    }
+
+    pub fn unavailable() -> Self {
+        Self {
+            status: 503,
+            retry_after: Some(5),
+            ..Self::new("temporarily_unavailable", "try again shortly")
+        }
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::json!({"error": self.error, "error_description": self.description})
+    }
+}
+
+impl From<ApiError> for TokenError {
+    fn from(e: ApiError) -> Self {
+        tracing::warn!(error = %e, "token endpoint: a dependency failed");
+        Self::unavailable()
+    }
+}
+
+impl From<ClientError> for TokenError {
+    fn from(e: ClientError) -> Self {
+        tracing::warn!(error = %e, "token endpoint: cannot read the client");
+        Self::unavailable()
+    }
+}
+
+/// What the token endpoint answers.
+#[derive(Debug, Serialize)]
+pub struct Tokens {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    pub scope: String,
+}
+
+/// RFC 7636 §4.1: 43 to 128 unreserved characters (a challenge, S256's base64url, is 43).
+fn pkce_text(s: &str) -> bool {
+    (43..=128).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~'))
+}
+
+fn s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+impl Provider {
+    /// The client's redirect URI with the answer's parameters, `state` and `iss` (RFC 9207).
+    fn back(&self, req: &AuthRequest, pairs: &[(&str, &str)]) -> Answer {
+        let mut url = match url::Url::parse(&req.redirect_uri) {
+            Ok(u) => u,
+            Err(_) => return Answer::Page(PageError::BadRedirect),
+        };
+        {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in pairs {
+                q.append_pair(k, v);
+            }
+            if let Some(state) = &req.state {
+                q.append_pair("state", state);
+            }
+            q.append_pair("iss", &self.issuer);
+        }
+        Answer::Redirect(url.into())
+    }
+
+    fn error(&self, req: &AuthRequest, error: &str, description: &str) -> Answer {
+        self.back(req, &[("error", error), ("error_description", description)])
+    }
+
+    /// `GET /oidc/authorize`: a client's request (or, with `resume`, one that waited for its
+    /// user to sign in), and the browser's single sign-on cookie.
+    pub async fn authorize(&self, query: &[u8], browser: Option<&str>) -> Answer {
+        let Some(p) = params(query) else {
+            return Answer::Page(PageError::Repeated);
+        };
+        let request = match p.get("resume") {
+            Some(id) => match self.take_request(id).await {
+                Ok(Some(r)) => r,
+                Ok(None) => return Answer::Page(PageError::Expired),
+                Err(_) => return Answer::Page(PageError::Unavailable),
+            },
+            None => match self.check(&p).await {
+                Ok(r) => r,
+                Err(answer) => return answer,
+            },
+        };
+        self.decide(request, browser).await
+    }
+
+    /// The request's parameters, checked against its client.
+    async fn check(&self, p: &Params) -> Result<AuthRequest, Answer> {
+        let get = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
+        let client = match get("client_id") {
+            Some(id) => match self.clients.find(id).await {
+                Ok(Some(c)) => c,
+                Ok(None) => return Err(Answer::Page(PageError::UnknownClient)),
+                Err(_) => return Err(Answer::Page(PageError::Unavailable)),
+            },
+            None => return Err(Answer::Page(PageError::UnknownClient)),
+        };
+        let redirect_uri = match get("redirect_uri") {
+            Some(uri) if client.allows_redirect(uri) => uri.to_owned(),
+            _ => return Err(Answer::Page(PageError::BadRedirect)),
+        };
+        let mut req = AuthRequest {
+            client_id: client.id.clone(),
+            redirect_uri,
+            scopes: Vec::new(),
+            state: get("state").map(str::to_owned),
+            nonce: get("nonce").map(str::to_owned),
+            code_challenge: None,
+            prompt_none: false,
+            prompt_consent: false,
+            max_age: None,
+            not_before: None,
+            shown_to: None,
+        };
+        // From here on, problems go back to the client.
+        let refuse = |req: &AuthRequest, error: &str, why: &str| Err(self.error(req, error, why));
+        if req.state.as_ref().is_some_and(|s| s.len() > 2000) {
+            req.state = None;
+            return refuse(
+                &req,
+                "invalid_request",
+                "state is longer than 2000 characters",
+            );
+        }
+        if p.contains_key("request") {
+            return refuse(
+                &req,
+                "request_not_supported",
+                "request objects are not supported",
+            );
+        }
+        if p.contains_key("request_uri") {
+            return refuse(
+                &req,
+                "request_uri_not_supported",
+                "request_uri is not supported",
+            );
+        }
+        if get("response_mode").is_some_and(|m| m != "query") {
+            return refuse(&req, "invalid_request", "response_mode must be query");
+        }
+        match get("response_type") {
+            Some("code") => {}
+            Some(_) => {
+                return refuse(
+                    &req,
+                    "unsupported_response_type",
+                    "only the code flow (response_type=code) is offered",
+                )
+            }
+            None => return refuse(&req, "invalid_request", "response_type is missing"),
+        }
+        if !client.may(Grant::AuthorizationCode) {
+            return refuse(
+                &req,
+                "unauthorized_client",
+                "this client may not use the code flow",
+            );
+        }
+        let mut scopes: Vec<String> = Vec::new();
+        for s in get("scope")
+            .unwrap_or("")
+            .split(' ')
+            .filter(|s| !s.is_empty())
+        {
+            if !client.scopes.iter().any(|c| c == s) {
+                return refuse(
+                    &req,
+                    "invalid_scope",
+                    &format!("scope `{}` is not one this client may ask for", short(s)),
+                );
+            }
+            if !scopes.iter().any(|x| x == s) {
+                scopes.push(s.to_owned());
+            }
+        }
+        if !scopes.iter().any(|s| s == "openid") {
+            return refuse(&req, "invalid_scope", "scope must include openid");
+        }
+        req.scopes = scopes;
+        if req.nonce.as_ref().is_some_and(|n| n.len() > 512) {
+            return refuse(
+                &req,
+                "invalid_request",
+                "nonce is longer than 512 characters",
+            );
+        }
+        match (get("code_challenge"), get("code_challenge_method")) {
+            (Some(c), Some("S256")) if pkce_text(c) => req.code_challenge = Some(c.to_owned()),
+            (Some(_), Some("S256")) => {
+                return refuse(
+                    &req,
+                    "invalid_request",
+                    "code_challenge is not an S256 challenge",
+                )
+            }
+            (Some(_), _) => {
+                return refuse(
+                    &req,
+                    "invalid_request",
+                    "code_challenge_method must be S256 (plain is not accepted)",
+                )
+            }
+            (None, _) if client.is_public() || self.settings.require_pkce => {
+                return refuse(
+                    &req,
+                    "invalid_request",
+                    "PKCE is required: send code_challenge with code_challenge_method=S256",
+                )
+            }
+            (None, _) => {}
+        }
+        let prompt: Vec<&str> = get("prompt").unwrap_or("").split(' ').collect();
+        for value in prompt.iter().filter(|v| !v.is_empty()) {
+            match *value {
+                "none" => req.prompt_none = true,
+                "login" | "select_account" => req.not_before = Some(self.clock.unix()),
+                "consent" => req.prompt_consent = true,
+                other => {
+                    return refuse(
+                        &req,
+                        "invalid_request",
+                        &format!(
+                            "prompt `{}` is not one of none, login, consent",
+                            short(other)
+                        ),
+                    )
+                }
+            }
+        }
+        if req.prompt_none && prompt.iter().filter(|v| !v.is_empty()).count() > 1 {
+            return refuse(
+                &req,
+                "invalid_request",
+                "prompt=none cannot be combined with another value",
+            );
+        }
+        if let Some(max_age) = get("max_age") {
+            match max_age.parse::<i64>() {
+                Ok(n) if n >= 0 => req.max_age = Some(n),
+                _ => {
+                    return refuse(
+                        &req,
+                        "invalid_request",
+                        "max_age is not a number of seconds",
+                    )
+                }
+            }
+        }
+        Ok(req)
+    }
+
+    /// The browser's session, if its cookie proves a live one of an enabled user that has not
+    /// changed password since.
+    async fn browser_session(
+        &self,
+        browser: Option<&str>,
+    ) -> Result<Option<(SessionRecord, Arc<crate::domain::CachedUser>)>, ()> {
+        let Some(cookie) = browser else {
+            return Ok(None);
+        };
+        let Some(session) = self
+            .sessions
+            .session_of_browser(cookie)
+            .await
+            .map_err(|_| ())?
+        else {
+            return Ok(None);
+        };
+        match self
+            .cache
+            .resolve(Arc::from(session.sid.as_str()), session.uid)
+            .await
+        {
+            Ok(u) if u.user.is_enabled() => {
+                let changed = u.user.password_changed_at.map(|t| t.timestamp());
+                Ok((!session.predates_password_change(changed)).then_some((session, u)))
+            }
+            Ok(_) | Err(AuthFailure::SessionEnded | AuthFailure::UserUnavailable) => Ok(None),
+            Err(_) => Err(()),
+        }
+    }
+
+    /// Signed in (recently enough), consented: a code; else what is missing.
+    async fn decide(&self, mut req: AuthRequest, browser: Option<&str>) -> Answer {
+        let now = self.clock.unix();
+        let found = match self.browser_session(browser).await {
+            Ok(found) => found,
+            Err(()) => return Answer::Page(PageError::Unavailable),
+        };
+        let fresh = |s: &SessionRecord| {
+            req.not_before.is_none_or(|t| s.auth_time >= t)
+                && req.max_age.is_none_or(|m| now - s.auth_time <= m)
+        };
+        let (session, user) = match found {
+            Some((s, u)) if fresh(&s) => (s, u),
+            _ if req.prompt_none => {
+                return self.error(&req, "login_required", "the user is not signed in")
+            }
+            _ => {
+                let fresh = req.not_before.is_some() || req.max_age.is_some();
+                return match self.keep_request(&req).await {
+                    Ok(resume) => Answer::SignIn { resume, fresh },
+                    Err(_) => Answer::Page(PageError::Unavailable),
+                };
+            }
+        };
+        let client = match self.clients.find(&req.client_id).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Answer::Page(PageError::UnknownClient),
+            Err(_) => return Answer::Page(PageError::Unavailable),
+        };
+        if !client.first_party {
+            let given = match self
+                .repo
+                .send(ConsentOf {
+                    user_id: session.uid,
+                    client_id: client.id.clone(),
+                })
+                .await
+            {
+                Ok(given) => given.unwrap_or_default(),
+                Err(_) => return Answer::Page(PageError::Unavailable),
+            };
+            let covered = req.scopes.iter().all(|s| given.split(' ').any(|g| g == s));
+            if !covered || req.prompt_consent {
+                if req.prompt_none {
+                    return self.error(&req, "consent_required", "the user has not consented");
+                }
+                req.shown_to = Some((session.uid, session.sid.clone()));
+                return match self.keep_request(&req).await {
+                    Ok(resume) => Answer::Consent {
+                        resume,
+                        client: client.id,
+                        scopes: req.scopes,
+                    },
+                    Err(_) => Answer::Page(PageError::Unavailable),
+                };
+            }
+        }
+        self.issue_code(&req, &session, &user.user).await
+    }
+
+    /// The consent form's answer for the waiting request `resume`.
+    pub async fn consent(&self, resume: &str, allow: bool, browser: Option<&str>) -> Answer {
+        let req = match self.take_request(resume).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return Answer::Page(PageError::Expired),
+            Err(_) => return Answer::Page(PageError::Unavailable),
+        };
+        let (session, user) = match self.browser_session(browser).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return Answer::Page(PageError::OtherSession),
+            Err(()) => return Answer::Page(PageError::Unavailable),
+        };
+        if req.shown_to.as_ref() != Some(&(session.uid, session.sid.clone())) {
+            return Answer::Page(PageError::OtherSession);
+        }
+        if !allow {
+            return self.error(&req, "access_denied", "the user did not allow it");
+        }
+        let given = self
+            .repo
+            .send(ConsentOf {
+                user_id: session.uid,
+                client_id: req.client_id.clone(),
+            })
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let mut scopes: Vec<&str> = given.split(' ').filter(|s| !s.is_empty()).collect();
+        scopes.extend(req.scopes.iter().map(String::as_str));
+        scopes.sort_unstable();
+        scopes.dedup();
+        let saved = self
+            .repo
+            .send(PutConsent {
+                user_id: session.uid,
+                client_id: req.client_id.clone(),
+                scopes: scopes.join(" "),
+                now: self.clock.naive(),
+            })
+            .await;
+        if saved.is_err() {
+            return Answer::Page(PageError::Unavailable);
+        }
+        self.issue_code(&req, &session, &user.user).await
+    }
+
+    async fn issue_code(&self, req: &AuthRequest, s: &SessionRecord, user: &AuthUser) -> Answer {
+        let code = crypto::random_token();
+        let proof = s.proof();
+        let record = CodeRecord {
+            client_id: req.client_id.clone(),
+            redirect_uri: req.redirect_uri.clone(),
+            code_challenge: req.code_challenge.clone(),
+            uid: user.id,
+            sid: s.sid.clone(),
+            scopes: req.scopes.clone(),
+            nonce: req.nonce.clone(),
+            auth_time: proof.auth_time,
+            amr: proof.amr,
+        };
+        let json = serde_json::to_string(&record).expect("a code record serializes");
+        let now = self.clock.unix();
+        let kept = self
+            .store
+            .put_once(
+                Once::OidcCode,
+                &crypto::digest(&code),
+                &json,
+                self.settings.code_ttl_seconds,
+                now,
+            )
+            .await;
+        match kept {
+            Ok(()) => self.back(req, &[("code", &code)]),
+            Err(_) => self.error(req, "temporarily_unavailable", "try again shortly"),
+        }
+    }
+
+    async fn keep_request(&self, req: &AuthRequest) -> Result<String, ApiError> {
+        let id = crypto::random_token();
+        let json = serde_json::to_string(req).expect("a request serializes");
+        self.store
+            .put_once(
+                Once::OidcRequest,
+                &id,
+                &json,
+                self.settings.request_ttl_seconds,
+                self.clock.unix(),
+            )
+            .await?;
+        Ok(id)
+    }
+
+    async fn take_request(&self, id: &str) -> Result<Option<AuthRequest>, ApiError> {
+        if id.len() != 43 {
+            return Ok(None);
+        }
+        let found = self
+            .store
+            .take_once(Once::OidcRequest, id, self.clock.unix())
+            .await?;
+        Ok(found.and_then(|json| serde_json::from_str(&json).ok()))
+    }
+
+    /// `POST /oidc/token` for an authenticated client.
+    pub async fn token(&self, client: &OidcClient, p: &Params) -> Result<Tokens, TokenError> {
+        match p.get("grant_type").map(String::as_str) {
+            Some("authorization_code") => self.exchange_code(client, p).await,
+            Some("refresh_token" | "client_credentials") => Err(TokenError::new(
+                "unsupported_grant_type",
+                "this grant is not offered yet",
+            )),
+            Some(_) => Err(TokenError::new(
+                "unsupported_grant_type",
+                "grant_type must be authorization_code",
+            )),
+            None => Err(TokenError::new("invalid_request", "grant_type is missing")),
+        }
+    }
+
+    async fn exchange_code(&self, client: &OidcClient, p: &Params) -> Result<Tokens, TokenError> {
+        let invalid = |why: &str| TokenError::new("invalid_grant", why);
+        if !client.may(Grant::AuthorizationCode) {
+            return Err(TokenError::new(
+                "unauthorized_client",
+                "this client may not use authorization_code",
+            ));
+        }
+        let code = p
+            .get("code")
+            .ok_or_else(|| TokenError::new("invalid_request", "code is missing"))?;
+        let now = self.clock.unix();
+        let found = self
+            .store
+            .take_once(Once::OidcCode, &crypto::digest(code), now)
+            .await
+            .map_err(ApiError::from)?;
+        let record: CodeRecord = found
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .ok_or_else(|| invalid("the code is unknown, used or expired"))?;
+        if record.client_id != client.id {
+            return Err(invalid("the code was issued to another client"));
+        }
+        if p.get("redirect_uri") != Some(&record.redirect_uri) {
+            return Err(invalid("redirect_uri is not the one the code was sent to"));
+        }
+        match (&record.code_challenge, p.get("code_verifier")) {
+            (Some(challenge), Some(v))
+                if pkce_text(v) && crypto::ct_eq(s256(v).as_bytes(), challenge.as_bytes()) => {}
+            (Some(_), _) => return Err(invalid("code_verifier does not match the challenge")),
+            (None, Some(_)) => return Err(invalid("the request had no code_challenge")),
+            (None, None) => {}
+        }
+        let user = match self
+            .cache
+            .resolve(Arc::from(record.sid.as_str()), record.uid)
+            .await
+        {
+            Ok(u) if u.user.is_enabled() => u,
+            Ok(_) | Err(AuthFailure::SessionEnded | AuthFailure::UserUnavailable) => {
+                return Err(invalid("the session the code was issued in has ended"))
+            }
+            Err(_) => return Err(TokenError::unavailable()),
+        };
+        let scope = record.scopes.join(" ");
+        let proof = Proof {
+            amr: record.amr,
+            auth_time: record.auth_time,
+        };
+        let (access_token, exp) = self
+            .jwt
+            .issue_for_client(record.uid, &record.sid, proof, &client.id, &scope, now)
+            .map_err(ApiError::internal)?;
+        let scopes: Vec<&str> = record.scopes.iter().map(String::as_str).collect();
+        let id_token = IdToken {
+            issuer: &self.issuer,
+            client_id: &client.id,
+            sid: &record.sid,
+            nonce: record.nonce.as_deref(),
+            auth_time: record.auth_time,
+            amr: record.amr,
+            access_token: Some(&access_token),
+            now,
+            ttl: self.settings.id_token_ttl_seconds,
+        };
+        let id_token = self
+            .keys
+            .sign(
+                client.id_token_alg,
+                &id_token,
+                user_claims(&user.user, &scopes),
+            )
+            .map_err(ApiError::internal)?;
+        Ok(Tokens {
+            access_token,
+            token_type: "Bearer",
+            expires_in: exp - now,
+            id_token: Some(id_token),
+            scope,
+        })
+    }
+
+    /// `/oidc/userinfo`: the claims the token's scopes grant, while its session lives.
+    pub async fn userinfo(&self, token: &str) -> Result<Map<String, Value>, UserinfoError> {
+        let now = self.clock.unix();
+        let claims = self
+            .jwt
+            .verify_client_token(token, now)
+            .map_err(|_| UserinfoError::InvalidToken)?;
+        let uid = claims.user_id().ok_or(UserinfoError::InvalidToken)?;
+        let user = match self
+            .cache
+            .resolve(Arc::from(claims.sid.as_str()), uid)
+            .await
+        {
+            Ok(u) if u.user.is_enabled() => u,
+            Ok(_) | Err(AuthFailure::SessionEnded | AuthFailure::UserUnavailable) => {
+                return Err(UserinfoError::InvalidToken)
+            }
+            Err(_) => return Err(UserinfoError::Unavailable),
+        };
+        let scope = claims.scope.unwrap_or_default();
+        let scopes: Vec<&str> = scope.split(' ').collect();
+        Ok(user_claims(&user.user, &scopes))
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum UserinfoError {
+    InvalidToken,
+    Unavailable,
+}
+
+/// A value echoed in an error, cut short.
+fn short(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_parameters_are_refused() {
+        assert!(params(b"a=1&b=2").is_some());
+        assert!(params(b"a=1&a=1").is_none());
+        assert_eq!(params(b"a=%20x").unwrap()["a"], " x");
+    }
+
+    /// RFC 7636 appendix B.
+    #[test]
+    fn s256_is_rfc_7636s() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        assert!(pkce_text(verifier));
+        assert_eq!(
+            s256(verifier),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+        assert!(!pkce_text("short"));
+        assert!(!pkce_text(&"a".repeat(129)));
+        assert!(!pkce_text(&format!("{}+", "a".repeat(43))));
+    }
+}

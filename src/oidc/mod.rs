@@ -1,0 +1,10 @@
+//! Portcullis as an OpenID Connect provider: the clients (relying parties), the keys that sign
+//! ID tokens, and the authorization code flow.
+
+pub mod clients;
+pub mod flow;
+pub mod keys;
+pub mod tokens;
+
+pub use clients::{OidcClient, OidcClients};
+pub use flow::Provider;

@@ -1,0 +1,205 @@
+//! OpenID Connect clients and the consents users gave them.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::Repo;
+use crate::db::schema::{oidc_clients, oidc_consents};
+use crate::db::DbError;
+use crate::domain::oidc_client::{joined, OidcClient, UnknownName};
+use crate::with_conn;
+
+type ClientRow = (
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    bool,
+    String,
+);
+
+const COLUMNS: (
+    oidc_clients::client_id,
+    oidc_clients::secret_hash,
+    oidc_clients::redirect_uris,
+    oidc_clients::post_logout_redirect_uris,
+    oidc_clients::grants,
+    oidc_clients::scopes,
+    oidc_clients::backchannel_logout_uri,
+    oidc_clients::first_party,
+    oidc_clients::id_token_alg,
+) = (
+    oidc_clients::client_id,
+    oidc_clients::secret_hash,
+    oidc_clients::redirect_uris,
+    oidc_clients::post_logout_redirect_uris,
+    oidc_clients::grants,
+    oidc_clients::scopes,
+    oidc_clients::backchannel_logout_uri,
+    oidc_clients::first_party,
+    oidc_clients::id_token_alg,
+);
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_owned).collect()
+}
+
+/// A stored row that no longer parses (a grant or algorithm this version does not know) is
+/// refused rather than guessed at.
+fn client_of(row: ClientRow) -> Option<OidcClient> {
+    let (id, secret_hash, redirects, logouts, grants, scopes, backchannel, first_party, alg) = row;
+    let parsed = (|| {
+        Ok::<_, UnknownName>(OidcClient {
+            grants: grants
+                .split_whitespace()
+                .map(str::parse)
+                .collect::<Result<_, _>>()?,
+            id_token_alg: alg.parse()?,
+            id: id.clone(),
+            secret_hash,
+            redirect_uris: words(&redirects),
+            post_logout_redirect_uris: words(&logouts),
+            scopes: words(&scopes),
+            backchannel_logout_uri: backchannel,
+            first_party,
+        })
+    })();
+    parsed
+        .inspect_err(|e| tracing::warn!(client = id, error = %e, "OpenID client refused"))
+        .ok()
+}
+
+impl Repo {
+    /// A unique violation: the id is taken.
+    pub async fn create_oidc_client(
+        &self,
+        c: &OidcClient,
+        now: NaiveDateTime,
+    ) -> Result<(), DbError> {
+        with_conn!(&self.db, |conn| {
+            diesel::insert_into(oidc_clients::table)
+                .values((
+                    oidc_clients::client_id.eq(&c.id),
+                    oidc_clients::secret_hash.eq(&c.secret_hash),
+                    oidc_clients::redirect_uris.eq(joined(&c.redirect_uris)),
+                    oidc_clients::post_logout_redirect_uris
+                        .eq(joined(&c.post_logout_redirect_uris)),
+                    oidc_clients::grants.eq(joined(&c.grants)),
+                    oidc_clients::scopes.eq(joined(&c.scopes)),
+                    oidc_clients::backchannel_logout_uri.eq(&c.backchannel_logout_uri),
+                    oidc_clients::first_party.eq(c.first_party),
+                    oidc_clients::id_token_alg.eq(c.id_token_alg.as_str()),
+                    oidc_clients::created_at.eq(now),
+                    oidc_clients::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Rows changed (0: no such client).
+    pub async fn update_oidc_client(
+        &self,
+        c: &OidcClient,
+        now: NaiveDateTime,
+    ) -> Result<usize, DbError> {
+        with_conn!(&self.db, |conn| {
+            Ok(diesel::update(oidc_clients::table.find(&c.id))
+                .set((
+                    oidc_clients::secret_hash.eq(&c.secret_hash),
+                    oidc_clients::redirect_uris.eq(joined(&c.redirect_uris)),
+                    oidc_clients::post_logout_redirect_uris
+                        .eq(joined(&c.post_logout_redirect_uris)),
+                    oidc_clients::grants.eq(joined(&c.grants)),
+                    oidc_clients::scopes.eq(joined(&c.scopes)),
+                    oidc_clients::backchannel_logout_uri.eq(&c.backchannel_logout_uri),
+                    oidc_clients::first_party.eq(c.first_party),
+                    oidc_clients::id_token_alg.eq(c.id_token_alg.as_str()),
+                    oidc_clients::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .await?)
+        })
+    }
+
+    pub async fn find_oidc_client(&self, id: &str) -> Result<Option<OidcClient>, DbError> {
+        let row: Option<ClientRow> = with_conn!(&self.db, |conn| {
+            Ok::<_, DbError>(
+                oidc_clients::table
+                    .find(id)
+                    .select(COLUMNS)
+                    .first(conn)
+                    .await
+                    .optional()?,
+            )
+        })?;
+        Ok(row.and_then(client_of))
+    }
+
+    pub async fn list_oidc_clients(&self) -> Result<Vec<OidcClient>, DbError> {
+        let rows: Vec<ClientRow> = with_conn!(&self.db, |conn| {
+            Ok::<_, DbError>(
+                oidc_clients::table
+                    .order(oidc_clients::client_id)
+                    .select(COLUMNS)
+                    .load(conn)
+                    .await?,
+            )
+        })?;
+        Ok(rows.into_iter().filter_map(client_of).collect())
+    }
+
+    /// The consents given to it go with it (`ON DELETE CASCADE`). 0 when there was no such
+    /// client.
+    pub async fn delete_oidc_client(&self, id: &str) -> Result<usize, DbError> {
+        with_conn!(&self.db, |conn| {
+            Ok(diesel::delete(oidc_clients::table.find(id))
+                .execute(conn)
+                .await?)
+        })
+    }
+
+    /// The scopes the user let the client have (space-separated), if any.
+    pub async fn consent(&self, user_id: i64, client_id: &str) -> Result<Option<String>, DbError> {
+        with_conn!(&self.db, |conn| {
+            Ok(oidc_consents::table
+                .find((user_id, client_id))
+                .select(oidc_consents::scopes)
+                .first(conn)
+                .await
+                .optional()?)
+        })
+    }
+
+    pub async fn put_consent(
+        &self,
+        user_id: i64,
+        client_id: &str,
+        scopes: &str,
+        now: NaiveDateTime,
+    ) -> Result<(), DbError> {
+        with_conn!(&self.db, |conn| {
+            diesel::insert_into(oidc_consents::table)
+                .values((
+                    oidc_consents::user_id.eq(user_id),
+                    oidc_consents::client_id.eq(client_id),
+                    oidc_consents::scopes.eq(scopes),
+                    oidc_consents::granted_at.eq(now),
+                ))
+                .on_conflict((oidc_consents::user_id, oidc_consents::client_id))
+                .do_update()
+                .set((
+                    oidc_consents::scopes.eq(scopes),
+                    oidc_consents::granted_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    }
+}

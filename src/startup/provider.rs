@@ -1,0 +1,68 @@
+//! The OpenID provider's parts, when `oidc.enabled`: the keys that sign ID tokens (RS256, and
+//! EdDSA when the access tokens use it) and the provider itself.
+
+use std::sync::Arc;
+
+use jsonwebtoken::EncodingKey;
+
+use super::secrets::resolve_rsa_key;
+use crate::actors::{CacheHandle, RepoHandle};
+use crate::auth::jwt::JwtKeys;
+use crate::auth::keys::KeySet;
+use crate::auth::sessions::Sessions;
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::oidc::tokens::IdTokenKeys;
+use crate::oidc::{OidcClients, Provider};
+use crate::store::Store;
+
+/// `None` with the provider off.
+pub(super) fn id_token_keys(
+    settings: &Settings,
+    keys: &KeySet,
+) -> anyhow::Result<Option<IdTokenKeys>> {
+    if !settings.oidc.enabled {
+        return Ok(None);
+    }
+    let ed25519 = match keys {
+        KeySet::Ed25519 {
+            private_pem,
+            current,
+            ..
+        } => Some((
+            current.kid.clone(),
+            EncodingKey::from_ed_pem(private_pem.as_bytes())?,
+        )),
+        KeySet::Hs256 { .. } => None,
+    };
+    Ok(Some(IdTokenKeys {
+        rsa: resolve_rsa_key(settings)?,
+        ed25519,
+    }))
+}
+
+/// What the provider is made of, besides its keys.
+pub(super) struct Parts {
+    pub(super) issuer: String,
+    pub(super) store: Store,
+    pub(super) repo: RepoHandle,
+    pub(super) jwt: Arc<JwtKeys>,
+    pub(super) sessions: Sessions,
+    pub(super) cache: CacheHandle,
+    pub(super) clock: SharedClock,
+}
+
+pub(super) fn provider(settings: &Settings, keys: IdTokenKeys, p: Parts) -> Provider {
+    Provider {
+        settings: settings.oidc.clone(),
+        clients: OidcClients::new(p.repo.clone(), p.clock.clone(), &settings.api_clients),
+        keys,
+        issuer: p.issuer,
+        store: p.store,
+        repo: p.repo,
+        jwt: p.jwt,
+        sessions: p.sessions,
+        cache: p.cache,
+        clock: p.clock,
+    }
+}
