@@ -133,6 +133,8 @@ async fn warm(
                 spent: Vec::new(),
                 bindings: Vec::new(),
                 browser_hash: None,
+                client: None,
+                parent: None,
             })
             .collect();
         for r in &records {

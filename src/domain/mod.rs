@@ -19,5 +19,5 @@ pub use names::{
     parse_avatar, parse_nickname, parse_phone, DomainError, Email, PasswordPolicy, Username,
 };
 pub use oidc_client::OidcClient;
-pub use session::{Grace, SessionRecord, SPENT_HISTORY};
+pub use session::{ClientGrant, Grace, SessionRecord, SPENT_HISTORY};
 pub use user::{AuthUser, CachedUser, STATUS_DISABLED, STATUS_ENABLED};

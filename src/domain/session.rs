@@ -53,6 +53,21 @@ pub struct SessionRecord {
     /// `/oidc/authorize` until the session ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub browser_hash: Option<String>,
+    /// The OpenID client whose tokens this session gives (`None`: Portcullis's own session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientGrant>,
+    /// The browser session at the provider this client's session ends with (`None`: it
+    /// outlives it, as `offline_access` asks, or it is not a client's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+}
+
+/// What an OpenID client was granted in a session.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ClientGrant {
+    pub client_id: String,
+    /// Space-separated.
+    pub scope: String,
 }
 
 /// What a retry of the last rotation needs, and no more: the child refresh token's secret is

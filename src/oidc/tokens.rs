@@ -4,8 +4,8 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-use serde::Serialize;
+use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -58,8 +58,17 @@ pub fn user_claims(user: &AuthUser, scopes: &[&str]) -> Map<String, Value> {
 /// The keys ID tokens are signed with.
 pub struct IdTokenKeys {
     pub rsa: RsaKey,
-    /// The access tokens' Ed25519 key when they use EdDSA: `(kid, key)`.
-    pub ed25519: Option<(String, EncodingKey)>,
+    /// The access tokens' Ed25519 key when they use EdDSA: `(kid, key)`, and its public half.
+    pub ed25519: Option<(String, EncodingKey, DecodingKey)>,
+}
+
+/// What an ID token presented back (`id_token_hint`) says, once its signature and issuer are
+/// checked (its expiry is not: a hint may be old).
+#[derive(Debug, Deserialize)]
+pub struct Hint {
+    pub aud: String,
+    pub sub: String,
+    pub sid: Option<String>,
 }
 
 /// What goes into one ID token besides the user's claims.
@@ -98,6 +107,22 @@ impl IdTokenKeys {
         alg == IdTokenAlg::Rs256 || self.ed25519.is_some()
     }
 
+    /// An ID token this provider signed for `issuer`, whatever its age.
+    pub fn read_hint(&self, token: &str, issuer: &str) -> Option<Hint> {
+        let header = decode_header(token).ok()?;
+        let key = match (header.alg, header.kid.as_deref(), &self.ed25519) {
+            (Algorithm::RS256, Some(kid), _) if kid == self.rsa.kid => &self.rsa.decoding,
+            (Algorithm::EdDSA, Some(kid), Some((ed_kid, _, key))) if kid == ed_kid => key,
+            _ => return None,
+        };
+        let mut v = jsonwebtoken::Validation::new(header.alg);
+        v.validate_exp = false;
+        v.validate_aud = false;
+        v.required_spec_claims.clear();
+        v.set_issuer(&[issuer]);
+        decode::<Hint>(token, key, &v).ok().map(|d| d.claims)
+    }
+
     pub fn sign(
         &self,
         alg: IdTokenAlg,
@@ -121,7 +146,7 @@ impl IdTokenKeys {
             claims.extend(r);
         }
         let (header, key) = match (alg, &self.ed25519) {
-            (IdTokenAlg::EdDsa, Some((kid, key))) => {
+            (IdTokenAlg::EdDsa, Some((kid, key, _))) => {
                 let mut h = Header::new(Algorithm::EdDSA);
                 h.kid = Some(kid.clone());
                 (h, key)

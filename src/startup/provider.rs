@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use jsonwebtoken::EncodingKey;
+use jsonwebtoken::{DecodingKey, EncodingKey};
 
 use super::secrets::resolve_rsa_key;
 use crate::actors::{CacheHandle, RepoHandle};
@@ -32,6 +32,7 @@ pub(super) fn id_token_keys(
         } => Some((
             current.kid.clone(),
             EncodingKey::from_ed_pem(private_pem.as_bytes())?,
+            DecodingKey::from_ed_components(&current.x)?,
         )),
         KeySet::Hs256 { .. } => None,
     };

@@ -13,9 +13,13 @@ use super::rate_limit::{limiter, Limits};
 use super::{Client, PublicUrl};
 use crate::auth::sessions::Sessions;
 use crate::config::SessionSettings;
+use std::sync::Arc;
+
 use crate::oidc::clients::ClientAuth;
-use crate::oidc::flow::{params, Answer, PageError, TokenError, UserinfoError};
-use crate::oidc::Provider;
+use crate::oidc::flow::{
+    params, Answer, LogoutAnswer, PageError, Params, TokenError, UserinfoError,
+};
+use crate::oidc::{OidcClient, Provider};
 
 /// The browser's single sign-on cookie: HttpOnly, `SameSite=Lax` (sent on the top-level
 /// navigation an app's redirect is, not on cross-site posts), only to `/oidc`.
@@ -37,6 +41,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits) {
         web::resource("/oidc/token")
             .wrap(limiter(&limits.oidc_token))
             .route(web::post().to(token)),
+    )
+    .service(
+        web::resource("/oidc/revoke")
+            .wrap(limiter(&limits.oidc_token))
+            .route(web::post().to(revoke)),
+    )
+    .service(
+        web::resource("/oidc/logout")
+            .wrap(limiter(&limits.oidc_authorize))
+            .route(web::get().to(logout))
+            .route(web::post().to(logout)),
     )
     .service(
         web::resource("/oidc/userinfo")
@@ -305,51 +320,136 @@ fn client_credentials(
     }
 }
 
-async fn token(req: HttpRequest, body: web::Bytes, provider: web::Data<Provider>) -> HttpResponse {
+/// The form of a token-endpoint request, and the client it authenticates; or the answer.
+async fn form_and_client(
+    req: &HttpRequest,
+    body: &[u8],
+    provider: &Provider,
+) -> Result<(Params, Arc<OidcClient>), HttpResponse> {
     let form = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !form {
-        return token_error(
+        return Err(token_error(
             TokenError::new(
                 "invalid_request",
                 "send the parameters as application/x-www-form-urlencoded",
             ),
             false,
-        );
+        ));
     }
-    let Some(p) = params(&body) else {
-        return token_error(
+    let Some(p) = params(body) else {
+        return Err(token_error(
             TokenError::new("invalid_request", "a parameter is repeated"),
             false,
-        );
+        ));
     };
-    let (id, secret, basic) = match client_credentials(&req, &p) {
-        Ok(c) => c,
-        Err(e) => return token_error(e, false),
-    };
-    let address = Client::of(&req).key;
-    let client = match provider
+    let (id, secret, basic) = client_credentials(req, &p).map_err(|e| token_error(e, false))?;
+    let address = Client::of(req).key;
+    match provider
         .clients
         .authenticate(&id, secret.as_deref(), &address)
         .await
     {
-        Ok(ClientAuth::Client(c)) => c,
-        Ok(ClientAuth::Refused) => return token_error(TokenError::invalid_client(), basic),
+        Ok(ClientAuth::Client(c)) => Ok((p, c)),
+        Ok(ClientAuth::Refused) => Err(token_error(TokenError::invalid_client(), basic)),
         Ok(ClientAuth::Limited(wait)) => {
             let mut e = TokenError::invalid_client();
             e.retry_after = Some(wait);
             e.status = 429;
-            return token_error(e, basic);
+            Err(token_error(e, basic))
         }
-        Err(e) => return token_error(e.into(), basic),
-    };
-    match provider.token(&client, &p).await {
-        Ok(tokens) => token_json(200, serde_json::to_value(tokens).unwrap_or_default()),
-        Err(e) => token_error(e, basic),
+        Err(e) => Err(token_error(e.into(), basic)),
     }
+}
+
+async fn token(req: HttpRequest, body: web::Bytes, provider: web::Data<Provider>) -> HttpResponse {
+    let (p, client) = match form_and_client(&req, &body, &provider).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    match provider.token(&client, &p, &Client::of(&req)).await {
+        Ok(tokens) => token_json(200, serde_json::to_value(tokens).unwrap_or_default()),
+        Err(e) => token_error(e, false),
+    }
+}
+
+/// RFC 7009: 200 whether or not the token was one (so nobody learns which are).
+async fn revoke(req: HttpRequest, body: web::Bytes, provider: web::Data<Provider>) -> HttpResponse {
+    let (p, client) = match form_and_client(&req, &body, &provider).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let Some(token) = p.get("token") else {
+        return token_error(
+            TokenError::new("invalid_request", "token is missing"),
+            false,
+        );
+    };
+    match provider.revoke(&client, token).await {
+        Ok(()) => token_json(200, serde_json::json!({})),
+        Err(e) => token_error(e.into(), false),
+    }
+}
+
+/// RP-initiated logout: the query (GET) or the form (POST, also the confirmation's answer).
+async fn logout(
+    req: HttpRequest,
+    body: web::Bytes,
+    provider: web::Data<Provider>,
+    sessions: web::Data<Sessions>,
+) -> HttpResponse {
+    let posted = req.method() == actix_web::http::Method::POST;
+    let raw: &[u8] = if posted {
+        &body
+    } else {
+        req.query_string().as_bytes()
+    };
+    let Some(p) = params(raw) else {
+        return page(400, "Sign out", PageError::Repeated.message());
+    };
+    let confirmed = posted && p.get("confirm").is_some_and(|v| v == "yes");
+    let browser = req.cookie(SSO_COOKIE).map(|c| c.value().to_owned());
+    match provider.logout(&p, browser.as_deref(), confirmed).await {
+        LogoutAnswer::Confirm => confirm_logout_page(&p),
+        LogoutAnswer::Done(back) => {
+            let mut res = match back {
+                Some(to) => found(&to),
+                None => page(200, "Signed out", "You are signed out."),
+            };
+            let mut gone = sso_cookie("", sessions.settings());
+            gone.make_removal();
+            let _ = res.add_cookie(&gone);
+            res
+        }
+        LogoutAnswer::Page(PageError::Unavailable) => unavailable_page(),
+        LogoutAnswer::Page(e) => page(400, "Sign out", e.message()),
+    }
+}
+
+fn confirm_logout_page(p: &Params) -> HttpResponse {
+    let hidden: String = ["client_id", "post_logout_redirect_uri", "state"]
+        .iter()
+        .filter_map(|k| p.get(*k).map(|v| (k, v)))
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{k}\" value=\"{}\">",
+                escape(v)
+            )
+        })
+        .collect();
+    html(
+        200,
+        "Sign out",
+        &format!(
+            "<h1>Sign out</h1><p>Sign out of Portcullis and the apps you signed in to with it?</p>\
+             <form method=\"post\" action=\"/oidc/logout\">{hidden}\
+             <input type=\"hidden\" name=\"confirm\" value=\"yes\">\
+             <button type=\"submit\" id=\"oidc-logout\">Sign out</button></form>"
+        ),
+    )
 }
 
 /// OpenID Connect Core §5.3: the bearer token in the header (or, posted, in the form).

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use crate::helpers::*;
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
+const BYE: &str = "http://127.0.0.1:9/signed-out";
 /// RFC 7636 appendix B's pair.
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -27,9 +28,9 @@ const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 fn spec(first_party: bool) -> ClientSpec {
     ClientSpec {
         redirect_uris: vec![REDIRECT.into()],
-        post_logout_redirect_uris: Vec::new(),
+        post_logout_redirect_uris: vec![BYE.into()],
         grants: vec![Grant::AuthorizationCode, Grant::RefreshToken],
-        scopes: ["openid", "profile", "email", "roles"]
+        scopes: ["openid", "profile", "email", "roles", "offline_access"]
             .map(String::from)
             .into(),
         backchannel_logout_uri: None,
@@ -648,4 +649,253 @@ async fn without_the_provider_its_endpoints_are_not_there() {
     assert!(doc.get("authorization_endpoint").is_none(), "{doc}");
     let keys = app.get_json("/.well-known/jwks.json").await;
     assert!(!keys.to_string().contains("RSA"));
+}
+
+async fn tokens_of(res: Response) -> Value {
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+async fn refresh_grant(app: &TestApp, client: &str, secret: &str, refresh: &str) -> Response {
+    exchange(
+        app,
+        client,
+        secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await
+}
+
+async fn userinfo_status(app: &TestApp, tokens: &Value) -> u16 {
+    app.get_auth("/oidc/userinfo", tokens["access_token"].as_str().unwrap())
+        .await
+        .status()
+        .as_u16()
+}
+
+#[actix_web::test]
+async fn refresh_tokens_rotate_and_a_reused_one_ends_only_that_apps_session() {
+    let app = spawn_app().await;
+    app.create_user("hank").await;
+    let secret = register(&app, "wiki", true).await;
+    let other = register(&app, "chat", true).await;
+    let login = sign_in_browser(&app, "hank").await;
+    let code = code_for(&app, "wiki", &[]).await;
+    let first = tokens_of(code_grant(&app, "wiki", &secret, &code).await).await;
+    let refresh = first["refresh_token"].as_str().expect("a refresh token");
+    let id = jwt_claims(first["id_token"].as_str().unwrap());
+    let at = jwt_claims(first["access_token"].as_str().unwrap());
+    assert_ne!(
+        at["sid"], id["sid"],
+        "the app's own session, not the browser's"
+    );
+
+    let second = tokens_of(refresh_grant(&app, "wiki", &secret, refresh).await).await;
+    let rotated = second["refresh_token"].as_str().unwrap();
+    assert_ne!(rotated, refresh);
+    assert_eq!(second["scope"], "openid profile email");
+    assert_eq!(userinfo_status(&app, &second).await, 200);
+
+    // Refresh tokens are for the client they were issued to, and for nobody's API but its.
+    let res = refresh_grant(&app, "chat", &other, rotated).await;
+    oauth_error(res, 400, "invalid_grant").await;
+    assert_eq!(
+        app.refresh(rotated).await.status(),
+        401,
+        "not at Portcullis's own refresh"
+    );
+    let own = token(&login, "refresh_token");
+    let res = refresh_grant(&app, "wiki", &secret, &own).await;
+    oauth_error(res, 400, "invalid_grant").await;
+    let res = exchange(
+        &app,
+        "wiki",
+        &secret,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rotated),
+            ("scope", "openid roles"),
+        ],
+    )
+    .await;
+    oauth_error(res, 400, "invalid_scope").await;
+
+    app.clock
+        .advance(app.settings.session.refresh_grace_seconds + 1);
+    let res = refresh_grant(&app, "wiki", &secret, refresh).await;
+    oauth_error(res, 400, "invalid_grant").await;
+    assert_eq!(
+        userinfo_status(&app, &second).await,
+        401,
+        "reuse ends the app's session"
+    );
+    let res = refresh_grant(&app, "wiki", &secret, rotated).await;
+    oauth_error(res, 400, "invalid_grant").await;
+    let q = answer(&authorize(&app, &request("wiki", &[("prompt", "none")])).await);
+    assert!(q.contains_key("code"), "the browser's session stays: {q:?}");
+}
+
+#[actix_web::test]
+async fn an_apps_session_ends_with_the_browser_session_unless_it_has_offline_access() {
+    let app = spawn_app().await;
+    app.create_user("ivy").await;
+    let secret = register(&app, "wiki", true).await;
+    sign_in_browser(&app, "ivy").await;
+    let code = code_for(&app, "wiki", &[]).await;
+    let online = tokens_of(code_grant(&app, "wiki", &secret, &code).await).await;
+    let code = code_for(&app, "wiki", &[("scope", "openid offline_access")]).await;
+    let offline = tokens_of(code_grant(&app, "wiki", &secret, &code).await).await;
+
+    // RP-initiated logout with the ID token as the hint: no question, back to the app.
+    let hint = online["id_token"].as_str().unwrap();
+    let res = app
+        .client
+        .get(app.url("/oidc/logout"))
+        .query(&[
+            ("id_token_hint", hint),
+            ("post_logout_redirect_uri", BYE),
+            ("state", "s-9"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    let cleared = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cleared.contains("portcullis_sso=;"), "{cleared}");
+    let to = location(&res);
+    assert!(to.as_str().starts_with(BYE), "{to}");
+    assert_eq!(to.query(), Some("state=s-9"));
+
+    assert_eq!(userinfo_status(&app, &online).await, 401);
+    let res = refresh_grant(
+        &app,
+        "wiki",
+        &secret,
+        online["refresh_token"].as_str().unwrap(),
+    )
+    .await;
+    oauth_error(res, 400, "invalid_grant").await;
+    assert_eq!(
+        userinfo_status(&app, &offline).await,
+        200,
+        "offline_access outlives it"
+    );
+    let res = refresh_grant(
+        &app,
+        "wiki",
+        &secret,
+        offline["refresh_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let res = authorize(&app, &request("wiki", &[])).await;
+    assert_eq!(location(&res).path(), "/login", "the browser is signed out");
+}
+
+#[actix_web::test]
+async fn logout_without_a_hint_asks_first_and_refuses_unregistered_destinations() {
+    let app = spawn_app().await;
+    app.create_user("jack").await;
+    register(&app, "wiki", true).await;
+    sign_in_browser(&app, "jack").await;
+    let asked = app.get("/oidc/logout").await;
+    assert_eq!(asked.status(), 200);
+    assert_eq!(asked.headers()["x-frame-options"], "DENY");
+    assert!(asked.text().await.unwrap().contains("oidc-logout"));
+    let q = answer(&authorize(&app, &request("wiki", &[("prompt", "none")])).await);
+    assert!(q.contains_key("code"), "asking signed nobody out");
+
+    for query in [
+        vec![
+            ("client_id", "wiki"),
+            ("post_logout_redirect_uri", "https://evil.example/"),
+        ],
+        vec![("post_logout_redirect_uri", BYE)],
+        vec![("id_token_hint", "e30.e30.sig")],
+    ] {
+        let res = app
+            .client
+            .get(app.url("/oidc/logout"))
+            .query(&query)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{query:?}");
+        assert!(res.headers().get("location").is_none());
+    }
+    let res = app
+        .client
+        .post(app.url("/oidc/logout"))
+        .form(&[
+            ("confirm", "yes"),
+            ("client_id", "wiki"),
+            ("post_logout_redirect_uri", BYE),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    assert!(location(&res).as_str().starts_with(BYE));
+    let q = answer(&authorize(&app, &request("wiki", &[("prompt", "none")])).await);
+    assert_eq!(q["error"], "login_required");
+}
+
+#[actix_web::test]
+async fn revocation_ends_the_apps_session_and_tells_nobody_what_a_token_was() {
+    let app = spawn_app().await;
+    app.create_user("kim").await;
+    let secret = register(&app, "wiki", true).await;
+    let other = register(&app, "chat", true).await;
+    sign_in_browser(&app, "kim").await;
+    let revoke = |client: &'static str, secret: String, token: String| {
+        app.client
+            .post(app.url("/oidc/revoke"))
+            .basic_auth(client, Some(secret))
+            .form(&[("token", token)])
+            .send()
+    };
+    let code = code_for(&app, "wiki", &[]).await;
+    let a = tokens_of(code_grant(&app, "wiki", &secret, &code).await).await;
+    let refresh = a["refresh_token"].as_str().unwrap().to_owned();
+    let res = revoke("chat", other.clone(), refresh.clone())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        userinfo_status(&app, &a).await,
+        200,
+        "another client's revocation does nothing"
+    );
+    let res = revoke("wiki", secret.clone(), refresh.clone())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(userinfo_status(&app, &a).await, 401);
+    let res = refresh_grant(&app, "wiki", &secret, &refresh).await;
+    oauth_error(res, 400, "invalid_grant").await;
+
+    let code = code_for(&app, "wiki", &[]).await;
+    let b = tokens_of(code_grant(&app, "wiki", &secret, &code).await).await;
+    let access = b["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        revoke("wiki", secret.clone(), access)
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(userinfo_status(&app, &b).await, 401, "its session ended");
+    assert_eq!(
+        revoke("wiki", secret.clone(), "nonsense".into())
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let res = revoke("wiki", "wrong".into(), "nonsense".into())
+        .await
+        .unwrap();
+    oauth_error(res, 401, "invalid_client").await;
+    let q = answer(&authorize(&app, &request("wiki", &[("prompt", "none")])).await);
+    assert!(q.contains_key("code"), "the browser's session stays: {q:?}");
 }

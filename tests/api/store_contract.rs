@@ -92,6 +92,8 @@ fn record(uid: i64, n: i64, now: i64) -> SessionRecord {
         spent: vec![],
         bindings: vec![],
         browser_hash: None,
+        client: None,
+        parent: None,
     }
 }
 

@@ -3,6 +3,7 @@
 //! to a user's sessions is read, decided by `rules`, and committed with a compare-and-swap; an
 //! ended session is invalidated here at once and on every other node before the call returns.
 
+mod clients;
 mod rules;
 
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use crate::actors::{AuthFailure, CacheHandle, Invalidator};
 use crate::clock::SharedClock;
 use crate::config::SessionSettings;
 use crate::crypto;
-use crate::domain::{Amr, Invalidation, Proof, SessionRecord};
+use crate::domain::{Amr, ClientGrant, Invalidation, Proof, SessionRecord};
 use crate::error::{kind, ApiError};
 use crate::store::{SessionChange, Store, StoreError, UserSessions};
 
@@ -34,6 +35,27 @@ pub struct TokenPair {
     pub refresh_token_expire_time: DateTime<Utc>,
     pub session_uuid: String,
     pub token_type: String,
+}
+
+/// What a rotation gave.
+struct Rotated {
+    uid: i64,
+    sid: String,
+    refresh: String,
+    expires: i64,
+    /// When the access token that goes with it was (or is) issued.
+    at: i64,
+    proof: Proof,
+    client: Option<ClientGrant>,
+}
+
+/// `sid` and the sessions of OpenID clients that end with it.
+fn with_children(sessions: &[SessionRecord], sid: &str) -> Vec<String> {
+    sessions
+        .iter()
+        .filter(|s| s.sid == sid || s.parent.as_deref() == Some(sid))
+        .map(|s| s.sid.clone())
+        .collect()
 }
 
 /// Compare-and-swap attempts before giving up (each lost one means another change came first).
@@ -243,6 +265,8 @@ impl Sessions {
                     spent: Vec::new(),
                     bindings: Vec::new(),
                     browser_hash: None,
+                    client: None,
+                    parent: None,
                 };
                 let (changes, ended) = rules::admit(
                     &current.sessions,
@@ -264,10 +288,17 @@ impl Sessions {
         self.pair(uid, &sid, proof, token, record.refresh_expires_at, None)
     }
 
-    /// Rotates a refresh token. A retry with the immediate parent inside the grace window gets
-    /// the same new token; any other reuse ends the whole session. A disabled user, or a
-    /// session that predates the user's last password change, cannot refresh.
+    /// Rotates a refresh token of Portcullis's own sessions (an OpenID client's are refused:
+    /// they must not mint Portcullis's tokens). A retry with the immediate parent inside the
+    /// grace window gets the same new token; any other reuse ends the whole session. A disabled
+    /// user, or a session that predates the user's last password change, cannot refresh.
     pub async fn refresh(&self, presented: &str) -> Result<TokenPair, ApiError> {
+        let r = self.rotate(presented, None).await?;
+        self.pair(r.uid, &r.sid, r.proof, r.refresh, r.expires, Some(r.at))
+    }
+
+    /// The rotation itself, for the sessions of `client` (`None`: Portcullis's own).
+    async fn rotate(&self, presented: &str, client: Option<&str>) -> Result<Rotated, ApiError> {
         let invalid = || ApiError::new(kind::REFRESH_INVALID);
         let token = RefreshToken::parse(presented).ok_or_else(invalid)?;
         let (uid, sid) = (token.uid, token.sid);
@@ -278,65 +309,70 @@ impl Sessions {
             grace: self.settings.refresh_grace_seconds,
         };
         enum Outcome {
-            Issue {
-                refresh: String,
-                expires: i64,
-                at: i64,
-                proof: Proof,
-            },
-            Reused {
-                bindings: Vec<String>,
-            },
+            Issue(Rotated),
+            Reused { bindings: Vec<String> },
         }
         let outcome = self
             .change(uid, |current, now| {
                 let Some(s) = current.sessions.iter().find(|s| s.sid == sid) else {
                     return Err(invalid());
                 };
-                if s.predates_password_change(changed) {
+                if s.predates_password_change(changed)
+                    || s.client.as_ref().map(|c| c.client_id.as_str()) != client
+                {
                     return Err(invalid());
                 }
+                // A client's session that ends with the browser's: not once that one has.
+                if let Some(parent) = &s.parent {
+                    if !current
+                        .sessions
+                        .iter()
+                        .any(|p| p.sid == *parent && p.is_live(now))
+                    {
+                        return Err(invalid());
+                    }
+                }
+                let issue = |refresh: String, r: &SessionRecord, at: i64| Rotated {
+                    uid,
+                    sid: sid.clone(),
+                    refresh,
+                    expires: r.refresh_expires_at,
+                    at,
+                    proof: r.proof(),
+                    client: r.client.clone(),
+                };
                 Ok(match rules::refresh(s, presented, &child, now, lifetimes) {
                     Refresh::Rotate { record, child } => Plan {
-                        out: Outcome::Issue {
-                            refresh: child,
-                            expires: record.refresh_expires_at,
-                            at: now,
-                            proof: record.proof(),
-                        },
+                        out: Outcome::Issue(issue(child, &record, now)),
                         changes: vec![SessionChange::Put(record)],
                         ended: Vec::new(),
                     },
-                    Refresh::Replay { child, rotated_at } => Plan::nothing(Outcome::Issue {
-                        refresh: child,
-                        expires: s.refresh_expires_at,
-                        at: rotated_at,
-                        proof: s.proof(),
-                    }),
-                    Refresh::Reused => Plan {
-                        changes: vec![SessionChange::Delete(sid.clone())],
-                        ended: vec![sid.clone()],
-                        out: Outcome::Reused {
-                            bindings: s.bindings.clone(),
-                        },
-                    },
+                    Refresh::Replay { child, rotated_at } => {
+                        Plan::nothing(Outcome::Issue(issue(child, s, rotated_at)))
+                    }
+                    Refresh::Reused => {
+                        let ended = with_children(&current.sessions, &sid);
+                        Plan {
+                            changes: ended.iter().cloned().map(SessionChange::Delete).collect(),
+                            ended,
+                            out: Outcome::Reused {
+                                bindings: s.bindings.clone(),
+                            },
+                        }
+                    }
                     Refresh::Invalid => return Err(invalid()),
                 })
             })
             .await?;
         match outcome {
-            Outcome::Issue {
-                refresh,
-                expires,
-                at,
-                proof,
-            } => self.pair(uid, &sid, proof, refresh, expires, Some(at)),
+            Outcome::Issue(rotated) => Ok(rotated),
             Outcome::Reused { bindings } => {
                 tracing::warn!(
                     target: "security",
                     event = "refresh_token_reuse",
                     uid,
                     sid,
+                    client,
                     bindings_made_in_session = ?bindings,
                     "a spent refresh token was presented again; the session is revoked"
                 );
@@ -476,11 +512,21 @@ impl Sessions {
         let existed = self
             .change(uid, |current, _| {
                 Ok(match current.sessions.iter().find(|s| s.sid == sid) {
-                    Some(_) => Plan {
-                        changes: vec![SessionChange::Delete(sid.to_owned())],
-                        ended: Vec::new(),
-                        out: true,
-                    },
+                    Some(_) => {
+                        // The OpenID clients' sessions that end with it go with it.
+                        let mut children = with_children(&current.sessions, sid);
+                        let changes = children
+                            .iter()
+                            .cloned()
+                            .map(SessionChange::Delete)
+                            .collect();
+                        children.retain(|c| c != sid);
+                        Plan {
+                            changes,
+                            ended: children,
+                            out: true,
+                        }
+                    }
                     None => Plan::nothing(false),
                 })
             })

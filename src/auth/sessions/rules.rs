@@ -58,6 +58,11 @@ pub struct Lifetimes {
     pub grace: i64,
 }
 
+/// The next session's place in the order (after every one the user has).
+pub fn next_seq(existing: &[SessionRecord]) -> i64 {
+    existing.iter().map(|s| s.seq).max().map_or(1, |m| m + 1)
+}
+
 /// The changes a new login makes: expired sessions go, then every other session when the user
 /// allows one login at a time, else the oldest ones beyond `max` (0: no limit). Returns the
 /// changes and the ids of the live sessions it ends.
@@ -68,14 +73,15 @@ pub fn admit(
     max: usize,
     now: i64,
 ) -> (Vec<SessionChange>, Vec<String>) {
-    new.seq = existing.iter().map(|s| s.seq).max().map_or(1, |m| m + 1);
+    new.seq = next_seq(existing);
     let mut changes = Vec::new();
     let mut live = Vec::new();
     for s in existing {
-        if s.is_live(now) {
-            live.push(s.sid.clone());
-        } else {
+        if !s.is_live(now) {
             changes.push(SessionChange::Delete(s.sid.clone()));
+        } else if s.client.is_none() {
+            // OpenID clients' sessions are not logins: the policies count only logins.
+            live.push(s.sid.clone());
         }
     }
     let excess = if single {
@@ -85,7 +91,14 @@ pub fn admit(
     } else {
         0
     };
-    let ended: Vec<String> = live.into_iter().take(excess).collect();
+    let mut ended: Vec<String> = live.into_iter().take(excess).collect();
+    // A login that ends goes with the clients' sessions that end with it.
+    let children: Vec<String> = existing
+        .iter()
+        .filter(|s| s.is_live(now) && s.parent.as_ref().is_some_and(|p| ended.contains(p)))
+        .map(|s| s.sid.clone())
+        .collect();
+    ended.extend(children);
     changes.extend(ended.iter().cloned().map(SessionChange::Delete));
     changes.push(SessionChange::Put(Box::new(new)));
     (changes, ended)
@@ -199,6 +212,8 @@ mod tests {
             spent: vec![],
             bindings: vec![],
             browser_hash: None,
+            client: None,
+            parent: None,
         }
     }
 

@@ -43,10 +43,14 @@ impl Discovery {
                 "authorization_endpoint": format!("{base}/oidc/authorize"),
                 "token_endpoint": format!("{base}/oidc/token"),
                 "userinfo_endpoint": format!("{base}/oidc/userinfo"),
+                "revocation_endpoint": format!("{base}/oidc/revoke"),
+                "revocation_endpoint_auth_methods_supported":
+                    ["client_secret_basic", "client_secret_post", "none"],
+                "end_session_endpoint": format!("{base}/oidc/logout"),
                 "scopes_supported": SCOPES,
                 "response_types_supported": ["code"],
                 "response_modes_supported": ["query"],
-                "grant_types_supported": ["authorization_code"],
+                "grant_types_supported": ["authorization_code", "refresh_token"],
                 "code_challenge_methods_supported": ["S256"],
                 "id_token_signing_alg_values_supported": algs,
                 "token_endpoint_auth_methods_supported":
