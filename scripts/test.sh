@@ -56,8 +56,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# The OAuth2 tests run a real OpenID Connect provider (the npm package oidc-provider).
-if [ ! -d tests/oidc/node_modules/oidc-provider ]; then
+# The OAuth2 tests run a real OpenID Connect provider (the npm package oidc-provider); the
+# single sign-on tests a certified relying party (openid-client).
+if [ ! -d tests/oidc/node_modules/oidc-provider ] || [ ! -d tests/oidc/node_modules/openid-client ]; then
   if ! command -v npm >/dev/null 2>&1; then
     echo "test.sh: the OAuth2 tests need Node.js and npm (Debian: apt-get install nodejs npm)" >&2
     exit 1

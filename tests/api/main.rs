@@ -39,6 +39,7 @@ mod refresh;
 mod security;
 mod sessions;
 mod sso;
+mod sso_rp;
 mod store_contract;
 mod tokens;
 mod upgrade;
