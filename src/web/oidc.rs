@@ -188,8 +188,9 @@ fn html(status: u16, title: &str, body: &str) -> HttpResponse {
     .insert_header((header::X_FRAME_OPTIONS, "DENY"))
     .insert_header((
         header::CONTENT_SECURITY_POLICY,
-        "default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; \
-         frame-ancestors 'none'",
+        // No `form-action`: browsers apply it to the redirect a form's answer is (to the app),
+        // which would stop the consent and sign-out forms there.
+        "default-src 'none'; style-src 'self'; base-uri 'none'; frame-ancestors 'none'",
     ))
     .insert_header((header::REFERRER_POLICY, "no-referrer"))
     .body(doc)

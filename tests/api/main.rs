@@ -5,6 +5,7 @@ mod browser_api;
 mod browser_email;
 mod browser_mfa;
 mod browser_passkeys;
+mod browser_sso;
 mod cli;
 mod clients;
 mod deploying;
