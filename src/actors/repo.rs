@@ -146,6 +146,15 @@ messages! {
         |repo, m| repo.consent(m.user_id, &m.client_id).await;
     PutConsent { user_id: i64, client_id: String, scopes: String, now: NaiveDateTime } -> () =
         |repo, m| repo.put_consent(m.user_id, &m.client_id, &m.scopes, m.now).await;
+    /// Back-channel logout notices `(client_id, sub, sid)`, each queued once.
+    QueueLogouts { notices: Vec<(String, String, String)>, now: i64 } -> () =
+        |repo, m| repo.queue_logouts(&m.notices, m.now).await;
+    DueLogouts { now: i64, limit: i64 } -> Vec<crate::repo::LogoutNotice> =
+        |repo, m| repo.due_logouts(m.now, m.limit).await;
+    /// True when this caller took the notice for one try.
+    ClaimLogout { id: i64, seen: i64, until: i64 } -> bool =
+        |repo, m| repo.claim_logout(m.id, m.seen, m.until).await;
+    DeleteLogout { id: i64 } -> () = |repo, m| repo.delete_logout(m.id).await;
     TotpOf { user_id: i64 } -> Option<TotpRow> = |repo, m| repo.totp_of(m.user_id).await;
     /// False when the user has an active TOTP factor already.
     PutPendingTotp { user_id: i64, secret: String, now: NaiveDateTime } -> bool =

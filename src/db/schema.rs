@@ -171,6 +171,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    oidc_logout_queue (id) {
+        id -> BigInt,
+        client_id -> Text,
+        sub -> Text,
+        sid -> Text,
+        attempts -> Integer,
+        next_at -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(role_permissions -> roles (role_id));
 diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(user_roles -> users (user_id));
@@ -199,4 +211,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     mfa_passkeys,
     oidc_clients,
     oidc_consents,
+    oidc_logout_queue,
 );

@@ -68,6 +68,10 @@ pub struct ClientGrant {
     pub client_id: String,
     /// Space-separated.
     pub scope: String,
+    /// The browser session at the provider its ID tokens name (`sid`), which a back-channel
+    /// logout notice names too.
+    #[serde(default)]
+    pub browser_sid: String,
 }
 
 /// What a retry of the last rotation needs, and no more: the child refresh token's secret is

@@ -35,7 +35,7 @@ use crate::store::{Once, Store};
 pub struct Provider {
     pub settings: OidcSettings,
     pub clients: OidcClients,
-    pub keys: IdTokenKeys,
+    pub keys: Arc<IdTokenKeys>,
     /// `server.public_url`: the issuer identifier, which discovery is found under.
     pub issuer: String,
     pub store: Store,
@@ -763,6 +763,7 @@ impl Provider {
         let grant = ClientGrant {
             client_id: client.id.clone(),
             scope: scope.clone(),
+            browser_sid: record.sid.clone(),
         };
         let offline = record.scopes.iter().any(|s| s == "offline_access");
         let session = self

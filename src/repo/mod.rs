@@ -14,6 +14,7 @@ mod users;
 
 pub use login_logs::LoginLogFilter;
 pub use mfa::TotpRow;
+pub use oidc::LogoutNotice;
 pub use passkeys::PasskeyRow;
 pub use roles::{CodeChange, RoleKey};
 pub use users::{Guarded, UserChanges, UserFilter};

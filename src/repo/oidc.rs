@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::Repo;
-use crate::db::schema::{oidc_clients, oidc_consents};
+use crate::db::schema::{oidc_clients, oidc_consents, oidc_logout_queue};
 use crate::db::DbError;
 use crate::domain::oidc_client::{joined, OidcClient, UnknownName};
 use crate::with_conn;
@@ -197,6 +197,110 @@ impl Repo {
                     oidc_consents::scopes.eq(scopes),
                     oidc_consents::granted_at.eq(now),
                 ))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    }
+}
+
+/// A back-channel logout notice waiting to be delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutNotice {
+    pub id: i64,
+    pub client_id: String,
+    pub sub: String,
+    pub sid: String,
+    pub attempts: i32,
+    pub next_at: i64,
+}
+
+impl Repo {
+    /// Queues notices `(client_id, sub, sid)`, due at `now`; one already queued for the same
+    /// client and session is not queued again.
+    pub async fn queue_logouts(
+        &self,
+        notices: &[(String, String, String)],
+        now: i64,
+    ) -> Result<(), DbError> {
+        with_conn!(&self.db, |conn| {
+            for (client_id, sub, sid) in notices {
+                diesel::insert_into(oidc_logout_queue::table)
+                    .values((
+                        oidc_logout_queue::client_id.eq(client_id),
+                        oidc_logout_queue::sub.eq(sub),
+                        oidc_logout_queue::sid.eq(sid),
+                        oidc_logout_queue::attempts.eq(0),
+                        oidc_logout_queue::next_at.eq(now),
+                        oidc_logout_queue::created_at.eq(now),
+                    ))
+                    .on_conflict((oidc_logout_queue::client_id, oidc_logout_queue::sid))
+                    .do_nothing()
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Up to `limit` notices due by `now`, the longest waiting first.
+    pub async fn due_logouts(&self, now: i64, limit: i64) -> Result<Vec<LogoutNotice>, DbError> {
+        type Row = (i64, String, String, String, i32, i64);
+        let rows: Vec<Row> = with_conn!(&self.db, |conn| {
+            Ok::<_, DbError>(
+                oidc_logout_queue::table
+                    .filter(oidc_logout_queue::next_at.le(now))
+                    .order(oidc_logout_queue::next_at)
+                    .limit(limit)
+                    .select((
+                        oidc_logout_queue::id,
+                        oidc_logout_queue::client_id,
+                        oidc_logout_queue::sub,
+                        oidc_logout_queue::sid,
+                        oidc_logout_queue::attempts,
+                        oidc_logout_queue::next_at,
+                    ))
+                    .load(conn)
+                    .await?,
+            )
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, client_id, sub, sid, attempts, next_at)| LogoutNotice {
+                    id,
+                    client_id,
+                    sub,
+                    sid,
+                    attempts,
+                    next_at,
+                },
+            )
+            .collect())
+    }
+
+    /// Takes the notice for one try: true when this caller moved it from `seen` to `until`
+    /// (another node that read it too finds it moved and leaves it).
+    pub async fn claim_logout(&self, id: i64, seen: i64, until: i64) -> Result<bool, DbError> {
+        with_conn!(&self.db, |conn| {
+            let n = diesel::update(
+                oidc_logout_queue::table
+                    .filter(oidc_logout_queue::id.eq(id))
+                    .filter(oidc_logout_queue::next_at.eq(seen)),
+            )
+            .set((
+                oidc_logout_queue::next_at.eq(until),
+                oidc_logout_queue::attempts.eq(oidc_logout_queue::attempts + 1),
+            ))
+            .execute(conn)
+            .await?;
+            Ok(n == 1)
+        })
+    }
+
+    pub async fn delete_logout(&self, id: i64) -> Result<(), DbError> {
+        with_conn!(&self.db, |conn| {
+            diesel::delete(oidc_logout_queue::table.find(id))
                 .execute(conn)
                 .await?;
             Ok(())

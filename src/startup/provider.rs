@@ -12,6 +12,7 @@ use crate::auth::keys::KeySet;
 use crate::auth::sessions::Sessions;
 use crate::clock::SharedClock;
 use crate::config::Settings;
+use crate::oidc::backchannel::Backchannel;
 use crate::oidc::tokens::IdTokenKeys;
 use crate::oidc::{OidcClients, Provider};
 use crate::store::Store;
@@ -53,10 +54,25 @@ pub(super) struct Parts {
     pub(super) clock: SharedClock,
 }
 
+/// The provider, with its back-channel logout notices started: every app's session that ends
+/// (on this node) queues one for its app.
 pub(super) fn provider(settings: &Settings, keys: IdTokenKeys, p: Parts) -> Provider {
+    let clients = OidcClients::new(p.repo.clone(), p.clock.clone(), &settings.api_clients);
+    let keys = Arc::new(keys);
+    let backchannel = Backchannel::new(
+        p.repo.clone(),
+        clients.clone(),
+        keys.clone(),
+        p.issuer.clone(),
+        p.clock.clone(),
+    );
+    backchannel.start();
+    let notices = backchannel.clone();
+    p.sessions
+        .on_end(Box::new(move |uid, ended| notices.ended(uid, ended)));
     Provider {
         settings: settings.oidc.clone(),
-        clients: OidcClients::new(p.repo.clone(), p.clock.clone(), &settings.api_clients),
+        clients,
         keys,
         issuer: p.issuer,
         store: p.store,

@@ -93,6 +93,8 @@ pub struct Sessions {
     clock: SharedClock,
     /// Told the user id when a spent refresh token ends its session (the security notice).
     on_reuse: Arc<std::sync::OnceLock<ReuseHook>>,
+    /// Told the OpenID clients' sessions that ended (back-channel logout).
+    on_end: Arc<std::sync::OnceLock<EndHook>>,
     /// Where a refresh reads its user: the node's cache of decoded users when there is one (the
     /// server), so a refresh needs no database work while memory answers; the database
     /// otherwise (the command line).
@@ -101,6 +103,10 @@ pub struct Sessions {
 
 /// What hears of a refresh token's reuse; set once, by the composition root.
 pub type ReuseHook = Box<dyn Fn(i64) + Send + Sync>;
+
+/// What hears of ended sessions of OpenID clients (with the user's id); set once, by the
+/// composition root.
+pub type EndHook = Box<dyn Fn(i64, Vec<SessionRecord>) + Send + Sync>;
 
 impl Sessions {
     pub fn new(
@@ -119,6 +125,7 @@ impl Sessions {
             settings,
             clock,
             on_reuse: Arc::default(),
+            on_end: Arc::default(),
             users: None,
         }
     }
@@ -164,6 +171,12 @@ impl Sessions {
         let _ = self.on_reuse.set(hook);
     }
 
+    /// Calls `hook` with the ended sessions of OpenID clients whenever a change ends some
+    /// (every clone of these sessions shares it). Only the first call sets it.
+    pub fn on_end(&self, hook: EndHook) {
+        let _ = self.on_end.set(hook);
+    }
+
     pub fn settings(&self) -> &SessionSettings {
         &self.settings
     }
@@ -184,10 +197,20 @@ impl Sessions {
                     continue;
                 }
             }
-            for sid in plan.ended {
+            for sid in &plan.ended {
                 self.invalidator
-                    .invalidate(Invalidation::Session(sid))
+                    .invalidate(Invalidation::Session(sid.clone()))
                     .await?;
+            }
+            if let Some(hook) = self.on_end.get() {
+                let apps: Vec<SessionRecord> = current
+                    .sessions
+                    .into_iter()
+                    .filter(|s| s.client.is_some() && plan.ended.contains(&s.sid))
+                    .collect();
+                if !apps.is_empty() {
+                    hook(uid, apps);
+                }
             }
             return Ok(plan.out);
         }
@@ -514,16 +537,10 @@ impl Sessions {
                 Ok(match current.sessions.iter().find(|s| s.sid == sid) {
                     Some(_) => {
                         // The OpenID clients' sessions that end with it go with it.
-                        let mut children = with_children(&current.sessions, sid);
-                        let changes = children
-                            .iter()
-                            .cloned()
-                            .map(SessionChange::Delete)
-                            .collect();
-                        children.retain(|c| c != sid);
+                        let ended = with_children(&current.sessions, sid);
                         Plan {
-                            changes,
-                            ended: children,
+                            changes: ended.iter().cloned().map(SessionChange::Delete).collect(),
+                            ended,
                             out: true,
                         }
                     }
@@ -532,9 +549,11 @@ impl Sessions {
             })
             .await?;
         // Told even when it was gone already: a node may still hold it.
-        self.invalidator
-            .invalidate(Invalidation::Session(sid.to_owned()))
-            .await?;
+        if !existed {
+            self.invalidator
+                .invalidate(Invalidation::Session(sid.to_owned()))
+                .await?;
+        }
         Ok(existed)
     }
 

@@ -47,6 +47,8 @@ impl Discovery {
                 "revocation_endpoint_auth_methods_supported":
                     ["client_secret_basic", "client_secret_post", "none"],
                 "end_session_endpoint": format!("{base}/oidc/logout"),
+                "backchannel_logout_supported": true,
+                "backchannel_logout_session_supported": true,
                 "scopes_supported": SCOPES,
                 "response_types_supported": ["code"],
                 "response_modes_supported": ["query"],
