@@ -29,6 +29,7 @@ use crate::config::OidcSettings;
 use crate::crypto;
 use crate::domain::{Amr, AuthUser, ClientGrant, SessionRecord};
 use crate::error::ApiError;
+use crate::login_log::{LoginLog, Reason};
 use crate::store::{Once, Store};
 
 /// What the provider needs besides the rest of the server.
@@ -44,6 +45,8 @@ pub struct Provider {
     pub sessions: Sessions,
     pub cache: CacheHandle,
     pub clock: SharedClock,
+    /// Every code exchanged (an app's sign-in) is a line in the login log.
+    pub login_log: LoginLog,
 }
 
 /// A request's parameters, each at most once (RFC 6749 §3.1).
@@ -802,6 +805,14 @@ impl Provider {
                 user_claims(&user.user, &scopes),
             )
             .map_err(ApiError::internal)?;
+        self.login_log.record(
+            &user.user.username,
+            Some(record.uid),
+            Reason::Success,
+            &format!("oidc:{}", client.id),
+            from,
+            self.clock.naive(),
+        );
         Ok(Tokens {
             access_token,
             token_type: "Bearer",

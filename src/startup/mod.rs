@@ -312,6 +312,7 @@ impl Application {
                 sessions: sessions.clone(),
                 cache: cache.clone(),
                 clock: clock.clone(),
+                login_log: login_log.clone(),
             };
             web::Data::new(provider::provider(&settings, keys, parts))
         });

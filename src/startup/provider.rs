@@ -12,6 +12,7 @@ use crate::auth::keys::KeySet;
 use crate::auth::sessions::Sessions;
 use crate::clock::SharedClock;
 use crate::config::Settings;
+use crate::login_log::LoginLog;
 use crate::oidc::backchannel::Backchannel;
 use crate::oidc::tokens::IdTokenKeys;
 use crate::oidc::{OidcClients, Provider};
@@ -52,6 +53,7 @@ pub(super) struct Parts {
     pub(super) sessions: Sessions,
     pub(super) cache: CacheHandle,
     pub(super) clock: SharedClock,
+    pub(super) login_log: LoginLog,
 }
 
 /// The provider, with its back-channel logout notices started: every app's session that ends
@@ -81,5 +83,6 @@ pub(super) fn provider(settings: &Settings, keys: IdTokenKeys, p: Parts) -> Prov
         sessions: p.sessions,
         cache: p.cache,
         clock: p.clock,
+        login_log: p.login_log,
     }
 }

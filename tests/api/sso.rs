@@ -577,7 +577,7 @@ async fn consent_is_asked_once_per_scope_and_can_be_refused() {
 #[actix_web::test]
 async fn a_session_ended_anywhere_refuses_its_tokens_and_its_cookie() {
     let app = spawn_app().await;
-    app.create_user("gina").await;
+    app.create_user_with("gina", PASSWORD, true).await;
     let secret = register(&app, "wiki", true).await;
     let login = sign_in_browser(&app, "gina").await;
     let code = code_for(&app, "wiki", &[]).await;
@@ -586,6 +586,24 @@ async fn a_session_ended_anywhere_refuses_its_tokens_and_its_cookie() {
         .json()
         .await
         .unwrap();
+    // The app's sign-in is in the login log.
+    let own = token(&login, "access_token");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let rows = app.get_auth_json("/api/v1/logs/login?size=50", &own).await;
+        let found =
+            rows["data"]["items"].as_array().unwrap().iter().any(|r| {
+                r["method"] == "oidc:wiki" && r["username"] == "gina" && r["success"] == true
+            });
+        if found {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no oidc:wiki row in {rows}"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let access = tokens["access_token"].as_str().unwrap();
     let info = app.get_auth("/oidc/userinfo", access).await;
     assert_eq!(info.status(), 200);
@@ -594,7 +612,6 @@ async fn a_session_ended_anywhere_refuses_its_tokens_and_its_cookie() {
     assert!(info.get("roles").is_none(), "scope roles was not asked");
     // A client's token is for that client, not for Portcullis's own API, and the reverse.
     assert_eq!(app.me(access).await.status(), 401);
-    let own = token(&login, "access_token");
     assert_eq!(app.get_auth("/oidc/userinfo", &own).await.status(), 401);
 
     let res = app.post_auth("/api/v1/auth/logout/all", &own).await;
@@ -898,4 +915,177 @@ async fn revocation_ends_the_apps_session_and_tells_nobody_what_a_token_was() {
     oauth_error(res, 401, "invalid_client").await;
     let q = answer(&authorize(&app, &request("wiki", &[("prompt", "none")])).await);
     assert!(q.contains_key("code"), "the browser's session stays: {q:?}");
+}
+
+/// The client's secret authenticates: a made-up code is then `invalid_grant`, not
+/// `invalid_client`.
+async fn secret_works(app: &TestApp, client: &str, secret: &str) -> bool {
+    let res = exchange(
+        app,
+        client,
+        secret,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "made-up"),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    let body: Value = res.json().await.unwrap();
+    match body["error"].as_str() {
+        Some("invalid_grant") => true,
+        Some("invalid_client") => false,
+        _ => panic!("{body}"),
+    }
+}
+
+#[actix_web::test]
+async fn the_command_line_registers_updates_rotates_and_deletes_clients() {
+    use crate::cli::portcullis;
+    let app = spawn_app().await;
+    let out = portcullis(
+        &app,
+        &[
+            "oidc-client",
+            "create",
+            "--id",
+            "wiki",
+            "--redirect-uri",
+            REDIRECT,
+            "--scope",
+            "openid",
+            "--scope",
+            "email",
+            "--first-party",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secret = String::from_utf8(out.stdout).unwrap();
+    let secret = secret.trim_end();
+    assert_eq!(secret.len(), 43, "the secret alone on standard output");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shown only now"));
+    assert!(secret_works(&app, "wiki", secret).await);
+
+    let list = portcullis(&app, &["oidc-client", "list"], None);
+    let listed = String::from_utf8(list.stdout).unwrap();
+    assert!(
+        listed.contains("wiki  confidential, first party"),
+        "{listed}"
+    );
+    assert!(listed.contains("email openid"), "{listed}");
+    assert!(!listed.contains(secret));
+
+    let out = portcullis(
+        &app,
+        &[
+            "oidc-client",
+            "update",
+            "--id",
+            "wiki",
+            "--redirect-uri",
+            "https://wiki.example.com/cb",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let q = authorize(&app, &request("wiki", &[])).await;
+    assert_eq!(
+        q.status(),
+        400,
+        "the old redirect URI is no longer registered"
+    );
+    assert!(
+        secret_works(&app, "wiki", secret).await,
+        "an update keeps the secret"
+    );
+
+    let out = portcullis(
+        &app,
+        &["oidc-client", "rotate-secret", "--id", "wiki"],
+        None,
+    );
+    assert!(out.status.success());
+    let rotated = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !secret_works(&app, "wiki", secret).await,
+        "the old secret stops at once"
+    );
+    assert!(secret_works(&app, "wiki", rotated.trim_end()).await);
+
+    for (args, says) in [
+        (
+            vec!["--id", "wiki", "--redirect-uri", REDIRECT],
+            "exists already",
+        ),
+        (
+            vec!["--id", "x", "--redirect-uri", REDIRECT],
+            "client ids are 3 to 64",
+        ),
+        (
+            vec![
+                "--id",
+                "app2",
+                "--redirect-uri",
+                "http://app.example.com/cb",
+            ],
+            "plain http only to a loopback host",
+        ),
+        (
+            vec![
+                "--id",
+                "app2",
+                "--redirect-uri",
+                REDIRECT,
+                "--grant",
+                "implicit",
+            ],
+            "not a grant",
+        ),
+        (
+            vec![
+                "--id",
+                "app2",
+                "--redirect-uri",
+                REDIRECT,
+                "--scope",
+                "admin",
+            ],
+            "not a scope",
+        ),
+        (
+            vec!["--id", "app2", "--public", "--grant", "client_credentials"],
+            "cannot use client_credentials",
+        ),
+        (vec!["--id", "app2"], "needs at least one --redirect-uri"),
+    ] {
+        let mut all = vec!["oidc-client", "create"];
+        all.extend(args.iter().copied());
+        let out = portcullis(&app, &all, None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{all:?}");
+        assert!(stderr.contains(says), "{all:?}: {stderr}");
+        assert!(out.stdout.is_empty());
+    }
+    let out = portcullis(
+        &app,
+        &["oidc-client", "rotate-secret", "--id", "nobody"],
+        None,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no client `nobody`"));
+
+    let out = portcullis(&app, &["oidc-client", "delete", "--id", "wiki"], None);
+    assert!(out.status.success());
+    assert!(!secret_works(&app, "wiki", rotated.trim_end()).await);
+    let list = portcullis(&app, &["oidc-client", "list"], None);
+    assert!(String::from_utf8_lossy(&list.stderr).contains("no OpenID clients"));
 }
