@@ -17,6 +17,7 @@ use crate::config::ApiClientSettings;
 use crate::crypto;
 use crate::db::models::ApiClientRow;
 use crate::db::DbError;
+use crate::domain::valid_client_id as valid_id;
 use crate::domain::{ApiClient, ClaimSet, Invalidation};
 use crate::store::StoreError;
 
@@ -34,14 +35,6 @@ pub enum ClientError {
     NotAnnounced(StoreError),
     #[error(transparent)]
     Db(#[from] DbError),
-}
-
-fn valid_id(id: &str) -> bool {
-    (3..=64).contains(&id.len())
-        && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
 }
 
 /// What client authentication decided.

@@ -16,7 +16,8 @@ pub use claims::{ApiClient, Claim, ClaimSet, UnknownClaim};
 pub use client::ClientInfo;
 pub use invalidation::{EventId, Invalidation};
 pub use names::{
-    parse_avatar, parse_nickname, parse_phone, DomainError, Email, PasswordPolicy, Username,
+    parse_avatar, parse_nickname, parse_phone, valid_client_id, DomainError, Email, PasswordPolicy,
+    Username,
 };
 pub use oidc_client::OidcClient;
 pub use session::{ClientGrant, Grace, SessionRecord, SPENT_HISTORY};

@@ -91,6 +91,16 @@ impl Email {
 }
 
 /// The name shown: up to 64 characters, no control characters; blank means the username.
+/// An API or OpenID client's id: 3 to 64 characters of lower-case letters, digits, `.`, `_`
+/// and `-`, starting with a letter or digit.
+pub fn valid_client_id(id: &str) -> bool {
+    (3..=64).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+}
+
 pub fn parse_nickname(s: Option<&str>, username: &str) -> Result<String, DomainError> {
     let Some(s) = s else {
         return Ok(username.to_owned());

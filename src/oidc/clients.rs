@@ -23,6 +23,7 @@ use crate::config::ApiClientSettings;
 use crate::crypto;
 use crate::db::DbError;
 pub use crate::domain::oidc_client::{joined, Grant, IdTokenAlg, OidcClient, UnknownName, SCOPES};
+use crate::domain::valid_client_id as valid_id;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -44,14 +45,6 @@ pub enum ClientError {
     Invalid(&'static str),
     #[error(transparent)]
     Db(#[from] DbError),
-}
-
-fn valid_id(id: &str) -> bool {
-    (3..=64).contains(&id.len())
-        && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
 }
 
 /// Where a client's users may be sent back (or logged out to): an absolute URI without a

@@ -7,29 +7,27 @@
 //! redirector); after that, problems go back to the client as `?error=` with `state` and `iss`
 //! (RFC 9207). A request that needs its user to sign in or consent waits in the store under a
 //! random id (single use, `oidc.request_ttl_seconds`); a code waits under its hash (single use,
-//! `oidc.code_ttl_seconds`).
+//! `oidc.code_ttl_seconds`). What an app does with the code is `token`'s; signing out, `logout`'s.
 
 use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::clients::{ClientError, Grant, OidcClient, OidcClients};
-use super::tokens::{user_claims, IdToken, IdTokenKeys};
-use crate::actors::repo::{ConsentOf, FindUserByUuid, PutConsent, RepoHandle};
+use super::clients::{Grant, OidcClients};
+use super::tokens::IdTokenKeys;
+use crate::actors::repo::{ConsentOf, PutConsent, RepoHandle};
 use crate::actors::{AuthFailure, CacheHandle};
-use crate::auth::client::ClientInfo;
 use crate::auth::jwt::JwtKeys;
-use crate::auth::sessions::{RefreshToken, Sessions};
+use crate::auth::sessions::Sessions;
 use crate::clock::SharedClock;
 use crate::config::OidcSettings;
 use crate::crypto;
-use crate::domain::{Amr, AuthUser, ClientGrant, SessionRecord};
+use crate::domain::{Amr, AuthUser, SessionRecord};
 use crate::error::ApiError;
-use crate::login_log::{LoginLog, Reason};
+use crate::login_log::LoginLog;
 use crate::store::{Once, Store};
 
 /// What the provider needs besides the rest of the server.
@@ -141,93 +139,26 @@ pub struct AuthRequest {
 
 /// What an authorization code stands for.
 #[derive(Debug, Serialize, Deserialize)]
-struct CodeRecord {
-    client_id: String,
-    redirect_uri: String,
-    code_challenge: Option<String>,
-    uid: i64,
-    sid: String,
-    scopes: Vec<String>,
-    nonce: Option<String>,
-    auth_time: i64,
-    amr: Amr,
-}
-
-/// An OAuth 2.0 error (RFC 6749 §5.2), as the token endpoint answers it.
-#[derive(Debug)]
-pub struct TokenError {
-    pub error: &'static str,
-    pub description: String,
-    /// `invalid_client`'s 401; seconds to wait for a limited client.
-    pub status: u16,
-    pub retry_after: Option<i64>,
-}
-
-impl TokenError {
-    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
-        Self {
-            error,
-            description: description.into(),
-            status: 400,
-            retry_after: None,
-        }
-    }
-
-    pub fn invalid_client() -> Self {
-        Self {
-            status: 401,
-            ..Self::new("invalid_client", "client authentication failed")
-        }
-    }
-
-    pub fn unavailable() -> Self {
-        Self {
-            status: 503,
-            retry_after: Some(5),
-            ..Self::new("temporarily_unavailable", "try again shortly")
-        }
-    }
-
-    pub fn json(&self) -> Value {
-        serde_json::json!({"error": self.error, "error_description": self.description})
-    }
-}
-
-impl From<ApiError> for TokenError {
-    fn from(e: ApiError) -> Self {
-        tracing::warn!(error = %e, "token endpoint: a dependency failed");
-        Self::unavailable()
-    }
-}
-
-impl From<ClientError> for TokenError {
-    fn from(e: ClientError) -> Self {
-        tracing::warn!(error = %e, "token endpoint: cannot read the client");
-        Self::unavailable()
-    }
-}
-
-/// What the token endpoint answers.
-#[derive(Debug, Serialize)]
-pub struct Tokens {
-    pub access_token: String,
-    pub token_type: &'static str,
-    pub expires_in: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
-    pub scope: String,
+pub(super) struct CodeRecord {
+    pub(super) client_id: String,
+    pub(super) redirect_uri: String,
+    pub(super) code_challenge: Option<String>,
+    pub(super) uid: i64,
+    pub(super) sid: String,
+    pub(super) scopes: Vec<String>,
+    pub(super) nonce: Option<String>,
+    pub(super) auth_time: i64,
+    pub(super) amr: Amr,
 }
 
 /// RFC 7636 §4.1: 43 to 128 unreserved characters (a challenge, S256's base64url, is 43).
-fn pkce_text(s: &str) -> bool {
+pub(super) fn pkce_text(s: &str) -> bool {
     (43..=128).contains(&s.len())
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~'))
 }
 
-fn s256(verifier: &str) -> String {
+pub(super) fn s256(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
@@ -636,345 +567,6 @@ impl Provider {
             .await?;
         Ok(found.and_then(|json| serde_json::from_str(&json).ok()))
     }
-
-    /// `POST /oidc/token` for an authenticated client; `from` is who called (the client's
-    /// session records it).
-    pub async fn token(
-        &self,
-        client: &OidcClient,
-        p: &Params,
-        from: &ClientInfo,
-    ) -> Result<Tokens, TokenError> {
-        match p.get("grant_type").map(String::as_str) {
-            Some("authorization_code") => self.exchange_code(client, p, from).await,
-            Some("refresh_token") => self.refresh(client, p).await,
-            Some("client_credentials") => Err(TokenError::new(
-                "unsupported_grant_type",
-                "client_credentials is not offered yet",
-            )),
-            Some(_) => Err(TokenError::new(
-                "unsupported_grant_type",
-                "grant_type must be authorization_code or refresh_token",
-            )),
-            None => Err(TokenError::new("invalid_request", "grant_type is missing")),
-        }
-    }
-
-    /// `grant_type=refresh_token`: the client's refresh token rotated (a reused one ends its
-    /// session), a new access token; the scopes stay what was granted (a request may narrow
-    /// them only by asking for none).
-    async fn refresh(&self, client: &OidcClient, p: &Params) -> Result<Tokens, TokenError> {
-        if !client.may(Grant::RefreshToken) {
-            return Err(TokenError::new(
-                "unauthorized_client",
-                "this client may not use refresh_token",
-            ));
-        }
-        let presented = p
-            .get("refresh_token")
-            .ok_or_else(|| TokenError::new("invalid_request", "refresh_token is missing"))?;
-        let (uid, t) = match self
-            .sessions
-            .refresh_for_client(presented, &client.id)
-            .await
-        {
-            Ok(found) => found,
-            Err(e) if e.kind.status == 401 || e.kind.status == 400 => {
-                return Err(TokenError::new(
-                    "invalid_grant",
-                    "the refresh token is unknown, spent or its session has ended",
-                ))
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if let Some(asked) = p.get("scope") {
-            let granted: Vec<&str> = t.scope.split(' ').collect();
-            if asked
-                .split(' ')
-                .any(|s| !s.is_empty() && !granted.contains(&s))
-            {
-                return Err(TokenError::new("invalid_scope", "more than was granted"));
-            }
-        }
-        let (access_token, exp) = self
-            .jwt
-            .issue_for_client(uid, &t.sid, t.proof, &client.id, &t.scope, t.issued_at)
-            .map_err(ApiError::internal)?;
-        Ok(Tokens {
-            access_token,
-            token_type: "Bearer",
-            expires_in: (exp - self.clock.unix()).max(0),
-            id_token: None,
-            refresh_token: Some(t.refresh),
-            scope: t.scope,
-        })
-    }
-
-    async fn exchange_code(
-        &self,
-        client: &OidcClient,
-        p: &Params,
-        from: &ClientInfo,
-    ) -> Result<Tokens, TokenError> {
-        let invalid = |why: &str| TokenError::new("invalid_grant", why);
-        if !client.may(Grant::AuthorizationCode) {
-            return Err(TokenError::new(
-                "unauthorized_client",
-                "this client may not use authorization_code",
-            ));
-        }
-        let code = p
-            .get("code")
-            .ok_or_else(|| TokenError::new("invalid_request", "code is missing"))?;
-        let now = self.clock.unix();
-        let found = self
-            .store
-            .take_once(Once::OidcCode, &crypto::digest(code), now)
-            .await
-            .map_err(ApiError::from)?;
-        let record: CodeRecord = found
-            .and_then(|json| serde_json::from_str(&json).ok())
-            .ok_or_else(|| invalid("the code is unknown, used or expired"))?;
-        if record.client_id != client.id {
-            return Err(invalid("the code was issued to another client"));
-        }
-        if p.get("redirect_uri") != Some(&record.redirect_uri) {
-            return Err(invalid("redirect_uri is not the one the code was sent to"));
-        }
-        match (&record.code_challenge, p.get("code_verifier")) {
-            (Some(challenge), Some(v))
-                if pkce_text(v) && crypto::ct_eq(s256(v).as_bytes(), challenge.as_bytes()) => {}
-            (Some(_), _) => return Err(invalid("code_verifier does not match the challenge")),
-            (None, Some(_)) => return Err(invalid("the request had no code_challenge")),
-            (None, None) => {}
-        }
-        let user = match self
-            .cache
-            .resolve(Arc::from(record.sid.as_str()), record.uid)
-            .await
-        {
-            Ok(u) if u.user.is_enabled() => u,
-            Ok(_) | Err(AuthFailure::SessionEnded | AuthFailure::UserUnavailable) => {
-                return Err(invalid("the session the code was issued in has ended"))
-            }
-            Err(_) => return Err(TokenError::unavailable()),
-        };
-        let scope = record.scopes.join(" ");
-        // The client's own session: its access tokens name it, so revoking them or its refresh
-        // token ends only this app's access; it ends with the browser session unless the app
-        // was granted offline_access.
-        let grant = ClientGrant {
-            client_id: client.id.clone(),
-            scope: scope.clone(),
-            browser_sid: record.sid.clone(),
-        };
-        let offline = record.scopes.iter().any(|s| s == "offline_access");
-        let session = self
-            .sessions
-            .start_for_client(record.uid, &record.sid, grant, offline, from)
-            .await?
-            .ok_or_else(|| invalid("the session the code was issued in has ended"))?;
-        let (access_token, exp) = self
-            .jwt
-            .issue_for_client(
-                record.uid,
-                &session.sid,
-                session.proof,
-                &client.id,
-                &scope,
-                now,
-            )
-            .map_err(ApiError::internal)?;
-        let scopes: Vec<&str> = record.scopes.iter().map(String::as_str).collect();
-        let id_token = IdToken {
-            issuer: &self.issuer,
-            client_id: &client.id,
-            sid: &record.sid,
-            nonce: record.nonce.as_deref(),
-            auth_time: record.auth_time,
-            amr: record.amr,
-            access_token: Some(&access_token),
-            now,
-            ttl: self.settings.id_token_ttl_seconds,
-        };
-        let id_token = self
-            .keys
-            .sign(
-                client.id_token_alg,
-                &id_token,
-                user_claims(&user.user, &scopes),
-            )
-            .map_err(ApiError::internal)?;
-        self.login_log.record(
-            &user.user.username,
-            Some(record.uid),
-            Reason::Success,
-            &format!("oidc:{}", client.id),
-            from,
-            self.clock.naive(),
-        );
-        Ok(Tokens {
-            access_token,
-            token_type: "Bearer",
-            expires_in: exp - now,
-            id_token: Some(id_token),
-            refresh_token: client.may(Grant::RefreshToken).then_some(session.refresh),
-            scope,
-        })
-    }
-
-    /// RFC 7009: the client's refresh token, or access token, stops working: the client's
-    /// session it names ends (nothing else: a token of another client, or none at all, is
-    /// answered the same, as the RFC asks).
-    pub async fn revoke(&self, client: &OidcClient, token: &str) -> Result<(), ApiError> {
-        let now = self.clock.unix();
-        let named = match RefreshToken::parse(token) {
-            Some(t) => Some((t.uid, t.sid)),
-            None => self
-                .jwt
-                .verify_client_token(token, now)
-                .ok()
-                .filter(|c| c.client_id.as_deref() == Some(client.id.as_str()))
-                .and_then(|c| Some((c.user_id()?, c.sid))),
-        };
-        if let Some((uid, sid)) = named {
-            if self
-                .sessions
-                .client_session(uid, &sid, &client.id)
-                .await?
-                .is_some()
-            {
-                self.sessions.end(uid, &sid).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// OpenID Connect RP-Initiated Logout 1.0: ends the browser's session at the provider (and
-    /// with it every app's session that ends with it), then back to the app if it names a
-    /// registered `post_logout_redirect_uri`. Without an `id_token_hint` the user is asked
-    /// first (`confirmed`: the answer), so another site cannot sign them out.
-    pub async fn logout(&self, p: &Params, browser: Option<&str>, confirmed: bool) -> LogoutAnswer {
-        let get = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
-        let hint = match get("id_token_hint") {
-            Some(t) => match self.keys.read_hint(t, &self.issuer) {
-                Some(h) => Some(h),
-                None => return LogoutAnswer::Page(PageError::BadHint),
-            },
-            None => None,
-        };
-        let client_id = match (get("client_id"), &hint) {
-            (Some(id), Some(h)) if id != h.aud => return LogoutAnswer::Page(PageError::BadHint),
-            (Some(id), _) => Some(id.to_owned()),
-            (None, Some(h)) => Some(h.aud.clone()),
-            (None, None) => None,
-        };
-        let back = match get("post_logout_redirect_uri") {
-            None => None,
-            Some(uri) => {
-                let client = match &client_id {
-                    Some(id) => match self.clients.find(id).await {
-                        Ok(c) => c,
-                        Err(_) => return LogoutAnswer::Page(PageError::Unavailable),
-                    },
-                    None => None,
-                };
-                match client {
-                    Some(c) if c.post_logout_redirect_uris.iter().any(|u| u == uri) => {
-                        let mut url = match url::Url::parse(uri) {
-                            Ok(u) => u,
-                            Err(_) => return LogoutAnswer::Page(PageError::BadRedirect),
-                        };
-                        if let Some(state) = get("state") {
-                            url.query_pairs_mut().append_pair("state", state);
-                        }
-                        Some(String::from(url))
-                    }
-                    _ => return LogoutAnswer::Page(PageError::BadRedirect),
-                }
-            }
-        };
-        if hint.is_none() && !confirmed {
-            return LogoutAnswer::Confirm;
-        }
-        let session = match browser {
-            Some(cookie) => match self.sessions.session_of_browser(cookie).await {
-                Ok(s) => s,
-                Err(_) => return LogoutAnswer::Page(PageError::Unavailable),
-            },
-            None => None,
-        };
-        // The hint names the session the app saw; the browser's may be another user's now:
-        // only the hinted one ends then.
-        let target = match (&hint, session) {
-            (Some(h), s) if s.as_ref().map(|s| Some(&s.sid)) != Some(h.sid.as_ref()) => {
-                match (&h.sid, self.user_by_uuid(&h.sub).await) {
-                    (Some(sid), Ok(Some(uid))) => Some((uid, sid.clone())),
-                    (_, Err(_)) => return LogoutAnswer::Page(PageError::Unavailable),
-                    _ => None,
-                }
-            }
-            (_, Some(s)) => Some((s.uid, s.sid)),
-            (_, None) => None,
-        };
-        if let Some((uid, sid)) = target {
-            if self.sessions.end(uid, &sid).await.is_err() {
-                return LogoutAnswer::Page(PageError::Unavailable);
-            }
-        }
-        LogoutAnswer::Done(back)
-    }
-
-    async fn user_by_uuid(&self, uuid: &str) -> Result<Option<i64>, ApiError> {
-        let user = self
-            .repo
-            .send(FindUserByUuid {
-                uuid: uuid.to_owned(),
-            })
-            .await
-            .map_err(ApiError::unavailable)?;
-        Ok(user.map(|u| u.id))
-    }
-
-    /// `/oidc/userinfo`: the claims the token's scopes grant, while its session lives.
-    pub async fn userinfo(&self, token: &str) -> Result<Map<String, Value>, UserinfoError> {
-        let now = self.clock.unix();
-        let claims = self
-            .jwt
-            .verify_client_token(token, now)
-            .map_err(|_| UserinfoError::InvalidToken)?;
-        let uid = claims.user_id().ok_or(UserinfoError::InvalidToken)?;
-        let user = match self
-            .cache
-            .resolve(Arc::from(claims.sid.as_str()), uid)
-            .await
-        {
-            Ok(u) if u.user.is_enabled() => u,
-            Ok(_) | Err(AuthFailure::SessionEnded | AuthFailure::UserUnavailable) => {
-                return Err(UserinfoError::InvalidToken)
-            }
-            Err(_) => return Err(UserinfoError::Unavailable),
-        };
-        let scope = claims.scope.unwrap_or_default();
-        let scopes: Vec<&str> = scope.split(' ').collect();
-        Ok(user_claims(&user.user, &scopes))
-    }
-}
-
-/// What RP-initiated logout decided.
-#[derive(Debug)]
-pub enum LogoutAnswer {
-    /// No proof the request is the user's own app (no `id_token_hint`): ask the user.
-    Confirm,
-    /// Signed out; back to the app's registered URI, or the provider's own page.
-    Done(Option<String>),
-    Page(PageError),
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum UserinfoError {
-    InvalidToken,
-    Unavailable,
 }
 
 /// A value echoed in an error, cut short.

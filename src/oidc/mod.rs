@@ -5,6 +5,8 @@ pub mod backchannel;
 pub mod clients;
 pub mod flow;
 pub mod keys;
+pub mod logout;
+pub mod token;
 pub mod tokens;
 
 pub use clients::{OidcClient, OidcClients};

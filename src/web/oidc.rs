@@ -16,9 +16,9 @@ use crate::config::SessionSettings;
 use std::sync::Arc;
 
 use crate::oidc::clients::ClientAuth;
-use crate::oidc::flow::{
-    params, Answer, LogoutAnswer, PageError, Params, TokenError, UserinfoError,
-};
+use crate::oidc::flow::{params, Answer, PageError, Params};
+use crate::oidc::logout::LogoutAnswer;
+use crate::oidc::token::{TokenError, UserinfoError};
 use crate::oidc::{OidcClient, Provider};
 
 /// The browser's single sign-on cookie: HttpOnly, `SameSite=Lax` (sent on the top-level

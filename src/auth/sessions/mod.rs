@@ -412,15 +412,8 @@ impl Sessions {
         &self,
         presented: &str,
     ) -> Result<Option<SessionRecord>, ApiError> {
-        let Some(token) = RefreshToken::parse(presented) else {
-            return Ok(None);
-        };
-        let now = self.clock.unix();
-        let session = self.store.session(token.uid, &token.sid).await?;
-        let digest = crypto::digest(presented);
-        Ok(session.filter(|s| {
-            s.is_live(now) && crypto::ct_eq(s.refresh_hash.as_bytes(), digest.as_bytes())
-        }))
+        self.session_holding(presented, |s| Some(s.refresh_hash.as_str()))
+            .await
     }
 
     /// A browser's single sign-on cookie for this live session (`{uid}.{sid}.{secret}`, as a
@@ -440,6 +433,17 @@ impl Sessions {
         &self,
         presented: &str,
     ) -> Result<Option<SessionRecord>, ApiError> {
+        self.session_holding(presented, |s| s.browser_hash.as_deref())
+            .await
+    }
+
+    /// The live session whose digest `kept` is `presented`'s (a `{uid}.{sid}.{secret}`
+    /// token: a refresh token, a browser's cookie).
+    async fn session_holding(
+        &self,
+        presented: &str,
+        kept: impl Fn(&SessionRecord) -> Option<&str>,
+    ) -> Result<Option<SessionRecord>, ApiError> {
         let Some(token) = RefreshToken::parse(presented) else {
             return Ok(None);
         };
@@ -448,9 +452,7 @@ impl Sessions {
         let digest = crypto::digest(presented);
         Ok(session.filter(|s| {
             s.is_live(now)
-                && s.browser_hash
-                    .as_ref()
-                    .is_some_and(|h| crypto::ct_eq(h.as_bytes(), digest.as_bytes()))
+                && kept(s).is_some_and(|h| crypto::ct_eq(h.as_bytes(), digest.as_bytes()))
         }))
     }
 
