@@ -19,6 +19,9 @@ pub struct AccessClaims {
     pub iss: String,
     pub aud: String,
     pub sub: String,
+    /// The session; empty (absent) only in a client's own `client_credentials` tokens, which
+    /// no session backs and no check but `verify_client_credentials` accepts.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sid: String,
     pub jti: String,
     pub iat: i64,
@@ -313,6 +316,45 @@ impl JwtKeys {
         Ok((encode(&self.header, &claims, &self.encoding)?, claims.exp))
     }
 
+    /// A `client_credentials` token (RFC 9068 §2.2): the client acting for itself, so `sub`,
+    /// `aud` and `client_id` all name it, and no session or user stands behind it.
+    pub fn issue_client_credentials(
+        &self,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+    ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            aud: client_id.to_owned(),
+            sub: client_id.to_owned(),
+            sid: String::new(),
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            iat: now,
+            nbf: now,
+            exp: now + self.ttl,
+            amr: Amr::default(),
+            auth_time: None,
+            client_id: Some(client_id.to_owned()),
+            scope: Some(scope.to_owned()),
+        };
+        Ok((encode(&self.header, &claims, &self.encoding)?, claims.exp))
+    }
+
+    /// A token from `issue_client_credentials`: signature, type and times as `verify` checks
+    /// them; `sub`, `aud` and `client_id` the same client; no session.
+    pub fn verify_client_credentials(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<AccessClaims, TokenRejection> {
+        let c = self.signed_and_in_time(token, now, &self.client_validation)?;
+        match &c.client_id {
+            Some(id) if *id == c.aud && *id == c.sub && c.sid.is_empty() => Ok(c),
+            _ => Err(TokenRejection::WrongType),
+        }
+    }
+
     /// An access token issued to an OpenID client (`verify`'s checks, for the client's
     /// audience rather than Portcullis's own).
     pub fn verify_client_token(
@@ -336,7 +378,21 @@ impl JwtKeys {
         Ok(c)
     }
 
+    /// A user's token: `signed_and_in_time`, for a user and a session.
     fn check(
+        &self,
+        token: &str,
+        now: i64,
+        validation: &Validation,
+    ) -> Result<AccessClaims, TokenRejection> {
+        let c = self.signed_and_in_time(token, now, validation)?;
+        if c.user_id().is_none() || c.sid.is_empty() {
+            return Err(TokenRejection::BadSubject);
+        }
+        Ok(c)
+    }
+
+    fn signed_and_in_time(
         &self,
         token: &str,
         now: i64,
@@ -359,9 +415,6 @@ impl JwtKeys {
         }
         if now.saturating_add(self.leeway) < c.nbf || now.saturating_add(self.leeway) < c.iat {
             return Err(TokenRejection::NotYetValid);
-        }
-        if c.user_id().is_none() || c.sid.is_empty() {
-            return Err(TokenRejection::BadSubject);
         }
         Ok(c)
     }
@@ -413,6 +466,34 @@ mod tests {
         let header = jsonwebtoken::decode_header(&t).unwrap();
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
         assert!(header.kid.is_some());
+    }
+
+    #[test]
+    fn a_client_acting_for_itself_passes_only_its_own_check() {
+        let k = keys();
+        // A client named like a user id still has no session behind its token.
+        for client in ["svc", "7"] {
+            let (t, _) = k
+                .issue_client_credentials(client, "profile", 1_000)
+                .unwrap();
+            assert!(k.verify(&t, 1_000).is_err(), "{client}");
+            assert!(k.verify_client_token(&t, 1_000).is_err(), "{client}");
+            assert!(k.verify_and_remember(&t, 1_000).is_err());
+            let c = k.verify_client_credentials(&t, 1_000).unwrap();
+            assert_eq!((c.sub.as_str(), c.aud.as_str()), (client, client));
+            assert_eq!(c.scope.as_deref(), Some("profile"));
+            assert!(k.verify_client_credentials(&t, c.exp + 31).is_err());
+        }
+        let (for_user, _) = k
+            .issue_for_client(5, "s", Proof::password(1_000), "svc", "openid", 1_000)
+            .unwrap();
+        assert!(k.verify_client_token(&for_user, 1_000).is_ok());
+        assert_eq!(
+            k.verify_client_credentials(&for_user, 1_000),
+            Err(TokenRejection::WrongType)
+        );
+        let (own, _) = k.issue(5, "s", Proof::password(1_000), 1_000).unwrap();
+        assert!(k.verify_client_credentials(&own, 1_000).is_err());
     }
 
     #[test]

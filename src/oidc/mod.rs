@@ -4,6 +4,7 @@
 pub mod backchannel;
 pub mod clients;
 pub mod flow;
+pub mod introspect;
 pub mod keys;
 pub mod logout;
 pub mod token;

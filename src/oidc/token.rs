@@ -1,4 +1,5 @@
-//! The token endpoint's grants (`authorization_code`, `refresh_token`), revocation (RFC 7009)
+//! The token endpoint's grants (`authorization_code`, `refresh_token`, `client_credentials`),
+//! revocation (RFC 7009)
 //! and userinfo: what an app does with a code once `flow` gave it one.
 
 use std::sync::Arc;
@@ -103,16 +104,80 @@ impl Provider {
         match p.get("grant_type").map(String::as_str) {
             Some("authorization_code") => self.exchange_code(client, p, from).await,
             Some("refresh_token") => self.refresh(client, p).await,
-            Some("client_credentials") => Err(TokenError::new(
-                "unsupported_grant_type",
-                "client_credentials is not offered yet",
-            )),
+            Some("client_credentials") => self.client_credentials(client, p, from),
             Some(_) => Err(TokenError::new(
                 "unsupported_grant_type",
-                "grant_type must be authorization_code or refresh_token",
+                "grant_type must be authorization_code, refresh_token or client_credentials",
             )),
             None => Err(TokenError::new("invalid_request", "grant_type is missing")),
         }
+    }
+
+    /// `grant_type=client_credentials` (RFC 6749 §4.4): a confidential client acting for
+    /// itself gets an access token naming it (`sub`, `aud`, `client_id`) with the scopes it
+    /// asked for among those registered (all of them if it asked for none; `openid` and
+    /// `offline_access` are about users, so never); no refresh or ID token. Such a token
+    /// stays active while the client exists (introspection checks), until it expires.
+    fn client_credentials(
+        &self,
+        client: &OidcClient,
+        p: &Params,
+        from: &ClientInfo,
+    ) -> Result<Tokens, TokenError> {
+        // A public client authenticates with its id alone: that proves nothing.
+        if client.is_public() || !client.may(Grant::ClientCredentials) {
+            return Err(TokenError::new(
+                "unauthorized_client",
+                "this client may not use client_credentials",
+            ));
+        }
+        if p.contains_key("resource") {
+            return Err(TokenError::new(
+                "invalid_target",
+                "resource indicators are not offered: the token's audience is the client",
+            ));
+        }
+        let offered: Vec<&str> = client
+            .scopes
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !matches!(*s, "openid" | "offline_access"))
+            .collect();
+        let asked: Vec<&str> = match p.get("scope") {
+            Some(asked) => asked.split(' ').filter(|s| !s.is_empty()).collect(),
+            None => Vec::new(),
+        };
+        if let Some(bad) = asked.iter().find(|s| !offered.contains(s)) {
+            return Err(TokenError::new(
+                "invalid_scope",
+                format!("`{bad}` is not a scope this client may ask for with client_credentials"),
+            ));
+        }
+        let scope = match asked.is_empty() {
+            true => offered.join(" "),
+            false => asked.join(" "),
+        };
+        let now = self.clock.unix();
+        let (access_token, exp) = self
+            .jwt
+            .issue_client_credentials(&client.id, &scope, now)
+            .map_err(ApiError::internal)?;
+        self.login_log.record(
+            &client.id,
+            None,
+            Reason::Success,
+            "oidc:client_credentials",
+            from,
+            self.clock.naive(),
+        );
+        Ok(Tokens {
+            access_token,
+            token_type: "Bearer",
+            expires_in: exp - now,
+            id_token: None,
+            refresh_token: None,
+            scope,
+        })
     }
 
     /// `grant_type=refresh_token`: the client's refresh token rotated (a reused one ends its

@@ -19,13 +19,13 @@ use std::collections::HashMap;
 
 use crate::helpers::*;
 
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const BYE: &str = "http://127.0.0.1:9/signed-out";
 /// RFC 7636 appendix B's pair.
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
-fn spec(first_party: bool) -> ClientSpec {
+pub(crate) fn spec(first_party: bool) -> ClientSpec {
     ClientSpec {
         redirect_uris: vec![REDIRECT.into()],
         post_logout_redirect_uris: vec![BYE.into()],
@@ -40,7 +40,7 @@ fn spec(first_party: bool) -> ClientSpec {
 }
 
 /// A confidential client; its secret.
-async fn register(app: &TestApp, id: &str, first_party: bool) -> String {
+pub(crate) async fn register(app: &TestApp, id: &str, first_party: bool) -> String {
     let (_, secret) = app
         .oidc_clients
         .create(id, false, spec(first_party))
@@ -50,7 +50,7 @@ async fn register(app: &TestApp, id: &str, first_party: bool) -> String {
 }
 
 /// Signs in at the provider as its page does: the login, then the browser's cookie.
-async fn sign_in_browser(app: &TestApp, username: &str) -> Value {
+pub(crate) async fn sign_in_browser(app: &TestApp, username: &str) -> Value {
     let data = app.login(username, PASSWORD).await;
     let res = app
         .client
@@ -73,7 +73,10 @@ async fn sign_in_browser(app: &TestApp, username: &str) -> Value {
     data
 }
 
-fn request<'a>(client: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn request<'a>(
+    client: &'a str,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
     let mut q = vec![
         ("client_id", client),
         ("redirect_uri", REDIRECT),
@@ -93,7 +96,7 @@ fn request<'a>(client: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &
     q
 }
 
-async fn authorize(app: &TestApp, query: &[(&str, &str)]) -> Response {
+pub(crate) async fn authorize(app: &TestApp, query: &[(&str, &str)]) -> Response {
     app.client
         .get(app.url("/oidc/authorize"))
         .query(query)
@@ -112,7 +115,7 @@ fn location(res: &Response) -> Url {
     Url::parse(to).unwrap()
 }
 
-fn answer(res: &Response) -> HashMap<String, String> {
+pub(crate) fn answer(res: &Response) -> HashMap<String, String> {
     assert_eq!(res.status(), 302);
     let url = location(res);
     assert!(url.as_str().starts_with(REDIRECT), "{url}");
@@ -120,13 +123,18 @@ fn answer(res: &Response) -> HashMap<String, String> {
 }
 
 /// A code for `client`, from a browser signed in as `user`.
-async fn code_for(app: &TestApp, client: &str, extra: &[(&str, &str)]) -> String {
+pub(crate) async fn code_for(app: &TestApp, client: &str, extra: &[(&str, &str)]) -> String {
     let res = authorize(app, &request(client, extra)).await;
     let q = answer(&res);
     q.get("code").cloned().unwrap_or_else(|| panic!("{q:?}"))
 }
 
-async fn exchange(app: &TestApp, client: &str, secret: &str, form: &[(&str, &str)]) -> Response {
+pub(crate) async fn exchange(
+    app: &TestApp,
+    client: &str,
+    secret: &str,
+    form: &[(&str, &str)],
+) -> Response {
     app.client
         .post(app.url("/oidc/token"))
         .basic_auth(client, Some(secret))
@@ -136,7 +144,7 @@ async fn exchange(app: &TestApp, client: &str, secret: &str, form: &[(&str, &str
         .unwrap()
 }
 
-async fn code_grant(app: &TestApp, client: &str, secret: &str, code: &str) -> Response {
+pub(crate) async fn code_grant(app: &TestApp, client: &str, secret: &str, code: &str) -> Response {
     exchange(
         app,
         client,
@@ -151,7 +159,7 @@ async fn code_grant(app: &TestApp, client: &str, secret: &str, code: &str) -> Re
     .await
 }
 
-async fn oauth_error(res: Response, status: u16, error: &str) -> Value {
+pub(crate) async fn oauth_error(res: Response, status: u16, error: &str) -> Value {
     assert_eq!(res.status(), status);
     assert_eq!(res.headers()["cache-control"], "no-store");
     let body: Value = res.json().await.unwrap();
@@ -668,7 +676,7 @@ async fn without_the_provider_its_endpoints_are_not_there() {
     assert!(!keys.to_string().contains("RSA"));
 }
 
-async fn tokens_of(res: Response) -> Value {
+pub(crate) async fn tokens_of(res: Response) -> Value {
     assert_eq!(res.status(), 200);
     res.json().await.unwrap()
 }

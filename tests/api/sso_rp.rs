@@ -22,7 +22,11 @@ async fn openid_client_signs_in_refreshes_revokes_and_logs_out() {
     let spec = ClientSpec {
         redirect_uris: vec![REDIRECT.into()],
         post_logout_redirect_uris: vec![BYE.into()],
-        grants: vec![Grant::AuthorizationCode, Grant::RefreshToken],
+        grants: vec![
+            Grant::AuthorizationCode,
+            Grant::RefreshToken,
+            Grant::ClientCredentials,
+        ],
         scopes: ["openid", "profile", "email", "offline_access"]
             .map(String::from)
             .into(),
@@ -90,6 +94,14 @@ async fn openid_client_signs_in_refreshes_revokes_and_logs_out() {
     );
     assert_eq!(seen["after_revoke"], "invalid_grant", "{seen}");
     assert_eq!(seen["code_again"], "invalid_grant", "{seen}");
+    let service = &seen["client_credentials"];
+    assert_eq!(service["scope"], "profile", "{seen}");
+    assert!(
+        service["refresh"].is_null() && service["id_token"].is_null(),
+        "{seen}"
+    );
+    let claims = jwt_claims(service["token"].as_str().unwrap());
+    assert_eq!(claims["sub"], claims["client_id"]);
 
     // RP-initiated logout, as the library built it: back to the app, the browser signed out.
     let end = seen["end_session"].as_str().unwrap();

@@ -3,7 +3,7 @@
 // It runs discovery and prints {"authorize": URL}; the test plays the browser and writes back
 // the URL the provider redirected to; the RP then exchanges the code (PKCE, state, nonce and
 // RFC 9207's iss checked), reads userinfo, refreshes (and retries inside the grace window),
-// revokes, tries the code again, and prints what it saw as one
+// revokes, tries the code again, asks for a client_credentials token, and prints what it saw as one
 // JSON line.
 
 import * as client from 'openid-client';
@@ -47,6 +47,8 @@ try {
   const codeAgain = await client.authorizationCodeGrant(config, new URL(callback), {
     pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce,
   }).then(() => 'accepted', (e) => e.error ?? e.code ?? String(e));
+  // The client acting for itself.
+  const service = await client.clientCredentialsGrant(config, { scope: 'profile' });
   const end = client.buildEndSessionUrl(config, {
     id_token_hint: tokens.id_token,
     post_logout_redirect_uri: postLogout,
@@ -64,6 +66,8 @@ try {
     after_revoke: afterRevoke,
     code_again: codeAgain,
     end_session: end.href,
+    client_credentials: { scope: service.scope, refresh: service.refresh_token ?? null, id_token: service.id_token ?? null,
+      token: service.access_token },
   });
 } catch (e) {
   say({ error: String(e), code: e.code ?? null, cause: e.cause ? String(e.cause) : null });

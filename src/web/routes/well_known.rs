@@ -52,7 +52,7 @@ impl Discovery {
                 "scopes_supported": SCOPES,
                 "response_types_supported": ["code"],
                 "response_modes_supported": ["query"],
-                "grant_types_supported": ["authorization_code", "refresh_token"],
+                "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
                 "code_challenge_methods_supported": ["S256"],
                 "id_token_signing_alg_values_supported": algs,
                 "token_endpoint_auth_methods_supported":

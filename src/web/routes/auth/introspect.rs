@@ -5,6 +5,8 @@
 //! had applied when it answered, so a cache that follows the feed (the guard crate) can tell an answer from a
 //! node that is behind it.
 
+use std::sync::Arc;
+
 use actix_web::http::header;
 use actix_web::{web::Data, HttpRequest, HttpResponse};
 use paperclip::actix::{api_v2_operation, web::Form, Apiv2Schema};
@@ -13,9 +15,11 @@ use serde::{Deserialize, Serialize};
 use super::client_auth::authenticate_client;
 use crate::actors::CacheHandle;
 use crate::auth::clients::ApiClients;
-use crate::auth::gate::{Gate, Inspected};
+use crate::auth::gate::{Authenticated, Gate, Inspected};
 use crate::domain::{ApiClient, Claim};
 use crate::error::ApiError;
+use crate::oidc::introspect::AppToken;
+use crate::oidc::Provider;
 
 #[derive(Deserialize, Apiv2Schema)]
 pub struct IntrospectRequest {
@@ -47,7 +51,11 @@ pub struct Introspection {
     pub aud: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
-    /// The user's permission codes, space-separated.
+    /// A token issued to an OpenID client: that client (also its `aud`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Portcullis's own tokens: the user's permission codes; a client's tokens: the scopes
+    /// it was granted. Space-separated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     /// Only a verified address.
@@ -98,8 +106,49 @@ fn granted(i: &Inspected, client: &ApiClient, gate: &Gate) -> Introspection {
         }),
         amr: has(Claim::Amr).then(|| i.who.proof.amr.names().map(str::to_owned).collect()),
         auth_time: has(Claim::AuthTime).then_some(i.who.proof.auth_time),
+        client_id: None,
         portcullis_log_position: None,
     }
+}
+
+/// What `client` may be told about an active token issued to an OpenID client, which it sees
+/// only when it was registered for that client's audience (`--audience {client id}`).
+fn granted_app_token(t: AppToken, client: &ApiClient, gate: &Gate) -> Introspection {
+    let c = t.claims;
+    if client.audience.as_deref() != Some(c.aud.as_str()) {
+        return Introspection::default();
+    }
+    let has = |claim: Claim| client.claims.has(claim);
+    let mut answer = match t.user {
+        Some(user) => {
+            let inspected = Inspected {
+                who: Authenticated {
+                    user,
+                    sid: Arc::from(c.sid.as_str()),
+                    proof: c.proof(),
+                },
+                iat: c.iat,
+                nbf: c.nbf,
+                exp: c.exp,
+            };
+            granted(&inspected, client, gate)
+        }
+        // The client acting for itself: no user, no session.
+        None => Introspection {
+            active: true,
+            sub: has(Claim::Sub).then(|| c.sub.clone()),
+            exp: has(Claim::Exp).then_some(c.exp),
+            iat: has(Claim::Iat).then_some(c.iat),
+            nbf: has(Claim::Nbf).then_some(c.nbf),
+            iss: has(Claim::Iss).then(|| c.iss.clone()),
+            token_type: has(Claim::TokenType).then(|| "Bearer".into()),
+            ..Introspection::default()
+        },
+    };
+    answer.aud = has(Claim::Aud).then_some(c.aud);
+    answer.scope = has(Claim::Scope).then(|| c.scope.unwrap_or_default());
+    answer.client_id = c.client_id;
+    answer
 }
 
 /// Is this access token active, and whose is it? API clients only (HTTP Basic).
@@ -123,14 +172,25 @@ pub async fn introspect(
         .audience
         .as_deref()
         .is_none_or(|a| a == gate.audience());
-    let mut answer = match gate.inspect(&form.token).await {
-        Ok(i) if for_client => granted(&i, &client, &gate),
-        Ok(_) => Introspection::default(),
+    // Whether a session stands behind an active answer: only then can the feed make it stale.
+    let (mut answer, has_session) = match gate.inspect(&form.token).await {
+        Ok(i) if for_client => (granted(&i, &client, &gate), true),
+        Ok(_) => (Introspection::default(), false),
         // A backing service failing is not "inactive": say so.
         Err(r) if r.error.kind.status >= 500 => return Err(r.error),
-        Err(_) => Introspection::default(),
+        // Not one of Portcullis's own: perhaps one the OpenID provider issued to an app.
+        Err(_) => match req.app_data::<Data<Provider>>() {
+            Some(provider) => match provider.inspect(&form.token).await? {
+                Some(t) => {
+                    let has_session = t.user.is_some();
+                    (granted_app_token(t, &client, &gate), has_session)
+                }
+                None => (Introspection::default(), false),
+            },
+            None => (Introspection::default(), false),
+        },
     };
-    if answer.active {
+    if answer.active && has_session {
         answer.portcullis_log_position = position.map(|p| p.to_string());
     }
     Ok(HttpResponse::Ok()
