@@ -480,11 +480,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Client(cmd) => clients::run(cmd, &settings).await?,
         Command::OidcClient(cmd) => oidc_clients::run(cmd, &settings).await?,
         Command::Sessions(SessionsCommand::Revoke { username }) => {
-            let n = tools(&settings)
-                .await?
-                .admin
-                .revoke_sessions_by_name(&username)
-                .await?;
+            let tools = tools(&settings).await?;
+            let n = tools.admin.revoke_sessions_by_name(&username).await?;
+            tools.queue_logout_notices().await?;
             println!("ended {n} session(s) of {username}");
         }
     }

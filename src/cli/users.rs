@@ -71,19 +71,19 @@ pub async fn run(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> {
         }
         UserCommand::SetPassword { username, .. } => {
             let password = read_password()?;
-            let n = tools(settings)
-                .await?
-                .admin
-                .set_password(&username, password)
-                .await?;
+            let tools = tools(settings).await?;
+            let n = tools.admin.set_password(&username, password).await?;
+            tools.queue_logout_notices().await?;
             println!("password of {username} changed; ended {n} session(s)");
         }
         UserCommand::Mfa {
             command: UserMfaCommand::Reset { username },
         } => {
-            let admin = tools(settings).await?.admin;
-            let user = admin.find(&username).await?;
-            match admin.reset_mfa(Caller::Operator, user.id).await? {
+            let tools = tools(settings).await?;
+            let user = tools.admin.find(&username).await?;
+            let reset = tools.admin.reset_mfa(Caller::Operator, user.id).await?;
+            tools.queue_logout_notices().await?;
+            match reset {
                 Some(n) => {
                     println!("removed the second factors of {username}; ended {n} session(s)")
                 }
@@ -91,11 +91,9 @@ pub async fn run(cmd: UserCommand, settings: &Settings) -> anyhow::Result<()> {
             }
         }
         UserCommand::Disable { username } => {
-            let n = tools(settings)
-                .await?
-                .admin
-                .set_enabled(&username, false)
-                .await?;
+            let tools = tools(settings).await?;
+            let n = tools.admin.set_enabled(&username, false).await?;
+            tools.queue_logout_notices().await?;
             println!("disabled {username}; ended {n} session(s)");
         }
         UserCommand::Enable { username } => {

@@ -80,35 +80,9 @@ impl Backchannel {
     }
 
     async fn queue(&self, uid: i64, sessions: Vec<SessionRecord>) -> anyhow::Result<()> {
-        let mut notices = Vec::new();
-        for s in sessions {
-            let Some(grant) = s.client else { continue };
-            let wants = self
-                .clients
-                .find(&grant.client_id)
-                .await?
-                .is_some_and(|c| c.backchannel_logout_uri.is_some());
-            if wants {
-                let sid = match grant.browser_sid.is_empty() {
-                    true => s.sid,
-                    false => grant.browser_sid,
-                };
-                notices.push((grant.client_id, sid));
-            }
+        if queue(&self.repo, &self.clients, &self.clock, uid, sessions).await? {
+            self.wake.notify_one();
         }
-        if notices.is_empty() {
-            return Ok(());
-        }
-        let Some(user) = self.repo.send(FindUserById { id: uid }).await? else {
-            return Ok(());
-        };
-        let notices = notices
-            .into_iter()
-            .map(|(client, sid)| (client, user.uuid.clone(), sid))
-            .collect();
-        let now = self.clock.unix();
-        self.repo.send(QueueLogouts { notices, now }).await?;
-        self.wake.notify_one();
         Ok(())
     }
 
@@ -229,6 +203,45 @@ impl Backchannel {
             false => Err(format!("answered {}", res.status())),
         }
     }
+}
+
+/// Queues a notice for each of these ended sessions whose app asked for them; whether it
+/// queued any. A running server's delivery loop sends them (the command line queues too).
+pub async fn queue(
+    repo: &RepoHandle,
+    clients: &OidcClients,
+    clock: &SharedClock,
+    uid: i64,
+    sessions: Vec<SessionRecord>,
+) -> anyhow::Result<bool> {
+    let mut notices = Vec::new();
+    for s in sessions {
+        let Some(grant) = s.client else { continue };
+        let wants = clients
+            .find(&grant.client_id)
+            .await?
+            .is_some_and(|c| c.backchannel_logout_uri.is_some());
+        if wants {
+            let sid = match grant.browser_sid.is_empty() {
+                true => s.sid,
+                false => grant.browser_sid,
+            };
+            notices.push((grant.client_id, sid));
+        }
+    }
+    if notices.is_empty() {
+        return Ok(false);
+    }
+    let Some(user) = repo.send(FindUserById { id: uid }).await? else {
+        return Ok(false);
+    };
+    let notices = notices
+        .into_iter()
+        .map(|(client, sid)| (client, user.uuid.clone(), sid))
+        .collect();
+    let now = clock.unix();
+    repo.send(QueueLogouts { notices, now }).await?;
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The database and the hot store as configured, and the tools the CLI shares with the server.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 
@@ -15,9 +15,9 @@ use crate::auth::sessions::Sessions;
 use crate::clock::SharedClock;
 use crate::config::{DatabaseKind, Settings};
 use crate::db::{self, Db};
-use crate::domain::PasswordPolicy;
+use crate::domain::{PasswordPolicy, SessionRecord};
 use crate::metrics::Metrics;
-use crate::oidc::OidcClients;
+use crate::oidc::{backchannel, OidcClients};
 use crate::repo::Repo;
 use crate::store::{EmbeddedStore, RedisStore, Store};
 
@@ -67,6 +67,26 @@ pub struct Tools {
     pub roles: Roles,
     pub clients: ApiClients,
     pub oidc_clients: OidcClients,
+    repo: RepoHandle,
+    clock: SharedClock,
+    /// The apps' sessions the command ended: their back-channel logout notices are queued
+    /// by `queue_logout_notices` (a running server sends them).
+    ended: Ended,
+}
+
+/// Each user's ended sessions, as `Sessions::on_end` hands them over.
+type Ended = Arc<Mutex<Vec<(i64, Vec<SessionRecord>)>>>;
+
+impl Tools {
+    /// Queues the back-channel logout notices of every app session this command ended; call
+    /// it before the command returns.
+    pub async fn queue_logout_notices(&self) -> anyhow::Result<()> {
+        let ended = std::mem::take(&mut *self.ended.lock().unwrap_or_else(|p| p.into_inner()));
+        for (uid, sessions) in ended {
+            backchannel::queue(&self.repo, &self.oidc_clients, &self.clock, uid, sessions).await?;
+        }
+        Ok(())
+    }
 }
 
 pub async fn tools(settings: &Settings, clock: SharedClock) -> anyhow::Result<Tools> {
@@ -88,7 +108,18 @@ pub async fn tools(settings: &Settings, clock: SharedClock) -> anyhow::Result<To
         settings.session.clone(),
         clock.clone(),
     );
+    let ended: Ended = Arc::default();
+    let noted = ended.clone();
+    sessions.on_end(Box::new(move |uid, s| {
+        noted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((uid, s))
+    }));
     Ok(Tools {
+        repo: backends.repo.clone(),
+        clock: clock.clone(),
+        ended,
         roles: Roles::new(backends.repo.clone(), invalidator.clone(), clock.clone()),
         clients: ApiClients::new(
             backends.repo.clone(),

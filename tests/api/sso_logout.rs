@@ -13,6 +13,7 @@ use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use portcullis::oidc::clients::{ClientSpec, Grant, IdTokenAlg};
 use serde_json::Value;
 
+use crate::cli::portcullis;
 use crate::helpers::*;
 
 const REDIRECT: &str = "http://127.0.0.1:9/cb";
@@ -293,4 +294,59 @@ async fn a_notice_the_app_did_not_take_is_sent_again() {
     app.clock.advance(6);
     let got = rx.wait_for(1).await;
     check(&app, &got[0], "wiki", tokens["id_token"].as_str().unwrap()).await;
+}
+
+#[actix_web::test]
+async fn sessions_ended_from_the_command_line_are_told_too() {
+    let app = spawn_app().await;
+    let rx = receiver();
+    let secret = register(&app, "wiki", &rx.url).await;
+    app.create_user("nils").await;
+    let (_, tokens) = signed_in_app(&app, "nils", "wiki", &secret).await;
+    let out = portcullis(&app, &["sessions", "revoke", "--username", "nils"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The command queued the notice with the machine's clock; the server's test clock
+    // catches up with it.
+    app.clock.advance(5);
+    let got = rx.wait_for(1).await;
+    check(&app, &got[0], "wiki", tokens["id_token"].as_str().unwrap()).await;
+
+    // A new password set from the command line ends the sessions again: told again.
+    let (_, tokens) = signed_in_app(&app, "nils", "wiki", &secret).await;
+    let out = portcullis(
+        &app,
+        &[
+            "user",
+            "set-password",
+            "--username",
+            "nils",
+            "--password-stdin",
+        ],
+        // The same password again, so the next sign-in can use it.
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    app.clock.advance(5);
+    let got = rx.wait_for(2).await;
+    check(&app, &got[1], "wiki", tokens["id_token"].as_str().unwrap()).await;
+
+    // And so does disabling the user.
+    let (_, tokens) = signed_in_app(&app, "nils", "wiki", &secret).await;
+    let out = portcullis(&app, &["user", "disable", "--username", "nils"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    app.clock.advance(5);
+    let got = rx.wait_for(3).await;
+    check(&app, &got[2], "wiki", tokens["id_token"].as_str().unwrap()).await;
 }
