@@ -299,21 +299,14 @@ impl JwtKeys {
         scope: &str,
         now: i64,
     ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
-        let claims = AccessClaims {
-            iss: self.issuer.clone(),
-            aud: client_id.to_owned(),
-            sub: user_id.to_string(),
-            sid: sid.to_owned(),
-            jti: uuid::Uuid::new_v4().simple().to_string(),
-            iat: now,
-            nbf: now,
-            exp: now + self.ttl,
-            amr: proof.amr,
-            auth_time: Some(proof.auth_time),
-            client_id: Some(client_id.to_owned()),
-            scope: Some(scope.to_owned()),
-        };
-        Ok((encode(&self.header, &claims, &self.encoding)?, claims.exp))
+        self.issue_to_client(
+            &user_id.to_string(),
+            sid,
+            Some(proof),
+            client_id,
+            scope,
+            now,
+        )
     }
 
     /// A `client_credentials` token (RFC 9068 §2.2): the client acting for itself, so `sub`,
@@ -324,17 +317,29 @@ impl JwtKeys {
         scope: &str,
         now: i64,
     ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
+        self.issue_to_client(client_id, "", None, client_id, scope, now)
+    }
+
+    fn issue_to_client(
+        &self,
+        sub: &str,
+        sid: &str,
+        proof: Option<Proof>,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+    ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             aud: client_id.to_owned(),
-            sub: client_id.to_owned(),
-            sid: String::new(),
+            sub: sub.to_owned(),
+            sid: sid.to_owned(),
             jti: uuid::Uuid::new_v4().simple().to_string(),
             iat: now,
             nbf: now,
             exp: now + self.ttl,
-            amr: Amr::default(),
-            auth_time: None,
+            amr: proof.map(|p| p.amr).unwrap_or_default(),
+            auth_time: proof.map(|p| p.auth_time),
             client_id: Some(client_id.to_owned()),
             scope: Some(scope.to_owned()),
         };

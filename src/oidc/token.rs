@@ -73,6 +73,21 @@ impl From<ClientError> for TokenError {
     }
 }
 
+fn unauthorized(grant: Grant) -> TokenError {
+    TokenError::new(
+        "unauthorized_client",
+        format!("this client may not use {}", grant.as_str()),
+    )
+}
+
+/// `unauthorized_client` unless the client was registered for the grant.
+fn may_use(client: &OidcClient, grant: Grant) -> Result<(), TokenError> {
+    match client.may(grant) {
+        true => Ok(()),
+        false => Err(unauthorized(grant)),
+    }
+}
+
 /// What the token endpoint answers.
 #[derive(Debug, Serialize)]
 pub struct Tokens {
@@ -125,11 +140,9 @@ impl Provider {
         from: &ClientInfo,
     ) -> Result<Tokens, TokenError> {
         // A public client authenticates with its id alone: that proves nothing.
-        if client.is_public() || !client.may(Grant::ClientCredentials) {
-            return Err(TokenError::new(
-                "unauthorized_client",
-                "this client may not use client_credentials",
-            ));
+        match client.is_public() {
+            true => return Err(unauthorized(Grant::ClientCredentials)),
+            false => may_use(client, Grant::ClientCredentials)?,
         }
         if p.contains_key("resource") {
             return Err(TokenError::new(
@@ -184,12 +197,7 @@ impl Provider {
     /// session), a new access token; the scopes stay what was granted (a request may narrow
     /// them only by asking for none).
     async fn refresh(&self, client: &OidcClient, p: &Params) -> Result<Tokens, TokenError> {
-        if !client.may(Grant::RefreshToken) {
-            return Err(TokenError::new(
-                "unauthorized_client",
-                "this client may not use refresh_token",
-            ));
-        }
+        may_use(client, Grant::RefreshToken)?;
         let presented = p
             .get("refresh_token")
             .ok_or_else(|| TokenError::new("invalid_request", "refresh_token is missing"))?;
@@ -237,12 +245,7 @@ impl Provider {
         from: &ClientInfo,
     ) -> Result<Tokens, TokenError> {
         let invalid = |why: &str| TokenError::new("invalid_grant", why);
-        if !client.may(Grant::AuthorizationCode) {
-            return Err(TokenError::new(
-                "unauthorized_client",
-                "this client may not use authorization_code",
-            ));
-        }
+        may_use(client, Grant::AuthorizationCode)?;
         let code = p
             .get("code")
             .ok_or_else(|| TokenError::new("invalid_request", "code is missing"))?;
