@@ -73,6 +73,9 @@ impl From<ClientError> for TokenError {
     }
 }
 
+/// How long an exchanged code is remembered, so that a replay ends what it issued.
+const SPENT_CODE_SECONDS: i64 = 600;
+
 fn unauthorized(grant: Grant) -> TokenError {
     TokenError::new(
         "unauthorized_client",
@@ -175,14 +178,7 @@ impl Provider {
             .jwt
             .issue_client_credentials(&client.id, &scope, now)
             .map_err(ApiError::internal)?;
-        self.login_log.record(
-            &client.id,
-            None,
-            Reason::Success,
-            "oidc:client_credentials",
-            from,
-            self.clock.naive(),
-        );
+        self.log_grant(&client.id, None, "oidc:client_credentials", from);
         Ok(Tokens {
             access_token,
             token_type: "Bearer",
@@ -255,9 +251,11 @@ impl Provider {
             .take_once(Once::OidcCode, &crypto::digest(code), now)
             .await
             .map_err(ApiError::from)?;
-        let record: CodeRecord = found
-            .and_then(|json| serde_json::from_str(&json).ok())
-            .ok_or_else(|| invalid("the code is unknown, used or expired"))?;
+        let Some(record) = found.and_then(|json| serde_json::from_str::<CodeRecord>(&json).ok())
+        else {
+            self.revoke_spent(code, now).await?;
+            return Err(invalid("the code is unknown, used or expired"));
+        };
         if record.client_id != client.id {
             return Err(invalid("the code was issued to another client"));
         }
@@ -328,14 +326,19 @@ impl Provider {
                 user_claims(&user.user, &scopes),
             )
             .map_err(ApiError::internal)?;
-        self.login_log.record(
-            &user.user.username,
-            Some(record.uid),
-            Reason::Success,
-            &format!("oidc:{}", client.id),
-            from,
-            self.clock.naive(),
-        );
+        let spent = format!("{} {}", record.uid, session.sid);
+        self.store
+            .put_once(
+                Once::OidcSpentCode,
+                &crypto::digest(code),
+                &spent,
+                SPENT_CODE_SECONDS,
+                now,
+            )
+            .await
+            .map_err(ApiError::from)?;
+        let method = format!("oidc:{}", client.id);
+        self.log_grant(&user.user.username, Some(record.uid), &method, from);
         Ok(Tokens {
             access_token,
             token_type: "Bearer",
@@ -344,6 +347,32 @@ impl Provider {
             refresh_token: client.may(Grant::RefreshToken).then_some(session.refresh),
             scope,
         })
+    }
+
+    /// Every grant is a line in the login log.
+    fn log_grant(&self, username: &str, uid: Option<i64>, method: &str, from: &ClientInfo) {
+        let at = self.clock.naive();
+        self.login_log
+            .record(username, uid, Reason::Success, method, from, at);
+    }
+
+    /// A code presented again after its exchange was stolen or replayed: the app's session it
+    /// started ends, with every token it issued (RFC 6749 §4.1.2).
+    async fn revoke_spent(&self, code: &str, now: i64) -> Result<(), TokenError> {
+        let spent = self
+            .store
+            .take_once(Once::OidcSpentCode, &crypto::digest(code), now)
+            .await
+            .map_err(ApiError::from)?;
+        let started = spent.as_deref().and_then(|s| {
+            let (uid, sid) = s.split_once(' ')?;
+            Some((uid.parse::<i64>().ok()?, sid.to_owned()))
+        });
+        if let Some((uid, sid)) = started {
+            tracing::warn!(uid, "an authorization code came again: its session ends");
+            self.sessions.end(uid, &sid).await?;
+        }
+        Ok(())
     }
 
     /// RFC 7009: the client's refresh token, or access token, stops working: the client's

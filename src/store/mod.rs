@@ -117,6 +117,9 @@ pub enum Once {
     OidcRequest,
     /// An authorization code (by its hash).
     OidcCode,
+    /// An authorization code already exchanged (by its hash): the session it started, ended
+    /// if the code comes again (RFC 6749 §4.1.2).
+    OidcSpentCode,
 }
 
 impl Once {
@@ -132,6 +135,7 @@ impl Once {
             Self::PasswordReset => "mail:reset",
             Self::OidcRequest => "oidc:request",
             Self::OidcCode => "oidc:code",
+            Self::OidcSpentCode => "oidc:spent",
         }
     }
 }

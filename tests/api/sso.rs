@@ -399,12 +399,26 @@ async fn a_code_is_single_use_bound_to_its_client_redirect_and_verifier_and_shor
     let body: Value = ok.json().await.unwrap();
     assert_eq!(body["token_type"], "Bearer");
     assert!(body["expires_in"].as_i64().unwrap() > 0);
+    let access = body["access_token"].as_str().unwrap();
+    assert_eq!(userinfo_status(&app, &body).await, 200);
     oauth_error(
         code_grant(&app, "wiki", &secret, &code).await,
         400,
         "invalid_grant",
     )
     .await;
+    // The replay ends what the code issued (RFC 6749 §4.1.2): its access and refresh tokens.
+    assert_eq!(userinfo_status(&app, &body).await, 401, "{access}");
+    let refresh = body["refresh_token"].as_str().unwrap();
+    oauth_error(
+        refresh_grant(&app, "wiki", &secret, refresh).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    // The browser's own session lives on: a new code still comes without a new sign-in.
+    let code = code_for(&app, "wiki", &[]).await;
+    assert_eq!(code_grant(&app, "wiki", &secret, &code).await.status(), 200);
 
     let code = code_for(&app, "wiki", &[]).await;
     oauth_error(
