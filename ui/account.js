@@ -1,4 +1,4 @@
-// The account page: who, sessions, password, linked accounts, second factors.
+// The account page: who, sessions, password, linked accounts, second factors, apps with access.
 
 import { call, session, signedOut } from './api.js';
 import { field, h, problem, table, when, withReauth } from './dom.js';
@@ -86,9 +86,34 @@ export async function accountView(main) {
           } }))));
   }
 
+  // The OpenID clients the user let in: revoking one ends its sessions (and so its tokens).
+  const apps = h('section', { id: 'apps' }, h('h2', { text: t('apps') }));
+  const appList = h('div', { id: 'app-list' });
+  const appMsg = h('p', { class: 'error', role: 'alert' });
+  apps.append(appList, appMsg);
+  async function loadApps() {
+    const r = await call('/auth/apps');
+    if (!r.ok) { appMsg.textContent = problem(r); return; }
+    appList.replaceChildren(r.data.length ? table([
+      [t('clientId'), (a) => a.client_id],
+      [t('scopes'), (a) => a.scopes.join(' ')],
+      [t('consentedAt'), (a) => (a.consented_at ? when(a.consented_at) : t('firstParty'))],
+      [t('lastUsed'), (a) => when(a.last_used_at)],
+      [t('actions'), (a) => h('button', {
+        type: 'button', class: 'danger', 'data-revoke-app': a.client_id, text: t('revokeApp'),
+        'aria-label': `${t('revokeApp')}: ${a.client_id}`,
+        onclick: async () => {
+          const d = await call(`/auth/apps/${encodeURIComponent(a.client_id)}`, { method: 'DELETE' });
+          appMsg.textContent = d.ok ? '' : problem(d);
+          await Promise.all([loadApps(), loadSessions()]);
+        },
+      })],
+    ], r.data) : h('p', { class: 'hint', text: t('appsNone') }));
+  }
+
   const factors = factorsSection();
-  main.append(info, sessions, pwForm, emailCard(), factors.section, linked);
+  main.append(info, sessions, pwForm, emailCard(), factors.section, linked, apps);
   const bound = new URLSearchParams(location.search).get('bound');
   if (bound) linkMsg.className = 'notice', linkMsg.textContent = t('bound', bound);
-  await Promise.all([loadSessions(), loadBindings(), factors.load()]);
+  await Promise.all([loadSessions(), loadBindings(), factors.load(), loadApps()]);
 }

@@ -1,11 +1,11 @@
-// The console: users, online sessions, the login log, roles.
+// The console: users, online sessions, the login log, roles, OpenID clients.
 
 import { call } from './api.js';
 import { ask, field, h, problem, table, when, withReauth } from './dom.js';
 import { go } from './router.js';
 import { t } from './text.js';
 
-const TABS = [['users', 'users'], ['online', 'online'], ['logins', 'loginLog'], ['roles', 'roles']];
+const TABS = [['users', 'users'], ['online', 'online'], ['logins', 'loginLog'], ['roles', 'roles'], ['clients', 'clients']];
 
 export async function adminView(main) {
   document.title = `${t('admin')} · Portcullis`;
@@ -17,7 +17,7 @@ export async function adminView(main) {
     })));
   const panel = h('section', { role: 'tabpanel', 'aria-labelledby': `tab-${tab}`, id: 'panel' });
   main.append(h('h1', { text: t('admin') }), tabs, panel);
-  const panels = { users: usersPanel, online: onlinePanel, logins: loginsPanel, roles: rolesPanel };
+  const panels = { users: usersPanel, online: onlinePanel, logins: loginsPanel, roles: rolesPanel, clients: clientsPanel };
   await (panels[tab] || usersPanel)(panel);
 }
 
@@ -152,4 +152,66 @@ async function rolesPanel(panel) {
       [t('codes'), (x) => (x.codes || []).join(', ')],
     ], r.data)
     : h('p', { class: 'error', text: problem(r) }));
+}
+
+// OpenID clients: register, new secret, delete. A secret is shown once, in the notice.
+async function clientsPanel(panel) {
+  const msg = h('p', { class: 'error', role: 'alert', id: 'client-message' });
+  const list = h('div', { id: 'client-list' });
+  const say = (r, notice) => {
+    msg.className = r.ok ? 'notice' : 'error';
+    msg.textContent = r.ok ? (notice || '') : problem(r);
+  };
+  const shown = (id, secret) => (secret ? t('clientSecret', id, secret) : '');
+  const lines = (v) => v.split('\n').map((s) => s.trim()).filter(Boolean);
+  const create = h('form', { class: 'card', id: 'create-client' }, h('h2', { text: t('registerClient') }),
+    h('div', { class: 'row' },
+      h('div', {}, ...field('client-id', t('clientId'), { autocomplete: 'off', required: true })),
+      h('div', {}, h('label', { for: 'client-redirects', text: t('redirectUris') }),
+        h('textarea', { id: 'client-redirects', name: 'client-redirects', rows: '2' })),
+      h('div', {}, ...field('client-backchannel', t('backchannel'), { type: 'url' })),
+      h('div', {}, h('label', {}, h('input', { type: 'checkbox', id: 'client-public', name: 'client-public' }), ` ${t('publicClient')}`)),
+      h('div', {}, h('label', {}, h('input', { type: 'checkbox', id: 'client-first-party', name: 'client-first-party' }), ` ${t('firstParty')}`)),
+      h('button', { type: 'submit', text: t('registerClient') })));
+  create.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const body = {
+      client_id: create['client-id'].value.trim(),
+      redirect_uris: lines(create['client-redirects'].value),
+      public: create['client-public'].checked,
+      first_party: create['client-first-party'].checked,
+    };
+    const bc = create['client-backchannel'].value.trim();
+    if (bc) body.backchannel_logout_uri = bc;
+    const r = await withReauth(() => call('/sys/oidc-clients', { method: 'POST', body }));
+    say(r, r.ok ? shown(r.data.client.client_id, r.data.client_secret) : '');
+    if (r.ok) { create.reset(); load(); }
+  });
+  async function load() {
+    const r = await call('/sys/oidc-clients');
+    if (!r.ok) { say(r); return; }
+    list.replaceChildren(table([
+      [t('clientId'), (c) => c.client_id],
+      [t('status'), (c) => [c.public ? t('publicKind') : t('confidential'), c.first_party ? t('firstParty') : null].filter(Boolean).join(', ')],
+      [t('redirectUris'), (c) => c.redirect_uris.join(' ')],
+      [t('grants'), (c) => c.grant_types.join(' ')],
+      [t('scopes'), (c) => c.scopes.join(' ')],
+      [t('actions'), (c) => h('div', { class: 'actions' },
+        c.public ? null : h('button', { type: 'button', class: 'secondary', 'data-rotate': c.client_id, text: t('rotateSecret'),
+          'aria-label': `${t('rotateSecret')}: ${c.client_id}`,
+          onclick: async () => {
+            const r2 = await withReauth(() => call(`/sys/oidc-clients/${encodeURIComponent(c.client_id)}/secret`, { method: 'POST' }));
+            say(r2, r2.ok ? shown(c.client_id, r2.data.client_secret) : '');
+          } }),
+        h('button', { type: 'button', class: 'danger', 'data-delete-client': c.client_id, text: t('deleteClient'),
+          'aria-label': `${t('deleteClient')}: ${c.client_id}`,
+          onclick: async () => {
+            const r2 = await call(`/sys/oidc-clients/${encodeURIComponent(c.client_id)}`, { method: 'DELETE' });
+            say(r2);
+            load();
+          } }))],
+    ], r.data));
+  }
+  panel.append(msg, list, create);
+  await load();
 }

@@ -48,6 +48,12 @@ const TEXT = {
     passkeyUnsupported: 'This browser cannot use passkeys.', passkeySignIn: 'Sign in with a passkey',
     passkeyUse: 'Use a passkey', passkeyFailed: 'The passkey was not used (cancelled or not allowed).',
     mfaMustEnrol: 'This account must use two-step sign-in: set up an authenticator app to continue.',
+    apps: 'Apps with access', appsNone: 'No app has access to your account.', scopes: 'Scopes',
+    consentedAt: 'Allowed', firstParty: 'first party', revokeApp: 'Revoke access',
+    clients: 'OpenID clients', clientId: 'Client id', redirectUris: 'Redirect URIs (one per line)',
+    grants: 'Grants', publicClient: 'Public (no secret; PKCE)', registerClient: 'Register client',
+    rotateSecret: 'New secret', deleteClient: 'Delete', clientSecret: 'The secret of {0}, shown only now: {1}',
+    confidential: 'confidential', publicKind: 'public', backchannel: 'Back-channel logout URI',
   },
   zh: {
     forgotPassword: '忘记密码？', signUp: '注册账号', backToSignIn: '返回登录',
@@ -93,6 +99,12 @@ const TEXT = {
     passkeyUnsupported: '此浏览器不支持通行密钥。', passkeySignIn: '使用通行密钥登录',
     passkeyUse: '使用通行密钥', passkeyFailed: '未使用通行密钥（已取消或不被允许）。',
     mfaMustEnrol: '此账号必须使用两步验证：请先设置身份验证器应用。',
+    apps: '已授权的应用', appsNone: '没有应用可以访问你的账号。', scopes: '权限范围',
+    consentedAt: '授权时间', firstParty: '自有应用', revokeApp: '撤销访问',
+    clients: 'OpenID 客户端', clientId: '客户端 ID', redirectUris: '回调地址（每行一个）',
+    grants: '授权方式', publicClient: '公开客户端（无密钥，使用 PKCE）', registerClient: '注册客户端',
+    rotateSecret: '更换密钥', deleteClient: '删除', clientSecret: '{0} 的密钥（仅此一次显示）：{1}',
+    confidential: '机密', publicKind: '公开', backchannel: '后端通道登出地址',
   },
 };
 export const t = (key, ...args) => (TEXT[LANG][key] ?? TEXT.en[key] ?? key).replace(/\{(\d)\}/g, (_, i) => args[i]);

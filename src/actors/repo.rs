@@ -144,6 +144,10 @@ messages! {
     /// The scopes the user let the client have, space-separated.
     ConsentOf { user_id: i64, client_id: String } -> Option<String> =
         |repo, m| repo.consent(m.user_id, &m.client_id).await;
+    ConsentsOf { user_id: i64 } -> Vec<(String, String, NaiveDateTime)> =
+        |repo, m| repo.consents_of(m.user_id).await;
+    DeleteConsent { user_id: i64, client_id: String } -> usize =
+        |repo, m| repo.delete_consent(m.user_id, &m.client_id).await;
     PutConsent { user_id: i64, client_id: String, scopes: String, now: NaiveDateTime } -> () =
         |repo, m| repo.put_consent(m.user_id, &m.client_id, &m.scopes, m.now).await;
     /// Back-channel logout notices `(client_id, sub, sid)`, each queued once.

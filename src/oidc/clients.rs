@@ -24,6 +24,7 @@ use crate::crypto;
 use crate::db::DbError;
 pub use crate::domain::oidc_client::{joined, Grant, IdTokenAlg, OidcClient, UnknownName, SCOPES};
 use crate::domain::valid_client_id as valid_id;
+use crate::error::{kind, ApiError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -45,6 +46,19 @@ pub enum ClientError {
     Invalid(&'static str),
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+impl From<ClientError> for ApiError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Taken(_) => ApiError::new(kind::CONFLICT).with_detail(e.to_string()),
+            ClientError::NoSuchClient(_) => {
+                ApiError::new(kind::NOT_FOUND).with_detail(e.to_string())
+            }
+            ClientError::Db(e) => ApiError::unavailable(e),
+            _ => ApiError::new(kind::INVALID_BODY).with_detail(e.to_string()),
+        }
+    }
 }
 
 /// Where a client's users may be sent back (or logged out to): an absolute URI without a
@@ -132,7 +146,7 @@ impl ClientSpec {
         self.post_logout_redirect_uris.dedup();
         if self.grants.contains(&Grant::AuthorizationCode) && self.redirect_uris.is_empty() {
             return Err(ClientError::Invalid(
-                "a client that uses authorization_code needs at least one --redirect-uri",
+                "a client that uses authorization_code needs at least one redirect URI (--redirect-uri)",
             ));
         }
         if public && self.grants.contains(&Grant::ClientCredentials) {

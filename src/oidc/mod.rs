@@ -1,6 +1,7 @@
 //! Portcullis as an OpenID Connect provider: the clients (relying parties), the keys that sign
 //! ID tokens, and the authorization code flow.
 
+pub mod apps;
 pub mod backchannel;
 pub mod clients;
 pub mod flow;

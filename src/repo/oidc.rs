@@ -176,6 +176,36 @@ impl Repo {
         })
     }
 
+    /// Every consent the user gave: `(client_id, scopes, granted_at)`, by client.
+    pub async fn consents_of(
+        &self,
+        user_id: i64,
+    ) -> Result<Vec<(String, String, NaiveDateTime)>, DbError> {
+        with_conn!(&self.db, |conn| {
+            Ok(oidc_consents::table
+                .filter(oidc_consents::user_id.eq(user_id))
+                .order(oidc_consents::client_id)
+                .select((
+                    oidc_consents::client_id,
+                    oidc_consents::scopes,
+                    oidc_consents::granted_at,
+                ))
+                .load(conn)
+                .await?)
+        })
+    }
+
+    /// Takes back the user's consent to the client; 0 when there was none.
+    pub async fn delete_consent(&self, user_id: i64, client_id: &str) -> Result<usize, DbError> {
+        with_conn!(&self.db, |conn| {
+            Ok(
+                diesel::delete(oidc_consents::table.find((user_id, client_id)))
+                    .execute(conn)
+                    .await?,
+            )
+        })
+    }
+
     pub async fn put_consent(
         &self,
         user_id: i64,

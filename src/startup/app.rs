@@ -26,7 +26,7 @@ use crate::domain::PasswordPolicy;
 use crate::error::{kind, ApiError};
 use crate::login_log::LoginLog;
 use crate::metrics::Metrics;
-use crate::oidc::Provider;
+use crate::oidc::{OidcClients, Provider};
 use crate::store::Store;
 use crate::web::cors::{cors, AllowedOrigins};
 use crate::web::drain::{close_when_draining, Draining};
@@ -46,6 +46,8 @@ pub(super) struct Services {
     pub(super) discovery: web::Data<Discovery>,
     /// The OpenID provider, when `oidc.enabled`.
     pub(super) oidc: Option<web::Data<Provider>>,
+    /// Its clients, registered whether or not it is on (as from the command line).
+    pub(super) oidc_clients: web::Data<OidcClients>,
     pub(super) spec: web::Data<Spec>,
     pub(super) draining: web::Data<Draining>,
     pub(super) gate: web::Data<Gate>,
@@ -113,6 +115,7 @@ pub(super) fn app(
     App::new()
         .app_data(s.accounts.clone())
         .app_data(s.discovery.clone())
+        .app_data(s.oidc_clients.clone())
         .app_data(s.spec.clone())
         .app_data(s.draining.clone())
         .app_data(s.gate.clone())

@@ -46,6 +46,7 @@ use crate::login_log::LoginLog;
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::oauth2::Providers;
+use crate::oidc::OidcClients;
 use crate::web::cors::AllowedOrigins;
 use crate::web::drain::Draining;
 use crate::web::rate_limit::Limits;
@@ -303,6 +304,7 @@ impl Application {
         );
         let eddsa = id_token_keys.as_ref().map(|k| k.ed25519.is_some());
         let discovery = Discovery::new(&public_url.0, &jwt, eddsa);
+        let oidc_clients = OidcClients::new(repo.clone(), clock.clone(), &settings.api_clients);
         let oidc = id_token_keys.map(|keys| {
             let parts = provider::Parts {
                 issuer: public_url.0.clone(),
@@ -313,12 +315,14 @@ impl Application {
                 cache: cache.clone(),
                 clock: clock.clone(),
                 login_log: login_log.clone(),
+                clients: oidc_clients.clone(),
             };
             web::Data::new(provider::provider(&settings, keys, parts))
         });
         let services = Services {
             discovery: web::Data::new(discovery),
             oidc,
+            oidc_clients: web::Data::new(oidc_clients),
             accounts: web::Data::new(accounts),
             mfa: web::Data::new(mfa),
             spec: web::Data::new(Spec::new(&public_url.0)),

@@ -54,12 +54,13 @@ pub(super) struct Parts {
     pub(super) cache: CacheHandle,
     pub(super) clock: SharedClock,
     pub(super) login_log: LoginLog,
+    pub(super) clients: OidcClients,
 }
 
 /// The provider, with its back-channel logout notices started: every app's session that ends
 /// (on this node) queues one for its app.
 pub(super) fn provider(settings: &Settings, keys: IdTokenKeys, p: Parts) -> Provider {
-    let clients = OidcClients::new(p.repo.clone(), p.clock.clone(), &settings.api_clients);
+    let clients = p.clients;
     let keys = Arc::new(keys);
     let backchannel = Backchannel::new(
         p.repo.clone(),

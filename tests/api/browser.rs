@@ -429,6 +429,32 @@ async fn an_admin_kicks_a_session_out_and_that_page_returns_to_login() {
     click(&admin, "#tab-logins").await;
     shown(&admin, "the login log", "#login-log table").await;
     click(&admin, "#tab-roles").await;
+
+    // OpenID clients: registered from the console, the secret shown once, then deleted.
+    click(&admin, "#tab-clients").await;
+    shown(&admin, "the client form", "#create-client").await;
+    fill(&admin, "#client-id", "wiki").await;
+    fill(&admin, "#client-redirects", "https://wiki.example/callback").await;
+    click(&admin, "#create-client button[type=submit]").await;
+    shown(&admin, "the new client", "[data-delete-client=\"wiki\"]").await;
+    let notice = text(&admin, "#client-message").await;
+    let secret = notice.rsplit(' ').next().unwrap().to_owned();
+    let stored = app.oidc_clients.find("wiki").await.unwrap().unwrap();
+    assert_eq!(stored.redirect_uris, ["https://wiki.example/callback"]);
+    assert_eq!(
+        stored.secret_hash.as_deref(),
+        Some(portcullis::crypto::digest(&secret).as_str()),
+        "the notice shows the secret: {notice}"
+    );
+    click(&admin, "[data-delete-client=\"wiki\"]").await;
+    until(
+        &admin,
+        "the client is gone",
+        "!document.querySelector('[data-delete-client=\"wiki\"]')",
+        WAIT,
+    )
+    .await;
+    assert!(app.oidc_clients.find("wiki").await.unwrap().is_none());
     admin.close().await.unwrap();
     user.close().await.unwrap();
 }

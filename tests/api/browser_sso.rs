@@ -1,7 +1,7 @@
 //! Single sign-on in real Chromium: the example relying party (`examples/oidc-rp`, on the
 //! `openidconnect` crate) sends the browser to Portcullis's sign-in page, the consent page asks,
 //! the app shows who signed in; a second sign-in needs neither page; signing out at the app
-//! signs the browser out of Portcullis too.
+//! signs the browser out of Portcullis too; the account page lists the app and revokes it.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -124,6 +124,51 @@ async fn the_example_app_signs_in_through_the_pages_and_signs_out_everywhere() {
         c.current_url().await.unwrap().as_str(),
         format!("{rp_base}/")
     );
+
+    // The account page lists the app; revoked there, the app's next sign-in asks again.
+    c.goto(&format!("{}/account", app.address)).await.unwrap();
+    let revoke = "[data-revoke-app=\"example-rp\"]";
+    until(
+        &c,
+        "the app on the account page",
+        &format!("document.querySelector('{revoke}')"),
+        WAIT,
+    )
+    .await;
+    assert!(text(&c, "#app-list").await.contains("email"));
+    click(&c, revoke).await;
+    until(
+        &c,
+        "no app left",
+        "document.querySelector('#app-list .hint')",
+        WAIT,
+    )
+    .await;
+    c.delete_cookie("example_rp").await.unwrap();
+    c.goto(&format!("{rp_base}/")).await.unwrap();
+    until(
+        &c,
+        "signed out at the app",
+        "document.querySelector('#signin')",
+        WAIT,
+    )
+    .await;
+    click(&c, "#signin").await;
+    until(
+        &c,
+        "the consent page again",
+        "document.querySelector('#oidc-allow')",
+        WAIT,
+    )
+    .await;
+    click(&c, "#oidc-allow").await;
+    until(
+        &c,
+        "signed in at the app again",
+        "document.querySelector('#who')",
+        WAIT,
+    )
+    .await;
 
     click(&c, "#signout").await;
     until(

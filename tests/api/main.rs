@@ -40,6 +40,7 @@ mod refresh;
 mod security;
 mod sessions;
 mod sso;
+mod sso_admin;
 mod sso_apps;
 mod sso_logout;
 mod sso_rp;

@@ -13,7 +13,7 @@ use openidconnect::{
 };
 use portcullis::oidc::clients::{ClientSpec, Grant, IdTokenAlg};
 use reqwest::{Response, Url};
-use serde_json::Value;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -538,7 +538,7 @@ async fn consent_is_asked_once_per_scope_and_can_be_refused() {
     let app = spawn_app().await;
     app.create_user("frank").await;
     register(&app, "shop", false).await;
-    sign_in_browser(&app, "frank").await;
+    let frank = token(&sign_in_browser(&app, "frank").await, "access_token");
     let q = answer(&authorize(&app, &request("shop", &[("prompt", "none")])).await);
     assert_eq!(q["error"], "consent_required");
 
@@ -575,6 +575,23 @@ async fn consent_is_asked_once_per_scope_and_can_be_refused() {
 
     let q = answer(&authorize(&app, &request("shop", &[])).await);
     assert!(q.contains_key("code"), "remembered: {q:?}");
+    // The account page lists it; revoked, the consent is asked again.
+    let apps = app.get_auth_json("/api/v1/auth/apps", &frank).await["data"].clone();
+    assert_eq!(apps[0]["client_id"], "shop", "{apps}");
+    assert_eq!(apps[0]["scopes"], json!(["email", "openid", "profile"]));
+    assert!(apps[0]["consented_at"].is_string(), "{apps}");
+    assert_eq!(apps[0]["sessions"], 0, "no code was exchanged");
+    let res = app
+        .client
+        .delete(app.url("/api/v1/auth/apps/shop"))
+        .bearer_auth(&frank)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    consent_page(authorize(&app, &request("shop", &[])).await).await;
+    let resume = consent_page(authorize(&app, &request("shop", &[])).await).await;
+    assert!(answer(&decide(resume, "allow").await.unwrap()).contains_key("code"));
     let more = request("shop", &[("scope", "openid profile email roles")]);
     consent_page(authorize(&app, &more).await).await;
     consent_page(authorize(&app, &request("shop", &[("prompt", "consent")])).await).await;

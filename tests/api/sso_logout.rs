@@ -350,3 +350,60 @@ async fn sessions_ended_from_the_command_line_are_told_too() {
     let got = rx.wait_for(3).await;
     check(&app, &got[2], "wiki", tokens["id_token"].as_str().unwrap()).await;
 }
+
+#[actix_web::test]
+async fn revoking_an_app_on_the_account_ends_its_tokens_and_tells_it() {
+    let app = spawn_app().await;
+    let rx = receiver();
+    let secret = register(&app, "wiki", &rx.url).await;
+    app.create_user("olga").await;
+    let (login, tokens) = signed_in_app(&app, "olga", "wiki", &secret).await;
+    let me = token(&login, "access_token");
+    let apps = app.get_auth_json("/api/v1/auth/apps", &me).await["data"].clone();
+    assert_eq!(apps.as_array().unwrap().len(), 1, "{apps}");
+    assert_eq!(apps[0]["client_id"], "wiki");
+    assert_eq!(apps[0]["sessions"], 1);
+    assert_eq!(apps[0]["scopes"], serde_json::json!(["openid", "profile"]));
+    // A first-party app asks no consent.
+    assert!(apps[0]["consented_at"].is_null(), "{apps}");
+
+    let res = app
+        .client
+        .delete(app.url("/api/v1/auth/apps/wiki"))
+        .bearer_auth(&me)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["data"]["ended_sessions"], 1);
+    let got = rx.wait_for(1).await;
+    check(&app, &got[0], "wiki", tokens["id_token"].as_str().unwrap()).await;
+    // Its tokens are refused at once; the user's own session lives on.
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(app.get_auth("/oidc/userinfo", access).await.status(), 401);
+    let refreshed = app
+        .client
+        .post(app.url("/oidc/token"))
+        .basic_auth("wiki", Some(&secret))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), 400);
+    assert_eq!(app.me(&me).await.status(), 200);
+    let apps = app.get_auth_json("/api/v1/auth/apps", &me).await["data"].clone();
+    assert_eq!(apps, serde_json::json!([]));
+    // Nothing left to revoke.
+    let res = app
+        .client
+        .delete(app.url("/api/v1/auth/apps/wiki"))
+        .bearer_auth(&me)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 404, "not_found").await;
+}

@@ -132,4 +132,13 @@ impl Sessions {
             .await?
             .filter(|s| s.client.as_ref().is_some_and(|c| c.client_id == client_id)))
     }
+
+    /// Ends every session `client_id` holds for `uid` (revoking the app's access: its refresh
+    /// tokens, and the access tokens that name those sessions); how many were live.
+    pub async fn end_client(&self, uid: i64, client_id: &str) -> Result<usize, ApiError> {
+        self.end_where(uid, |s| {
+            s.client.as_ref().is_some_and(|c| c.client_id == client_id)
+        })
+        .await
+    }
 }

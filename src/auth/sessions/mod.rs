@@ -561,12 +561,18 @@ impl Sessions {
 
     /// Ends every session of the user but `except`; returns how many live ones ended.
     pub async fn end_all(&self, uid: i64, except: Option<&str>) -> Result<usize, ApiError> {
+        self.end_where(uid, |s| Some(s.sid.as_str()) != except)
+            .await
+    }
+
+    /// Ends the user's sessions that `gone` picks; returns how many live ones ended.
+    async fn end_where(
+        &self,
+        uid: i64,
+        gone: impl Fn(&SessionRecord) -> bool,
+    ) -> Result<usize, ApiError> {
         self.change(uid, |current, now| {
-            let gone: Vec<&SessionRecord> = current
-                .sessions
-                .iter()
-                .filter(|s| Some(s.sid.as_str()) != except)
-                .collect();
+            let gone: Vec<&SessionRecord> = current.sessions.iter().filter(|s| gone(s)).collect();
             let ended: Vec<String> = gone
                 .iter()
                 .filter(|s| s.is_live(now))

@@ -7,6 +7,7 @@ pub mod logs;
 pub mod monitors;
 pub mod monitors_fba;
 pub mod oauth2;
+pub mod oidc_clients;
 pub mod roles;
 pub mod users;
 pub mod well_known;
@@ -208,6 +209,23 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
                     .route(web::put().to(roles::set_permissions)),
             )
             .service(
+                web::resource("/sys/oidc-clients")
+                    .wrap(require_bearer())
+                    .route(web::get().to(oidc_clients::list))
+                    .route(web::post().to(oidc_clients::create)),
+            )
+            .service(
+                web::resource("/sys/oidc-clients/{id}")
+                    .wrap(require_bearer())
+                    .route(web::put().to(oidc_clients::update))
+                    .route(web::delete().to(oidc_clients::delete)),
+            )
+            .service(
+                web::resource("/sys/oidc-clients/{id}/secret")
+                    .wrap(require_bearer())
+                    .route(web::post().to(oidc_clients::rotate_secret)),
+            )
+            .service(
                 web::resource("/sys/users/{id}/roles")
                     .wrap(require_bearer())
                     .route(web::put().to(roles::set_user_roles)),
@@ -272,6 +290,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &Limits, swagger_login: b
                 web::resource("/auth/sessions/{sid}")
                     .wrap(require_bearer())
                     .route(web::delete().to(auth::sessions::end)),
+            )
+            .service(
+                web::resource("/auth/apps")
+                    .wrap(require_bearer())
+                    .route(web::get().to(auth::apps::list)),
+            )
+            .service(
+                web::resource("/auth/apps/{client_id}")
+                    .wrap(require_bearer())
+                    .route(web::delete().to(auth::apps::revoke)),
             )
             .service(
                 web::resource("/auth/codes")

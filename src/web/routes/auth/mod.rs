@@ -1,4 +1,5 @@
 pub mod account;
+pub mod apps;
 pub mod captcha;
 mod client_auth;
 pub mod events;
