@@ -89,8 +89,9 @@ pub enum KeysCommand {
         #[arg(long, default_value = ".")]
         out: PathBuf,
     },
-    /// Write a new RSA private key (2048 bits, PKCS#8 PEM, mode 0600) for
-    /// oidc.rsa_private_key_file, the key that signs ID tokens.
+    /// Write a new RSA key pair for ID tokens: `oidc_rsa_{kid}.pem` (2048 bits, PKCS#8, mode
+    /// 0600) for oidc.rsa_private_key_file, and `oidc_rsa_{kid}.pub.pem` for
+    /// oidc.previous_rsa_public_key_files after the next rotation.
     GenerateRsa {
         /// Folder to write it to.
         #[arg(long, default_value = ".")]
@@ -410,9 +411,13 @@ fn generate_rsa_key(out: &std::path::Path) -> anyhow::Result<()> {
     let key = crate::oidc::keys::RsaKey::from_pem(&private)?;
     let short: String = key.kid.chars().take(12).collect();
     let path = out.join(format!("oidc_rsa_{short}.pem"));
+    let public = out.join(format!("oidc_rsa_{short}.pub.pem"));
     crate::startup::write_private(&path, &private)?;
+    std::fs::write(&public, &key.public_pem)
+        .with_context(|| format!("cannot write {}", public.display()))?;
     println!("kid:         {}", key.kid);
     println!("private key: {}", path.display());
+    println!("public key:  {}", public.display());
     Ok(())
 }
 

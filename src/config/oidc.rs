@@ -13,6 +13,10 @@ pub struct OidcSettings {
     /// The RSA private key (PKCS#8 or PKCS#1 PEM, at least 2048 bits) that signs ID tokens with
     /// RS256. Empty in development: generated into `{data.dir}/oidc_rsa.pem`.
     pub rsa_private_key_file: String,
+    /// Earlier RSA keys' public halves (SPKI or PKCS#1 PEM), kept in JWKS after a rotation until
+    /// the ID tokens they signed have expired.
+    #[serde(default)]
+    pub previous_rsa_public_key_files: Vec<String>,
     /// PKCE (S256) for every client; off, only public clients must use it.
     pub require_pkce: bool,
     /// How long an authorization code may wait to be exchanged (RFC 6749 §4.1.2: at most 10

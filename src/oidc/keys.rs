@@ -1,15 +1,19 @@
 //! The RSA key that signs ID tokens with RS256 (OpenID Connect requires RS256, and most relying
 //! parties expect it), whatever algorithm the access tokens use. Its `kid` is its RFC 7638
-//! thumbprint, as the Ed25519 keys'.
+//! thumbprint, as the Ed25519 keys'. Rotated as they are: the new private key signs, the
+//! previous public keys stay published (and accepted as `id_token_hint`) until what they signed
+//! has expired.
 
 use anyhow::Context;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{DecodingKey, EncodingKey};
-use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
-use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey, EncodeRsaPrivateKey};
+use rsa::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
+};
 use rsa::traits::PublicKeyParts;
-use rsa::RsaPrivateKey;
+use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -19,6 +23,16 @@ pub const RSA_BITS: usize = 2048;
 pub struct RsaKey {
     pub kid: String,
     pub encoding: EncodingKey,
+    pub decoding: DecodingKey,
+    n: String,
+    e: String,
+    /// The public half, SPKI PEM (for `oidc.previous_rsa_public_key_files` after a rotation).
+    pub public_pem: String,
+}
+
+/// An earlier key's public half: still published, and still what its ID tokens verify with.
+pub struct RsaPublicPart {
+    pub kid: String,
     pub decoding: DecodingKey,
     n: String,
     e: String,
@@ -51,11 +65,51 @@ impl RsaKey {
             key.size() * 8
         );
         let der = key.to_pkcs1_der().context("the RSA key encodes")?;
+        let public = RsaPublicKey::from(&key);
+        let public_pem = public
+            .to_public_key_pem(LineEnding::LF)
+            .context("the RSA public key encodes")?;
+        let RsaPublicPart {
+            kid,
+            decoding,
+            n,
+            e,
+        } = RsaPublicPart::of(&public)?;
+        Ok(Self {
+            kid,
+            encoding: EncodingKey::from_rsa_der(der.as_bytes()),
+            decoding,
+            n,
+            e,
+            public_pem,
+        })
+    }
+
+    pub fn jwk(&self) -> Value {
+        jwk(&self.n, &self.e, &self.kid)
+    }
+}
+
+impl RsaPublicPart {
+    /// From SPKI (`BEGIN PUBLIC KEY`) or PKCS#1 (`BEGIN RSA PUBLIC KEY`) PEM.
+    pub fn from_pem(pem: &str) -> anyhow::Result<Self> {
+        let pem = pem.trim();
+        let key = RsaPublicKey::from_public_key_pem(pem)
+            .or_else(|_| RsaPublicKey::from_pkcs1_pem(pem))
+            .context("not an RSA public key (SPKI or PKCS#1 PEM)")?;
+        Self::of(&key)
+    }
+
+    fn of(key: &RsaPublicKey) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            key.size() * 8 >= RSA_BITS,
+            "the RSA key has {} bits; RS256 needs at least {RSA_BITS}",
+            key.size() * 8
+        );
         let n = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
         let e = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
         Ok(Self {
             kid: thumbprint(&n, &e),
-            encoding: EncodingKey::from_rsa_der(der.as_bytes()),
             decoding: DecodingKey::from_rsa_components(&n, &e)?,
             n,
             e,
@@ -63,8 +117,12 @@ impl RsaKey {
     }
 
     pub fn jwk(&self) -> Value {
-        json!({"kty": "RSA", "n": self.n, "e": self.e, "kid": self.kid, "use": "sig", "alg": "RS256"})
+        jwk(&self.n, &self.e, &self.kid)
     }
+}
+
+fn jwk(n: &str, e: &str, kid: &str) -> Value {
+    json!({"kty": "RSA", "n": n, "e": e, "kid": kid, "use": "sig", "alg": "RS256"})
 }
 
 #[cfg(test)]
@@ -86,6 +144,15 @@ mod tests {
         let back = jsonwebtoken::decode::<Value>(&token, &key.decoding, &v).unwrap();
         assert_eq!(back.claims["sub"], "x");
         assert!(RsaKey::from_pem("nonsense").is_err());
+        // Its public half, as written for a rotation, is the same key.
+        let public = RsaPublicPart::from_pem(&key.public_pem).unwrap();
+        assert_eq!(public.kid, key.kid);
+        assert_eq!(public.jwk(), key.jwk());
+        jsonwebtoken::decode::<Value>(&token, &public.decoding, &v).unwrap();
+        assert!(
+            RsaPublicPart::from_pem(&pem).is_err(),
+            "a private key is not taken as one"
+        );
     }
 
     /// RFC 7638 §3.1's example key and thumbprint.

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::clients::IdTokenAlg;
-use super::keys::RsaKey;
+use super::keys::{RsaKey, RsaPublicPart};
 use crate::domain::{Amr, AuthUser};
 
 /// `acr` values: what a session's `amr` amounts to.
@@ -58,6 +58,9 @@ pub fn user_claims(user: &AuthUser, scopes: &[&str]) -> Map<String, Value> {
 /// The keys ID tokens are signed with.
 pub struct IdTokenKeys {
     pub rsa: RsaKey,
+    /// Earlier RSA keys (`oidc.previous_rsa_public_key_files`): published, and what ID tokens
+    /// they signed still verify with.
+    pub previous_rsa: Vec<RsaPublicPart>,
     /// The access tokens' Ed25519 key when they use EdDSA: `(kid, key)`, and its public half.
     pub ed25519: Option<(String, EncodingKey, DecodingKey)>,
 }
@@ -112,6 +115,9 @@ impl IdTokenKeys {
         let header = decode_header(token).ok()?;
         let key = match (header.alg, header.kid.as_deref(), &self.ed25519) {
             (Algorithm::RS256, Some(kid), _) if kid == self.rsa.kid => &self.rsa.decoding,
+            (Algorithm::RS256, Some(kid), _) => {
+                &self.previous_rsa.iter().find(|k| k.kid == kid)?.decoding
+            }
             (Algorithm::EdDSA, Some(kid), Some((ed_kid, _, key))) if kid == ed_kid => key,
             _ => return None,
         };

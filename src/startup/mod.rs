@@ -186,6 +186,9 @@ impl Application {
         let mut jwt = JwtKeys::new(&settings.jwt, &keys, settings.cache.max_sessions)?;
         if let Some(k) = &id_token_keys {
             jwt.also_publish(k.rsa.jwk());
+            for previous in &k.previous_rsa {
+                jwt.also_publish(previous.jwk());
+            }
         }
         let jwt = Arc::new(jwt);
         let tombstone = settings.jwt.access_ttl_seconds + settings.jwt.leeway_seconds as i64;

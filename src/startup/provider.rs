@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use jsonwebtoken::{DecodingKey, EncodingKey};
 
-use super::secrets::resolve_rsa_key;
+use super::secrets::{previous_rsa_keys, resolve_rsa_key};
 use crate::actors::{CacheHandle, RepoHandle};
 use crate::auth::jwt::JwtKeys;
 use crate::auth::keys::KeySet;
@@ -40,6 +40,7 @@ pub(super) fn id_token_keys(
     };
     Ok(Some(IdTokenKeys {
         rsa: resolve_rsa_key(settings)?,
+        previous_rsa: previous_rsa_keys(settings)?,
         ed25519,
     }))
 }

@@ -187,3 +187,22 @@ pub fn resolve_rsa_key(settings: &Settings) -> anyhow::Result<crate::oidc::keys:
     tracing::info!(path = %path.display(), kid = key.kid, "generated a development RSA key for ID tokens");
     Ok(key)
 }
+
+/// The earlier RSA keys' public halves (`oidc.previous_rsa_public_key_files`), still published
+/// after a rotation.
+pub fn previous_rsa_keys(
+    settings: &Settings,
+) -> anyhow::Result<Vec<crate::oidc::keys::RsaPublicPart>> {
+    settings
+        .oidc
+        .previous_rsa_public_key_files
+        .iter()
+        .map(|f| {
+            let pem = std::fs::read_to_string(f).with_context(|| {
+                format!("cannot read oidc.previous_rsa_public_key_files entry {f}")
+            })?;
+            crate::oidc::keys::RsaPublicPart::from_pem(&pem)
+                .with_context(|| format!("oidc.previous_rsa_public_key_files: {f}"))
+        })
+        .collect()
+}

@@ -1105,7 +1105,10 @@ async fn the_command_line_registers_updates_rotates_and_deletes_clients() {
             vec!["--id", "app2", "--public", "--grant", "client_credentials"],
             "cannot use client_credentials",
         ),
-        (vec!["--id", "app2"], "needs at least one --redirect-uri"),
+        (
+            vec!["--id", "app2"],
+            "needs at least one redirect URI (--redirect-uri)",
+        ),
     ] {
         let mut all = vec!["oidc-client", "create"];
         all.extend(args.iter().copied());
@@ -1127,4 +1130,119 @@ async fn the_command_line_registers_updates_rotates_and_deletes_clients() {
     assert!(!secret_works(&app, "wiki", rotated.trim_end()).await);
     let list = portcullis(&app, &["oidc-client", "list"], None);
     assert!(String::from_utf8_lossy(&list.stderr).contains("no OpenID clients"));
+}
+
+/// The operator's rotation: `keys generate-rsa` makes the new pair; the new private key signs,
+/// the old public half (written beside the old key) stays in JWKS, and an ID token it signed is
+/// still taken as `id_token_hint`.
+#[actix_web::test]
+async fn a_rotated_rsa_key_stays_published_and_its_id_tokens_are_still_known() {
+    use std::os::unix::fs::PermissionsExt;
+    let (mut s, dir) = test_settings().await;
+    // Each restart is a new node on a new port: one issuer for all of them.
+    s.server.public_url = "https://auth.example.test".into();
+    let app = spawn_with(s.clone(), dir.clone()).await;
+    app.create_user("rosa").await;
+    let secret = register(&app, "wiki", true).await;
+    sign_in_browser(&app, "rosa").await;
+    let code = code_for(&app, "wiki", &[]).await;
+    let old_id = tokens_of(code_grant(&app, "wiki", &secret, &code).await).await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let old_kid = jsonwebtoken::decode_header(&old_id).unwrap().kid.unwrap();
+
+    let keys = s.data.dir.join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    let out = crate::cli::portcullis(
+        &app,
+        &["keys", "generate-rsa", "--out", keys.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let file = |label: &str| {
+        let line = printed.lines().find(|l| l.starts_with(label)).unwrap();
+        line[label.len()..].trim().to_owned()
+    };
+    let new_kid = file("kid:");
+    let (private, public) = (file("private key:"), file("public key:"));
+    let mode = std::fs::metadata(&private).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the private key is the operator's alone");
+    assert!(std::fs::read_to_string(&public)
+        .unwrap()
+        .starts_with("-----BEGIN PUBLIC KEY-----"));
+    // The old key's public half, as an operator keeps it (`openssl rsa -pubout`, or the
+    // `.pub.pem` the command wrote beside it).
+    let old_public = s.data.dir.join("old.pub.pem");
+    let old_pem = std::fs::read_to_string(&s.oidc.rsa_private_key_file).unwrap();
+    std::fs::write(
+        &old_public,
+        portcullis::oidc::keys::RsaKey::from_pem(&old_pem)
+            .unwrap()
+            .public_pem,
+    )
+    .unwrap();
+
+    let mut rotated = s.clone();
+    rotated.oidc.rsa_private_key_file = private;
+    rotated.oidc.previous_rsa_public_key_files = vec![old_public.display().to_string()];
+    let next = spawn_with(rotated, dir.clone()).await;
+    let jwks = next.get_json("/.well-known/jwks.json").await;
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["kty"] == "RSA")
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids.len(), 2, "{jwks}");
+    assert!(kids.contains(&new_kid.as_str()) && kids.contains(&old_kid.as_str()));
+
+    // New ID tokens are signed with the new key.
+    sign_in_browser(&next, "rosa").await;
+    let code = code_for(&next, "wiki", &[]).await;
+    let new_id = tokens_of(code_grant(&next, "wiki", &secret, &code).await).await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        jsonwebtoken::decode_header(&new_id).unwrap().kid.unwrap(),
+        new_kid
+    );
+    // The old one is still a known hint: logout goes straight back to the app.
+    let res = next
+        .client
+        .get(next.url("/oidc/logout"))
+        .query(&[
+            ("id_token_hint", old_id.as_str()),
+            ("post_logout_redirect_uri", BYE),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    assert!(location(&res).as_str().starts_with(BYE));
+
+    // Without the old key listed, it is published no more and the hint is not trusted.
+    let mut forgotten = s.clone();
+    forgotten.oidc.rsa_private_key_file = next.settings.oidc.rsa_private_key_file.clone();
+    let last = spawn_with(forgotten, dir).await;
+    let jwks = last.get_json("/.well-known/jwks.json").await;
+    assert!(!jwks.to_string().contains(&old_kid), "{jwks}");
+    let res = last
+        .client
+        .get(last.url("/oidc/logout"))
+        .query(&[
+            ("id_token_hint", old_id.as_str()),
+            ("post_logout_redirect_uri", BYE),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("location").is_none(), "{}", res.status());
 }
