@@ -373,3 +373,99 @@ async fn a_guard_for_one_apps_audience_refuses_another_apps_tokens() {
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+async fn verify(app: &TestApp, query: &str, bearer: Option<&str>) -> reqwest::Response {
+    let mut req = app
+        .client
+        .get(app.url(&format!("/api/v1/auth/verify{query}")));
+    if let Some(t) = bearer {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap()
+}
+
+fn header<'a>(res: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    res.headers().get(name).map(|v| v.to_str().unwrap())
+}
+
+#[actix_web::test]
+async fn forward_auth_for_an_apps_audience_takes_that_apps_tokens_alone() {
+    let app = spawn_app().await;
+    app.create_user("ines").await;
+    let secret = register(&app, "wiki", true).await;
+    register(&app, "chat", true).await;
+    let (access, own) = app_token(&app, "ines", "wiki", &secret).await;
+
+    let res = verify(&app, "?audience=wiki", Some(&access)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(header(&res, "remote-user"), Some("ines"));
+    assert_eq!(header(&res, "remote-client-id"), Some("wiki"));
+    assert_eq!(header(&res, "remote-scope"), Some("openid profile email"));
+    assert_eq!(header(&res, "remote-amr"), Some("pwd"));
+
+    // Another app's forward-auth, and Portcullis's own, refuse it; the app's refuses
+    // Portcullis's own token.
+    for (query, bearer) in [
+        ("?audience=chat", access.as_str()),
+        ("", access.as_str()),
+        ("?audience=wiki", own.as_str()),
+    ] {
+        let res = verify(&app, query, Some(bearer)).await;
+        assert_eq!(res.status(), 401, "{query}");
+        assert!(header(&res, "remote-user").is_none());
+        assert!(header(&res, "www-authenticate")
+            .unwrap()
+            .contains("invalid_token"));
+    }
+    // The rules of Portcullis's own tokens hold: a permission code, a second factor, the
+    // header's form.
+    let res = verify(
+        &app,
+        "?audience=wiki&permission=sys:user:add",
+        Some(&access),
+    )
+    .await;
+    assert_error(res, 403, "insufficient_scope").await;
+    let res = verify(&app, "?audience=wiki&mfa=true", Some(&access)).await;
+    assert_eq!(res.status(), 401);
+    assert!(header(&res, "www-authenticate")
+        .unwrap()
+        .contains("insufficient_user_authentication"));
+    assert_eq!(verify(&app, "?audience=wiki", None).await.status(), 401);
+    let res = app
+        .client
+        .get(app.url("/api/v1/auth/verify?audience=wiki"))
+        .header("authorization", "Bearer a b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+
+    // A client acting for itself passes its own audience's forward-auth as itself, no user.
+    let service = register_service(&app, "reports").await;
+    let t: Value = grant(&app, "reports", &service, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let own_token = t["access_token"].as_str().unwrap();
+    let res = verify(&app, "?audience=reports", Some(own_token)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(header(&res, "remote-client-id"), Some("reports"));
+    assert!(header(&res, "remote-user").is_none());
+    let res = verify(
+        &app,
+        "?audience=reports&permission=report:read",
+        Some(own_token),
+    )
+    .await;
+    assert_eq!(res.status(), 403);
+    let res = verify(&app, "?audience=wiki", Some(own_token)).await;
+    assert_eq!(res.status(), 401);
+
+    // The session ended anywhere: refused at once.
+    let res = app.post_auth("/api/v1/auth/logout/all", &own).await;
+    assert_eq!(res.status(), 200);
+    let res = verify(&app, "?audience=wiki", Some(&access)).await;
+    assert_eq!(res.status(), 401);
+}

@@ -8,8 +8,9 @@ use actix_web::{web::Data, HttpRequest, HttpResponse};
 use paperclip::actix::api_v2_operation;
 
 use crate::auth::access::{ForwardAuth, Need};
-use crate::auth::gate::{Gate, Step};
+use crate::auth::gate::{Authenticated, Gate, Presented, Step};
 use crate::error::{kind, ApiError};
+use crate::oidc::Provider;
 
 /// `permission=CODE` from the verify URL's own query.
 fn permission_param(query: &str) -> Option<String> {
@@ -43,6 +44,8 @@ fn param(query: &str, name: &str) -> Option<String> {
 /// 403 `insufficient_scope`, or `forbidden` where `forward_auth.default = "deny"`. Add
 /// `?permission=CODE` to require a permission code; the `forward_auth.rules` match the original
 /// request as a trusted proxy reports it, in the one header set `forward_auth.headers` names.
+/// Add `?audience=APP` to take the tokens the OpenID provider issued for that app instead of
+/// Portcullis's own (`Remote-Client-Id` and `Remote-Scope` besides).
 #[api_v2_operation(tags(auth))]
 pub async fn verify(
     req: HttpRequest,
@@ -62,18 +65,30 @@ pub async fn verify(
         Need::User { permission, mfa } => (permission, mfa),
         Need::Denied => return Err(ApiError::new(kind::FORBIDDEN)),
     };
+    let codes = [rule_code.as_deref(), asked.as_deref()];
+    let needs_mfa = rule_mfa || asked_mfa;
+    if let Some(audience) = param(req.query_string(), "audience") {
+        return app_token(&req, &audience, codes, needs_mfa).await;
+    }
     let result = match gate.check(headers) {
         Step::Done(result) => result,
         Step::ReadThrough(token) => gate.read_through(token).await,
     };
     let who = gate.count(result).map_err(|r| r.error)?;
-    for code in [rule_code.as_deref(), asked.as_deref()]
-        .into_iter()
-        .flatten()
-    {
+    allowed(who, codes, needs_mfa)
+}
+
+/// The user's answer: the permission codes and the second factor checked, the `Remote-*`
+/// headers set.
+fn allowed(
+    who: Authenticated,
+    codes: [Option<&str>; 2],
+    needs_mfa: bool,
+) -> Result<HttpResponse, ApiError> {
+    for code in codes.into_iter().flatten() {
         Gate::permits(&who.user, code).map_err(|r| r.error)?;
     }
-    if rule_mfa || asked_mfa {
+    if needs_mfa {
         Gate::second_factor(&who)?;
     }
     let mut res = HttpResponse::Ok().finish();
@@ -86,6 +101,63 @@ pub async fn verify(
         HeaderName::from_static("remote-amr"),
         HeaderValue::from_static(who.proof.amr.joined()),
     );
+    Ok(res)
+}
+
+/// `?audience=APP`: only a token the OpenID provider issued for that app passes — a user's (while
+/// its session lives; the same answer as for Portcullis's own, plus `Remote-Client-Id` and
+/// `Remote-Scope`) or the app's own `client_credentials` token (no user: `Remote-Client-Id`
+/// and `Remote-Scope` only, and refused where a permission code or a second factor is asked).
+/// Portcullis's own tokens, and another app's, are refused as `invalid_token`.
+async fn app_token(
+    req: &HttpRequest,
+    audience: &str,
+    codes: [Option<&str>; 2],
+    needs_mfa: bool,
+) -> Result<HttpResponse, ApiError> {
+    let presented = Presented::from_headers(req.headers());
+    let token = match &presented {
+        Presented::Missing => return Err(ApiError::new(kind::UNAUTHORIZED)),
+        Presented::Malformed => return Err(ApiError::new(kind::MALFORMED_AUTHORIZATION)),
+        Presented::Bearer(_) => presented
+            .token()
+            .ok_or_else(|| ApiError::new(kind::MALFORMED_AUTHORIZATION))?,
+    };
+    let invalid = || ApiError::new(kind::INVALID_TOKEN);
+    let provider = req.app_data::<Data<Provider>>().ok_or_else(invalid)?;
+    let app = provider
+        .inspect(token)
+        .await?
+        .filter(|app| app.claims.aud == audience)
+        .ok_or_else(invalid)?;
+    let mut res = match app.user {
+        Some(user) => allowed(
+            Authenticated {
+                user,
+                sid: std::sync::Arc::from(app.claims.sid.as_str()),
+                proof: app.claims.proof(),
+            },
+            codes,
+            needs_mfa,
+        )?,
+        // A client acting for itself holds no permission code and signed nobody in.
+        None if needs_mfa || codes.iter().any(Option::is_some) => {
+            return Err(ApiError::new(kind::INSUFFICIENT_SCOPE)
+                .with_detail("a client's own token holds no permission code and no user"))
+        }
+        None => HttpResponse::Ok().finish(),
+    };
+    let headers = res.headers_mut();
+    let client = app.claims.client_id.as_deref().unwrap_or(&app.claims.aud);
+    // Client ids and scope names are checked words: always header values.
+    for (name, value) in [
+        ("remote-client-id", client),
+        ("remote-scope", app.claims.scope.as_deref().unwrap_or("")),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
     Ok(res)
 }
 
