@@ -263,6 +263,11 @@ pub struct OidcClientSpec {
     /// What signs its ID tokens: RS256 (default) or EdDSA.
     #[arg(long, default_value = "RS256")]
     pub id_token_alg: String,
+    /// An API it may ask access tokens for with RFC 8707's `resource` (repeat; an absolute
+    /// URI, e.g. https://api.example.com): the token's audience is then that URI, for an API
+    /// client registered with `portcullis client create --audience URI`.
+    #[arg(long = "resource")]
+    pub resources: Vec<String>,
 }
 
 #[derive(Subcommand)]

@@ -17,6 +17,7 @@ fn spec_of(s: OidcClientSpec) -> anyhow::Result<ClientSpec> {
         backchannel_logout_uri: s.backchannel_logout_uri,
         first_party: s.first_party,
         id_token_alg: s.id_token_alg.parse()?,
+        resources: s.resources,
     })
 }
 
@@ -27,7 +28,8 @@ fn describe(c: &OidcClient) -> String {
     };
     format!(
         "{}  {}{}\n  redirect URIs:     {}\n  grants:            {}\n  scopes:            {}\n  \
-         post-logout URIs:  {}\n  back-channel:      {}\n  ID tokens:         {}",
+         post-logout URIs:  {}\n  back-channel:      {}\n  ID tokens:         {}\n  \
+         resources:         {}",
         c.id,
         if c.is_public() {
             "public"
@@ -41,6 +43,7 @@ fn describe(c: &OidcClient) -> String {
         none(&c.post_logout_redirect_uris),
         c.backchannel_logout_uri.as_deref().unwrap_or("-"),
         c.id_token_alg.as_str(),
+        none(&c.resources),
     )
 }
 

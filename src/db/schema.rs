@@ -159,6 +159,7 @@ diesel::table! {
         id_token_alg -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        resources -> Text,
     }
 }
 

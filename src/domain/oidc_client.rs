@@ -97,6 +97,8 @@ pub struct OidcClient {
     /// Trusted to need no consent (an app of the same operator).
     pub first_party: bool,
     pub id_token_alg: IdTokenAlg,
+    /// The APIs it may ask tokens for (RFC 8707 `resource`), besides itself.
+    pub resources: Vec<String>,
 }
 
 impl OidcClient {

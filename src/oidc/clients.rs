@@ -110,6 +110,21 @@ pub struct ClientSpec {
     pub backchannel_logout_uri: Option<String>,
     pub first_party: bool,
     pub id_token_alg: IdTokenAlg,
+    pub resources: Vec<String>,
+}
+
+/// An API a client may ask tokens for (RFC 8707 §2: an absolute URI without a fragment), as an
+/// API client's audience is written: at most 200 printable characters.
+fn check_resource(uri: &str) -> Result<(), ClientError> {
+    let bad = |why: &str| Err(ClientError::InvalidUri(format!("resource `{uri}`: {why}")));
+    if uri.len() > 200 || !uri.chars().all(|c| c.is_ascii_graphic()) {
+        return bad("at most 200 printable characters, without spaces");
+    }
+    match Url::parse(uri) {
+        Err(_) => bad("not an absolute URI (RFC 8707: e.g. https://api.example.com)"),
+        Ok(u) if u.fragment().is_some() => bad("a resource may not have a fragment"),
+        Ok(_) => Ok(()),
+    }
 }
 
 impl ClientSpec {
@@ -124,6 +139,9 @@ impl ClientSpec {
         }
         if let Some(uri) = &self.backchannel_logout_uri {
             check_backchannel(uri)?;
+        }
+        for uri in &self.resources {
+            check_resource(uri)?;
         }
         for scope in &self.scopes {
             if !SCOPES.contains(&scope.as_str()) {
@@ -144,6 +162,8 @@ impl ClientSpec {
         self.scopes.dedup();
         self.redirect_uris.dedup();
         self.post_logout_redirect_uris.dedup();
+        self.resources.sort();
+        self.resources.dedup();
         if self.grants.contains(&Grant::AuthorizationCode) && self.redirect_uris.is_empty() {
             return Err(ClientError::Invalid(
                 "a client that uses authorization_code needs at least one redirect URI (--redirect-uri)",
@@ -156,6 +176,14 @@ impl ClientSpec {
         }
         Ok(self)
     }
+}
+
+/// What a client's own (`client_credentials`) tokens carry of its secret: a stamp of the
+/// secret's digest, so a new secret ends the tokens of the old at once. It tells nothing of
+/// the secret (a digest of a digest of 256 random bits).
+pub fn credentials_stamp(client: &OidcClient) -> String {
+    let digest = crypto::digest_parts(&["cc", client.secret_hash.as_deref().unwrap_or("")]);
+    digest[..16].to_owned()
 }
 
 /// What client authentication at the token endpoint decided.
@@ -336,6 +364,7 @@ fn client_of(id: &str, secret_hash: Option<String>, spec: ClientSpec) -> OidcCli
         backchannel_logout_uri: spec.backchannel_logout_uri,
         first_party: spec.first_party,
         id_token_alg: spec.id_token_alg,
+        resources: spec.resources,
     }
 }
 
@@ -352,6 +381,7 @@ mod tests {
             backchannel_logout_uri: None,
             first_party: false,
             id_token_alg: IdTokenAlg::Rs256,
+            resources: Vec::new(),
         }
     }
 
@@ -378,6 +408,24 @@ mod tests {
             assert!(spec(&[bad]).checked(false).is_err(), "{bad}");
         }
         assert!(spec(&[]).checked(false).is_err(), "the code flow needs one");
+    }
+
+    #[test]
+    fn resources_are_absolute_uris() {
+        for ok in [
+            "https://api.example.com",
+            "https://api.example.com/v2",
+            "urn:example:api",
+        ] {
+            let mut s = spec(&["https://a.example/cb"]);
+            s.resources = vec![ok.into()];
+            assert!(s.checked(false).is_ok(), "{ok}");
+        }
+        for bad in ["api", "https://api.example.com/#x", "https://a b", ""] {
+            let mut s = spec(&["https://a.example/cb"]);
+            s.resources = vec![bad.into()];
+            assert!(s.checked(false).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! What introspection may say of a token issued to an app: a user's token for a client while
 //! its session lives, or a client's own `client_credentials` token while the client exists
-//! and may still use that grant.
+//! and may still use that grant with the secret it had.
 
 use std::sync::Arc;
 
-use super::clients::Grant;
+use super::clients::{credentials_stamp, Grant};
 use super::flow::Provider;
 use crate::actors::AuthFailure;
 use crate::auth::jwt::AccessClaims;
@@ -48,9 +48,11 @@ impl Provider {
             .find(&claims.sub)
             .await
             .map_err(ApiError::unavailable)?;
-        // Deleting the client, or taking the grant away, ends its tokens at once.
+        // Deleting the client, taking the grant away or a new secret ends its tokens at once.
+        let stamp = claims.jti.split_once('.').map(|(stamp, _)| stamp);
         Ok(client
             .filter(|c| !c.is_public() && c.may(Grant::ClientCredentials))
+            .filter(|c| stamp == Some(credentials_stamp(c).as_str()))
             .map(|_| AppToken { claims, user: None }))
     }
 }

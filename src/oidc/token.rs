@@ -7,11 +7,12 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::clients::{ClientError, Grant, OidcClient};
+use super::clients::{credentials_stamp, ClientError, Grant, OidcClient};
 use super::flow::{pkce_text, s256, CodeRecord, Params, Provider};
 use super::tokens::{user_claims, IdToken};
 use crate::actors::AuthFailure;
 use crate::auth::client::ClientInfo;
+use crate::auth::jwt::ForClient;
 use crate::auth::sessions::RefreshToken;
 use crate::crypto;
 use crate::domain::ClientGrant;
@@ -91,6 +92,20 @@ fn may_use(client: &OidcClient, grant: Grant) -> Result<(), TokenError> {
     }
 }
 
+/// Whom the access token is for (RFC 8707): the client itself, or the `resource` asked for,
+/// which must be one the client was registered for (else `invalid_target`; one per request, as
+/// a repeated parameter is refused).
+fn audience<'a>(client: &'a OidcClient, p: &'a Params) -> Result<&'a str, TokenError> {
+    match p.get("resource").map(String::as_str) {
+        None => Ok(&client.id),
+        Some(r) if client.resources.iter().any(|known| known == r) => Ok(r),
+        Some(r) => Err(TokenError::new(
+            "invalid_target",
+            format!("`{r}` is not a resource this client may ask tokens for"),
+        )),
+    }
+}
+
 /// What the token endpoint answers.
 #[derive(Debug, Serialize)]
 pub struct Tokens {
@@ -147,12 +162,7 @@ impl Provider {
             true => return Err(unauthorized(Grant::ClientCredentials)),
             false => may_use(client, Grant::ClientCredentials)?,
         }
-        if p.contains_key("resource") {
-            return Err(TokenError::new(
-                "invalid_target",
-                "resource indicators are not offered: the token's audience is the client",
-            ));
-        }
+        let audience = audience(client, p)?;
         let offered: Vec<&str> = client
             .scopes
             .iter()
@@ -176,7 +186,15 @@ impl Provider {
         let now = self.clock.unix();
         let (access_token, exp) = self
             .jwt
-            .issue_client_credentials(&client.id, &scope, now)
+            .issue_client_credentials(
+                ForClient {
+                    client_id: &client.id,
+                    audience,
+                    scope: &scope,
+                },
+                &credentials_stamp(client),
+                now,
+            )
             .map_err(ApiError::internal)?;
         self.log_grant(&client.id, None, "oidc:client_credentials", from);
         Ok(Tokens {
@@ -194,6 +212,7 @@ impl Provider {
     /// them only by asking for none).
     async fn refresh(&self, client: &OidcClient, p: &Params) -> Result<Tokens, TokenError> {
         may_use(client, Grant::RefreshToken)?;
+        let audience = audience(client, p)?;
         let presented = p
             .get("refresh_token")
             .ok_or_else(|| TokenError::new("invalid_request", "refresh_token is missing"))?;
@@ -222,7 +241,17 @@ impl Provider {
         }
         let (access_token, exp) = self
             .jwt
-            .issue_for_client(uid, &t.sid, t.proof, &client.id, &t.scope, t.issued_at)
+            .issue_for_client(
+                uid,
+                &t.sid,
+                t.proof,
+                ForClient {
+                    client_id: &client.id,
+                    audience,
+                    scope: &t.scope,
+                },
+                t.issued_at,
+            )
             .map_err(ApiError::internal)?;
         Ok(Tokens {
             access_token,
@@ -242,6 +271,8 @@ impl Provider {
     ) -> Result<Tokens, TokenError> {
         let invalid = |why: &str| TokenError::new("invalid_grant", why);
         may_use(client, Grant::AuthorizationCode)?;
+        // Before the code is taken: a wrong resource leaves it for a corrected request.
+        let audience = audience(client, p)?;
         let code = p
             .get("code")
             .ok_or_else(|| TokenError::new("invalid_request", "code is missing"))?;
@@ -301,8 +332,11 @@ impl Provider {
                 record.uid,
                 &session.sid,
                 session.proof,
-                &client.id,
-                &scope,
+                ForClient {
+                    client_id: &client.id,
+                    audience,
+                    scope: &scope,
+                },
                 now,
             )
             .map_err(ApiError::internal)?;
@@ -408,7 +442,10 @@ impl Provider {
         let claims = self
             .jwt
             .verify_client_token(token, now)
-            .map_err(|_| UserinfoError::InvalidToken)?;
+            .ok()
+            // A token for an API the client named (`resource`) is that API's, not userinfo's.
+            .filter(|c| c.client_id.as_deref() == Some(c.aud.as_str()))
+            .ok_or(UserinfoError::InvalidToken)?;
         let uid = claims.user_id().ok_or(UserinfoError::InvalidToken)?;
         let user = match self
             .cache

@@ -20,6 +20,7 @@ type ClientRow = (
     Option<String>,
     bool,
     String,
+    String,
 );
 
 const COLUMNS: (
@@ -32,6 +33,7 @@ const COLUMNS: (
     oidc_clients::backchannel_logout_uri,
     oidc_clients::first_party,
     oidc_clients::id_token_alg,
+    oidc_clients::resources,
 ) = (
     oidc_clients::client_id,
     oidc_clients::secret_hash,
@@ -42,6 +44,7 @@ const COLUMNS: (
     oidc_clients::backchannel_logout_uri,
     oidc_clients::first_party,
     oidc_clients::id_token_alg,
+    oidc_clients::resources,
 );
 
 fn words(s: &str) -> Vec<String> {
@@ -51,7 +54,18 @@ fn words(s: &str) -> Vec<String> {
 /// A stored row that no longer parses (a grant or algorithm this version does not know) is
 /// refused rather than guessed at.
 fn client_of(row: ClientRow) -> Option<OidcClient> {
-    let (id, secret_hash, redirects, logouts, grants, scopes, backchannel, first_party, alg) = row;
+    let (
+        id,
+        secret_hash,
+        redirects,
+        logouts,
+        grants,
+        scopes,
+        backchannel,
+        first_party,
+        alg,
+        resources,
+    ) = row;
     let parsed = (|| {
         Ok::<_, UnknownName>(OidcClient {
             grants: grants
@@ -66,6 +80,7 @@ fn client_of(row: ClientRow) -> Option<OidcClient> {
             scopes: words(&scopes),
             backchannel_logout_uri: backchannel,
             first_party,
+            resources: words(&resources),
         })
     })();
     parsed
@@ -93,6 +108,7 @@ impl Repo {
                     oidc_clients::backchannel_logout_uri.eq(&c.backchannel_logout_uri),
                     oidc_clients::first_party.eq(c.first_party),
                     oidc_clients::id_token_alg.eq(c.id_token_alg.as_str()),
+                    oidc_clients::resources.eq(joined(&c.resources)),
                     oidc_clients::created_at.eq(now),
                     oidc_clients::updated_at.eq(now),
                 ))
@@ -120,6 +136,7 @@ impl Repo {
                     oidc_clients::backchannel_logout_uri.eq(&c.backchannel_logout_uri),
                     oidc_clients::first_party.eq(c.first_party),
                     oidc_clients::id_token_alg.eq(c.id_token_alg.as_str()),
+                    oidc_clients::resources.eq(joined(&c.resources)),
                     oidc_clients::updated_at.eq(now),
                 ))
                 .execute(conn)

@@ -61,6 +61,7 @@ async fn the_example_app_signs_in_through_the_pages_and_signs_out_everywhere() {
         backchannel_logout_uri: None,
         first_party: false,
         id_token_alg: IdTokenAlg::Rs256,
+        resources: Vec::new(),
     };
     let (_, secret) = app
         .oidc_clients

@@ -22,7 +22,7 @@ use crate::helpers::*;
 pub(crate) const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const BYE: &str = "http://127.0.0.1:9/signed-out";
 /// RFC 7636 appendix B's pair.
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 pub(crate) fn spec(first_party: bool) -> ClientSpec {
@@ -36,6 +36,7 @@ pub(crate) fn spec(first_party: bool) -> ClientSpec {
         backchannel_logout_uri: None,
         first_party,
         id_token_alg: IdTokenAlg::Rs256,
+        resources: Vec::new(),
     }
 }
 

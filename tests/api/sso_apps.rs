@@ -28,6 +28,7 @@ async fn register_service(app: &TestApp, id: &str) -> String {
         backchannel_logout_uri: None,
         first_party: false,
         id_token_alg: IdTokenAlg::Rs256,
+        resources: Vec::new(),
     };
     let (_, secret) = app.oidc_clients.create(id, false, spec).await.unwrap();
     secret.unwrap()
@@ -216,7 +217,7 @@ async fn only_a_confidential_client_registered_for_it_may_act_for_itself() {
         .await
         .unwrap();
     oauth_error(res, 400, "unauthorized_client").await;
-    // Taking the grant away ends the tokens it gave.
+    // Taking the grant away, or a new secret, ends the tokens it gave.
     let service = register_service(&app, "batch").await;
     let t: Value = grant(&app, "batch", &service, &[])
         .await
@@ -227,6 +228,22 @@ async fn only_a_confidential_client_registered_for_it_may_act_for_itself() {
         "batch-api",
         &["--audience", "batch", "--claims", ALL_CLAIMS],
     );
+    let access = t["access_token"].as_str().unwrap();
+    assert_eq!(
+        introspected(&app, ("batch-api", &api), access).await["active"],
+        true
+    );
+    // A new secret (it leaked?) ends the tokens the old one got; the new one's work.
+    let service = app.oidc_clients.rotate_secret("batch").await.unwrap();
+    assert_eq!(
+        introspected(&app, ("batch-api", &api), access).await,
+        json!({"active": false})
+    );
+    let t: Value = grant(&app, "batch", &service, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
     let access = t["access_token"].as_str().unwrap();
     assert_eq!(
         introspected(&app, ("batch-api", &api), access).await["active"],
@@ -468,4 +485,121 @@ async fn forward_auth_for_an_apps_audience_takes_that_apps_tokens_alone() {
     assert_eq!(res.status(), 200);
     let res = verify(&app, "?audience=wiki", Some(&access)).await;
     assert_eq!(res.status(), 401);
+}
+
+const API: &str = "https://api.example.test";
+
+#[actix_web::test]
+async fn a_client_registered_for_an_api_gets_tokens_for_it_that_that_api_alone_takes() {
+    let app = spawn_app().await;
+    app.create_user("ivo").await;
+    let mut spec = crate::sso::spec(true);
+    spec.grants = vec![
+        Grant::AuthorizationCode,
+        Grant::RefreshToken,
+        Grant::ClientCredentials,
+    ];
+    spec.resources = vec![API.into()];
+    let (_, secret) = app.oidc_clients.create("wiki", false, spec).await.unwrap();
+    let secret = secret.unwrap();
+    let api = app.api_client_with("api", &["--audience", API, "--claims", ALL_CLAIMS]);
+    let wiki_api = app.api_client_with("wiki-api", &["--audience", "wiki", "--claims", ALL_CLAIMS]);
+
+    // The client acting for itself, for the API.
+    let t: Value = grant(&app, "wiki", &secret, &[("resource", API)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = t["access_token"].as_str().unwrap();
+    let claims = jwt_claims(access);
+    assert_eq!(
+        (&claims["aud"], &claims["client_id"]),
+        (&json!(API), &json!("wiki"))
+    );
+    assert_eq!(
+        introspected(&app, ("api", &api), access).await["active"],
+        true
+    );
+    assert_eq!(
+        introspected(&app, ("wiki-api", &wiki_api), access).await,
+        json!({"active": false}),
+        "a token for the API is not the app's own"
+    );
+    let encoded = format!("?audience={}", percent_encode(API));
+    assert_eq!(verify(&app, &encoded, Some(access)).await.status(), 200);
+    assert_eq!(
+        verify(&app, "?audience=wiki", Some(access)).await.status(),
+        401
+    );
+
+    // Only the APIs it was registered for, one per request.
+    for resource in [
+        "https://other.example.test",
+        "wiki",
+        "https://api.example.test/",
+    ] {
+        let res = grant(&app, "wiki", &secret, &[("resource", resource)]).await;
+        oauth_error(res, 400, "invalid_target").await;
+    }
+    let res = app
+        .client
+        .post(app.url("/oidc/token"))
+        .basic_auth("wiki", Some(&secret))
+        .body(format!(
+            "grant_type=client_credentials&resource={0}&resource={0}",
+            percent_encode(API)
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    oauth_error(res, 400, "invalid_request").await;
+
+    // A user's token for the API, from the code flow; a wrong resource leaves the code usable.
+    sign_in_browser(&app, "ivo").await;
+    let code = code_for(&app, "wiki", &[]).await;
+    let form = |resource: &'static str| {
+        vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", crate::sso::REDIRECT),
+            ("code_verifier", crate::sso::VERIFIER),
+            ("resource", resource),
+        ]
+    };
+    let res = exchange(&app, "wiki", &secret, &form("https://other.example.test")).await;
+    oauth_error(res, 400, "invalid_target").await;
+    let t: Value = exchange(&app, "wiki", &secret, &form(API))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let for_api = t["access_token"].as_str().unwrap();
+    assert_eq!(jwt_claims(for_api)["aud"], API);
+    assert_eq!(jwt_claims(t["id_token"].as_str().unwrap())["aud"], "wiki");
+    let seen = introspected(&app, ("api", &api), for_api).await;
+    assert_eq!(seen["active"], true, "{seen}");
+    assert_eq!(seen["user"]["username"], "ivo");
+    // Userinfo is the app's, not the API's.
+    assert_eq!(app.get_auth("/oidc/userinfo", for_api).await.status(), 401);
+    // A refresh asks again for whom: the app itself when it names no resource.
+    let refresh = t["refresh_token"].as_str().unwrap();
+    let t: Value = exchange(
+        &app,
+        "wiki",
+        &secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let for_app = t["access_token"].as_str().unwrap();
+    assert_eq!(jwt_claims(for_app)["aud"], "wiki");
+    assert_eq!(app.get_auth("/oidc/userinfo", for_app).await.status(), 200);
+}
+
+fn percent_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

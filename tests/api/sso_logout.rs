@@ -97,6 +97,7 @@ async fn register(app: &TestApp, id: &str, backchannel: &str) -> String {
         backchannel_logout_uri: Some(backchannel.into()),
         first_party: true,
         id_token_alg: IdTokenAlg::Rs256,
+        resources: Vec::new(),
     };
     app.oidc_clients
         .create(id, false, spec)

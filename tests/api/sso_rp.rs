@@ -33,6 +33,7 @@ async fn openid_client_signs_in_refreshes_revokes_and_logs_out() {
         backchannel_logout_uri: None,
         first_party: true,
         id_token_alg: IdTokenAlg::Rs256,
+        resources: Vec::new(),
     };
     let (_, secret) = app
         .oidc_clients

@@ -28,6 +28,8 @@ pub struct ClientView {
     pub first_party: bool,
     /// `RS256` or `EdDSA`.
     pub id_token_signed_response_alg: String,
+    /// The APIs (RFC 8707 `resource`, absolute URIs) it may ask tokens for.
+    pub resources: Vec<String>,
 }
 
 impl From<OidcClient> for ClientView {
@@ -42,6 +44,7 @@ impl From<OidcClient> for ClientView {
             scopes: c.scopes,
             backchannel_logout_uri: c.backchannel_logout_uri,
             first_party: c.first_party,
+            resources: c.resources,
         }
     }
 }
@@ -64,6 +67,8 @@ pub struct ClientBody {
     pub first_party: Option<bool>,
     /// `RS256` (default) or `EdDSA`.
     pub id_token_signed_response_alg: Option<String>,
+    /// The APIs (RFC 8707 `resource`, absolute URIs) it may ask tokens for (default none).
+    pub resources: Option<Vec<String>>,
 }
 
 fn invalid(detail: &str) -> ApiError {
@@ -91,6 +96,7 @@ impl ClientBody {
             backchannel_logout_uri: self.backchannel_logout_uri.filter(|u| !u.is_empty()),
             first_party: self.first_party.unwrap_or(false),
             id_token_alg,
+            resources: self.resources.unwrap_or_default(),
         })
     }
 }

@@ -2,6 +2,10 @@
 //! with the session's `amr` and `auth_time` (how and when its user proved who they are).
 //! Time checks use the caller's clock with a leeway, not the library's, so they are testable.
 
+mod client;
+
+pub use client::ForClient;
+
 use jsonwebtoken::{
     decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
 };
@@ -287,93 +291,6 @@ impl JwtKeys {
         Ok((encode(&self.header, &claims, &self.encoding)?, claims.exp))
     }
 
-    /// An access token for an OpenID client (RFC 9068): `aud` and `client_id` name the client,
-    /// `scope` what it was granted; the session is the user's browser session at the provider,
-    /// so ending it refuses the token at once.
-    pub fn issue_for_client(
-        &self,
-        user_id: i64,
-        sid: &str,
-        proof: Proof,
-        client_id: &str,
-        scope: &str,
-        now: i64,
-    ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
-        self.issue_to_client(
-            &user_id.to_string(),
-            sid,
-            Some(proof),
-            client_id,
-            scope,
-            now,
-        )
-    }
-
-    /// A `client_credentials` token (RFC 9068 §2.2): the client acting for itself, so `sub`,
-    /// `aud` and `client_id` all name it, and no session or user stands behind it.
-    pub fn issue_client_credentials(
-        &self,
-        client_id: &str,
-        scope: &str,
-        now: i64,
-    ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
-        self.issue_to_client(client_id, "", None, client_id, scope, now)
-    }
-
-    fn issue_to_client(
-        &self,
-        sub: &str,
-        sid: &str,
-        proof: Option<Proof>,
-        client_id: &str,
-        scope: &str,
-        now: i64,
-    ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
-        let claims = AccessClaims {
-            iss: self.issuer.clone(),
-            aud: client_id.to_owned(),
-            sub: sub.to_owned(),
-            sid: sid.to_owned(),
-            jti: uuid::Uuid::new_v4().simple().to_string(),
-            iat: now,
-            nbf: now,
-            exp: now + self.ttl,
-            amr: proof.map(|p| p.amr).unwrap_or_default(),
-            auth_time: proof.map(|p| p.auth_time),
-            client_id: Some(client_id.to_owned()),
-            scope: Some(scope.to_owned()),
-        };
-        Ok((encode(&self.header, &claims, &self.encoding)?, claims.exp))
-    }
-
-    /// A token from `issue_client_credentials`: signature, type and times as `verify` checks
-    /// them; `sub`, `aud` and `client_id` the same client; no session.
-    pub fn verify_client_credentials(
-        &self,
-        token: &str,
-        now: i64,
-    ) -> Result<AccessClaims, TokenRejection> {
-        let c = self.signed_and_in_time(token, now, &self.client_validation)?;
-        match &c.client_id {
-            Some(id) if *id == c.aud && *id == c.sub && c.sid.is_empty() => Ok(c),
-            _ => Err(TokenRejection::WrongType),
-        }
-    }
-
-    /// An access token issued to an OpenID client (`verify`'s checks, for the client's
-    /// audience rather than Portcullis's own).
-    pub fn verify_client_token(
-        &self,
-        token: &str,
-        now: i64,
-    ) -> Result<AccessClaims, TokenRejection> {
-        let c = self.check(token, now, &self.client_validation)?;
-        match &c.client_id {
-            Some(client) if *client == c.aud => Ok(c),
-            _ => Err(TokenRejection::WrongType),
-        }
-    }
-
     pub fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenRejection> {
         let c = self.check(token, now, &self.validation)?;
         // A client's token is for that client, even one named like this server's audience.
@@ -471,34 +388,6 @@ mod tests {
         let header = jsonwebtoken::decode_header(&t).unwrap();
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
         assert!(header.kid.is_some());
-    }
-
-    #[test]
-    fn a_client_acting_for_itself_passes_only_its_own_check() {
-        let k = keys();
-        // A client named like a user id still has no session behind its token.
-        for client in ["svc", "7"] {
-            let (t, _) = k
-                .issue_client_credentials(client, "profile", 1_000)
-                .unwrap();
-            assert!(k.verify(&t, 1_000).is_err(), "{client}");
-            assert!(k.verify_client_token(&t, 1_000).is_err(), "{client}");
-            assert!(k.verify_and_remember(&t, 1_000).is_err());
-            let c = k.verify_client_credentials(&t, 1_000).unwrap();
-            assert_eq!((c.sub.as_str(), c.aud.as_str()), (client, client));
-            assert_eq!(c.scope.as_deref(), Some("profile"));
-            assert!(k.verify_client_credentials(&t, c.exp + 31).is_err());
-        }
-        let (for_user, _) = k
-            .issue_for_client(5, "s", Proof::password(1_000), "svc", "openid", 1_000)
-            .unwrap();
-        assert!(k.verify_client_token(&for_user, 1_000).is_ok());
-        assert_eq!(
-            k.verify_client_credentials(&for_user, 1_000),
-            Err(TokenRejection::WrongType)
-        );
-        let (own, _) = k.issue(5, "s", Proof::password(1_000), 1_000).unwrap();
-        assert!(k.verify_client_credentials(&own, 1_000).is_err());
     }
 
     #[test]
