@@ -11,8 +11,11 @@
 #
 # Operations: password login (Argon2id at the argon2 crate's defaults: m = 19456 KiB, t = 2,
 # p = 1), refresh with rotation (one chain of refresh tokens per connection), GET /me warm,
-# forward-auth GET /auth/verify warm, token introspection (an API client, HTTP Basic). Load from
-# wrk on loopback (refresh: 4 connections, each its own thread so its Lua state is its own).
+# forward-auth GET /auth/verify warm, token introspection (an API client, HTTP Basic), and the
+# OpenID provider's token endpoint: client_credentials (a confidential client, HTTP Basic) and
+# refresh_token with rotation (one chain per connection, each from its own user's code flow).
+# Load from wrk on loopback (refresh: 4 connections, each its own thread so its Lua state is its
+# own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,7 +49,10 @@ trap cleanup EXIT
 source scripts/bench_env.sh
 bench_env "$work"
 export PORTCULLIS__SESSION__MAX_SESSIONS_PER_USER=0
-for route in LOGIN REFRESH CAPTCHA; do export "PORTCULLIS__RATE_LIMIT__${route}__BURST=100000000"; done
+for route in LOGIN REFRESH CAPTCHA OIDC_TOKEN OIDC_AUTHORIZE; do
+  export "PORTCULLIS__RATE_LIMIT__${route}__BURST=100000000"
+done
+export PORTCULLIS__OIDC__ENABLED=true
 export PORTCULLIS__LOCKOUT__THRESHOLD=100000000 PORTCULLIS__LOCKOUT__ACCOUNT_THRESHOLD=100000000
 db=""
 if [ "$mode" = production ]; then
@@ -70,6 +76,14 @@ done
 "$bin" role create bencher --permission bench:read >/dev/null
 "$bin" user grant --username bench --role bencher >/dev/null
 client_secret=$("$bin" client create --id capacity-api 2>/dev/null)
+# The provider's clients: one acting for itself, one signing users in (first party: no consent).
+cc_secret=$("$bin" oidc-client create --id capacity-cc --grant client_credentials --scope profile 2>/dev/null)
+rp_redirect=http://127.0.0.1:9/cb
+rp_secret=$("$bin" oidc-client create --id capacity-rp --first-party --redirect-uri "$rp_redirect" \
+  --scope openid --scope offline_access 2>/dev/null)
+for i in $(seq 1 $refresh_conns); do
+  echo "$password" | "$bin" user create --username "bench-o$i" --password-stdin >/dev/null
+done
 
 base="http://127.0.0.1:$port"
 kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -93,6 +107,24 @@ token=$(login_json bench | field access_token)
 # One refresh chain per connection: each starts from its own user's session.
 chains=()
 for i in $(seq 1 $refresh_conns); do chains+=("$(login_json "bench-r$i" | field refresh_token)"); done
+# An app's refresh token, as a relying party gets it: sign in at the provider (the browser's
+# cookie), authorize with PKCE (RFC 7636's example pair), exchange the code.
+app_refresh_token() { # USERNAME
+  local jar="$work/jar-$1" access to code
+  access=$(login_json "$1" | field access_token)
+  curl -sf -c "$jar" -X POST "$base/oidc/session" -H "Authorization: Bearer $access" >/dev/null
+  to=$(curl -s -b "$jar" -o /dev/null -w '%{redirect_url}' -G "$base/oidc/authorize" \
+    -d client_id=capacity-rp --data-urlencode "redirect_uri=$rp_redirect" -d response_type=code \
+    --data-urlencode "scope=openid offline_access" -d code_challenge_method=S256 \
+    -d code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM)
+  code=$(sed -n 's/.*[?&]code=\([^&]*\).*/\1/p' <<<"$to")
+  curl -sf -u "capacity-rp:$rp_secret" "$base/oidc/token" -d grant_type=authorization_code \
+    -d "code=$code" --data-urlencode "redirect_uri=$rp_redirect" \
+    -d code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk |
+    python3 -c "import json,sys; print(json.load(sys.stdin)['refresh_token'])"
+}
+app_chains=()
+for i in $(seq 1 $refresh_conns); do app_chains+=("$(app_refresh_token "bench-o$i")"); done
 
 cat >"$work/login.lua" <<LUA
 wrk.method = "POST"
@@ -117,6 +149,31 @@ function response(status, headers, body)
 end
 LUA
 } >"$work/refresh.lua"
+{
+  echo "local chains = {"; for t in "${app_chains[@]}"; do echo "  \"$t\","; done; echo "}"
+  echo "local basic = \"Basic $(printf 'capacity-rp:%s' "$rp_secret" | base64 -w0)\""
+  cat <<'LUA'
+local n = 0
+function setup(thread)
+  n = n + 1
+  thread:set("rt", chains[n])
+end
+function request()
+  return wrk.format("POST", nil, {["Content-Type"] = "application/x-www-form-urlencoded",
+    ["Authorization"] = basic}, "grant_type=refresh_token&refresh_token=" .. rt)
+end
+function response(status, headers, body)
+  local next_rt = body:match('"refresh_token":"([^"]+)"')
+  if next_rt then rt = next_rt end
+end
+LUA
+} >"$work/app_refresh.lua"
+cat >"$work/client_credentials.lua" <<LUA
+wrk.method = "POST"
+wrk.body   = "grant_type=client_credentials"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $(printf 'capacity-cc:%s' "$cc_secret" | base64 -w0)"
+LUA
 cat >"$work/introspect.lua" <<LUA
 wrk.method = "POST"
 wrk.body   = "token=$token"
@@ -142,7 +199,7 @@ results="$work/results"
 measure() {
   local name=$1 c=$2 path=$3; shift 3
   local threads=$(( c < 2 ? 1 : 2 ))
-  [ "$name" = refresh ] && threads=$c
+  case "$name" in refresh|token_refresh) threads=$c ;; esac
   sleep 1.2 # PostgreSQL flushes its statistics at least every second
   local t0 p0 r0 out t1 p1 r1
   t0=$(ticks); p0=$(pg); r0=$(redis_calls)
@@ -162,6 +219,8 @@ measure refresh $refresh_conns /api/v1/auth/refresh -s "$work/refresh.lua"
 measure me 64 /api/v1/sys/users/me -H "Authorization: Bearer $token"
 measure forward_auth 64 "/api/v1/auth/verify?permission=bench:read" -H "Authorization: Bearer $token"
 measure introspection 64 /api/v1/auth/introspect -s "$work/introspect.lua"
+measure token_client_credentials 64 /oidc/token -s "$work/client_credentials.lua"
+measure token_refresh $refresh_conns /oidc/token -s "$work/app_refresh.lua"
 measure live 64 /health/live
 
 # Latency at a fixed rate, half of the maximum just measured: hey holds the rate (per worker,

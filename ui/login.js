@@ -14,7 +14,7 @@ async function signedIn() {
   if (!(await continueToApp())) go('/account');
 }
 
-export async function loginView(main) {
+export async function loginView(main, username = '') {
   document.title = `${t('signIn')} · Portcullis`;
   const error = h('p', { id: 'login-error', class: 'error', role: 'alert' });
   const hint = h('p', { id: 'login-hint', class: 'hint' });
@@ -38,7 +38,7 @@ export async function loginView(main) {
   }
   const form = h('form', { class: 'card narrow', id: 'login-form', novalidate: true },
     h('h1', { text: t('signIn') }),
-    field('username', t('username'), { autocomplete: 'username webauthn', required: true, autocapitalize: 'none' }),
+    field('username', t('username'), { autocomplete: 'username webauthn', required: true, autocapitalize: 'none', value: username || undefined }),
     field('password', t('password'), { type: 'password', autocomplete: 'current-password', required: true }),
     captchaRow, error, hint,
     h('button', { type: 'submit', id: 'login-submit', text: t('signIn') }),

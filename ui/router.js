@@ -48,9 +48,9 @@ export async function render() {
   // An app's sign-in request: a signed-in page answers it at once, unless it asks for a new
   // sign-in.
   if (path === '/login' && location.search.includes('oidc=')) {
-    const { fresh } = waitingRequest();
+    const { fresh, loginHint } = waitingRequest();
     if (session.token && !fresh && (await continueToApp())) return undefined;
-    return loginView(main);
+    return loginView(main, loginHint);
   }
   if (path === '/login') forgetRequest();
   // The mailed links' pages work signed in or not.

@@ -1,5 +1,5 @@
 // Single sign-on: an app that signs in through Portcullis sends its user to /login?oidc=…
-// (`fresh=1` when it asked for a new sign-in). The request id is kept for the tab, so a social
+// (`fresh=1` when it asked for a new sign-in, `login_hint` the username it suggests). The request id is kept for the tab, so a social
 // login's round trip does not lose it; once signed in, the page gives the browser its single
 // sign-on cookie and goes back to the provider, which answers the app.
 
@@ -13,7 +13,11 @@ export function waitingRequest() {
   const params = new URLSearchParams(location.search);
   const id = params.get('oidc');
   if (id) sessionStorage.setItem(KEY, id);
-  return { waiting: Boolean(sessionStorage.getItem(KEY)), fresh: params.get('fresh') === '1' };
+  return {
+    waiting: Boolean(sessionStorage.getItem(KEY)),
+    fresh: params.get('fresh') === '1',
+    loginHint: params.get('login_hint') || '',
+  };
 }
 
 // After a sign-in: back to the app that asked, if one did. False when none did (or the cookie

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::clients::{Grant, OidcClients};
-use super::tokens::IdTokenKeys;
+use super::tokens::{IdTokenKeys, ACR_MFA, ACR_ONE_FACTOR};
 use crate::actors::repo::{ConsentOf, PutConsent, RepoHandle};
 use crate::actors::{AuthFailure, CacheHandle};
 use crate::auth::jwt::JwtKeys;
@@ -107,6 +107,7 @@ pub enum Answer {
     SignIn {
         resume: String,
         fresh: bool,
+        login_hint: Option<String>,
     },
     /// Ask the user; the form answers with `resume`.
     Consent {
@@ -135,6 +136,13 @@ pub struct AuthRequest {
     /// The session a consent page was shown to (`uid`, `sid`).
     #[serde(default)]
     pub shown_to: Option<(i64, String)>,
+    /// `acr_values` asked for a second factor only (`urn:portcullis:acr:mfa`): a session
+    /// without one signs in again, if the account has a second factor to sign in with.
+    #[serde(default)]
+    pub acr_mfa: bool,
+    /// `login_hint`: the username the sign-in page starts with.
+    #[serde(default)]
+    pub login_hint: Option<String>,
 }
 
 /// What an authorization code stands for.
@@ -233,6 +241,8 @@ impl Provider {
             max_age: None,
             not_before: None,
             shown_to: None,
+            acr_mfa: false,
+            login_hint: None,
         };
         // From here on, problems go back to the client.
         let refuse = |req: &AuthRequest, error: &str, why: &str| Err(self.error(req, error, why));
@@ -357,6 +367,20 @@ impl Provider {
                 "prompt=none cannot be combined with another value",
             );
         }
+        // Voluntary (OpenID Connect Core §3.1.2.1): values this provider does not know are
+        // passed over; asking for the second factor alone is honoured where it can be.
+        let acr: Vec<&str> = get("acr_values").unwrap_or("").split(' ').collect();
+        req.acr_mfa = acr.contains(&ACR_MFA) && !acr.contains(&ACR_ONE_FACTOR);
+        if let Some(hint) = get("login_hint") {
+            if hint.len() > 256 {
+                return refuse(
+                    &req,
+                    "invalid_request",
+                    "login_hint is longer than 256 characters",
+                );
+            }
+            req.login_hint = Some(hint.to_owned());
+        }
         if let Some(max_age) = get("max_age") {
             match max_age.parse::<i64>() {
                 Ok(n) if n >= 0 => req.max_age = Some(n),
@@ -410,19 +434,26 @@ impl Provider {
             Ok(found) => found,
             Err(()) => return Answer::Page(PageError::Unavailable),
         };
-        let fresh = |s: &SessionRecord| {
+        // Recent enough, and with a second factor where the app asked for one and the account
+        // has one to sign in with (else the ID token's `acr` tells the app what it got).
+        let fresh = |s: &SessionRecord, u: &crate::domain::CachedUser| {
             req.not_before.is_none_or(|t| s.auth_time >= t)
                 && req.max_age.is_none_or(|m| now - s.auth_time <= m)
+                && (!req.acr_mfa || s.proof().amr.is_mfa() || u.user.second_factors.is_empty())
         };
         let (session, user) = match found {
-            Some((s, u)) if fresh(&s) => (s, u),
+            Some((s, u)) if fresh(&s, &u) => (s, u),
             _ if req.prompt_none => {
                 return self.error(&req, "login_required", "the user is not signed in")
             }
             _ => {
-                let fresh = req.not_before.is_some() || req.max_age.is_some();
+                let fresh = req.not_before.is_some() || req.max_age.is_some() || req.acr_mfa;
                 return match self.keep_request(&req).await {
-                    Ok(resume) => Answer::SignIn { resume, fresh },
+                    Ok(resume) => Answer::SignIn {
+                        resume,
+                        fresh,
+                        login_hint: req.login_hint.clone(),
+                    },
                     Err(_) => Answer::Page(PageError::Unavailable),
                 };
             }

@@ -126,9 +126,20 @@ async fn consent(
 fn respond(answer: Answer, base: &str) -> HttpResponse {
     match answer {
         Answer::Redirect(to) => found(&to),
-        Answer::SignIn { resume, fresh } => {
-            let fresh = if fresh { "&fresh=1" } else { "" };
-            found(&format!("{base}/login?oidc={resume}{fresh}"))
+        Answer::SignIn {
+            resume,
+            fresh,
+            login_hint,
+        } => {
+            let mut to = format!("{base}/login?oidc={resume}");
+            if fresh {
+                to.push_str("&fresh=1");
+            }
+            if let Some(hint) = login_hint {
+                to.push_str("&login_hint=");
+                to.extend(url::form_urlencoded::byte_serialize(hint.as_bytes()));
+            }
+            found(&to)
         }
         Answer::Consent {
             resume,

@@ -1247,3 +1247,75 @@ async fn a_rotated_rsa_key_stays_published_and_its_id_tokens_are_still_known() {
         .unwrap();
     assert!(res.headers().get("location").is_none(), "{}", res.status());
 }
+
+/// `acr_values` asking for the second factor alone, and `login_hint`.
+#[actix_web::test]
+async fn an_app_asking_for_a_second_factor_gets_one_where_the_account_has_one() {
+    let app = spawn_app().await;
+    app.create_user("tess").await;
+    let secret = register(&app, "vault", true).await;
+    let mfa_only = [("acr_values", "urn:portcullis:acr:mfa")];
+
+    // Nobody signed in: the sign-in page, with the hinted username, asked for afresh.
+    let res = authorize(
+        &app,
+        &request("vault", &[mfa_only[0], ("login_hint", "tess")]),
+    )
+    .await;
+    assert_eq!(res.status(), 302);
+    let to = location(&res);
+    assert_eq!(to.path(), "/login");
+    let q: HashMap<String, String> = to.query_pairs().into_owned().collect();
+    assert_eq!(q["login_hint"], "tess");
+    assert_eq!(q["fresh"], "1");
+    let long = "x".repeat(257);
+    let q = answer(&authorize(&app, &request("vault", &[("login_hint", long.as_str())])).await);
+    assert_eq!(q["error"], "invalid_request");
+
+    // An account with no second factor: a password session is all it can give, and the ID
+    // token says so.
+    sign_in_browser(&app, "tess").await;
+    let code = code_for(&app, "vault", &mfa_only).await;
+    let id = tokens_of(code_grant(&app, "vault", &secret, &code).await).await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(jwt_claims(&id)["acr"], "urn:portcullis:acr:1fa");
+
+    // Now it has one: the password session is not enough for this app (but is for others).
+    let enrolled = app.enrol_totp("tess").await;
+    let res = authorize(&app, &request("vault", &mfa_only)).await;
+    assert_eq!(location(&res).path(), "/login");
+    let q = answer(&authorize(&app, &request("vault", &[mfa_only[0], ("prompt", "none")])).await);
+    assert_eq!(q["error"], "login_required");
+    let either = [(
+        "acr_values",
+        "urn:portcullis:acr:mfa urn:portcullis:acr:1fa",
+    )];
+    code_for(&app, "vault", &either).await;
+    code_for(&app, "vault", &[]).await;
+
+    // Signed in with the second factor: the code, and an ID token that says `mfa`.
+    app.clock.advance(30);
+    let ticket = app.mfa_ticket("tess").await;
+    let res = app
+        .mfa_verify(&ticket, &app.code(&enrolled.secret, 0))
+        .await;
+    let data = res.json::<Value>().await.unwrap()["data"].clone();
+    let res = app
+        .client
+        .post(app.url("/oidc/session"))
+        .bearer_auth(token(&data, "access_token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let code = code_for(&app, "vault", &mfa_only).await;
+    let id = tokens_of(code_grant(&app, "vault", &secret, &code).await).await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let claims = jwt_claims(&id);
+    assert_eq!(claims["acr"], "urn:portcullis:acr:mfa", "{claims}");
+    assert!(claims["amr"].as_array().unwrap().contains(&json!("mfa")));
+}

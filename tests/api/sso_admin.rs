@@ -147,7 +147,11 @@ async fn superusers_register_change_rotate_and_delete_clients_over_rest() {
             "invalid_body",
         ),
         (json!({"client_id": "x10"}), 400, "invalid_body"),
-        (json!({"client_id": "x12", "redirect_uris": [REDIRECT], "resources": ["api"]}), 400, "invalid_body"),
+        (
+            json!({"client_id": "x12", "redirect_uris": [REDIRECT], "resources": ["api"]}),
+            400,
+            "invalid_body",
+        ),
         (
             json!({"client_id": "x11", "redirect_uris": [REDIRECT], "secret": "chosen"}),
             400,
