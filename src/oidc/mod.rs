@@ -8,6 +8,7 @@ pub mod flow;
 pub mod introspect;
 pub mod keys;
 pub mod logout;
+pub mod request;
 pub mod token;
 pub mod tokens;
 
