@@ -17,6 +17,18 @@ impl Client {
             None => client_info(req, &ClientIpResolver::default()),
         }
     }
+
+    /// The caller's rate-limit key alone (`ClientInfo::key`), without reading its user agent.
+    pub fn key_of(req: &HttpRequest) -> String {
+        let default = ClientIpResolver::default();
+        let resolver = match req.app_data::<Data<ClientIpResolver>>() {
+            Some(r) => r.get_ref(),
+            None => &default,
+        };
+        resolver
+            .key(resolver.resolve(req.peer_addr(), req.headers()))
+            .to_string()
+    }
 }
 
 impl FromRequest for Client {

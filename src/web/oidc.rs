@@ -359,7 +359,7 @@ async fn form_and_client(
         ));
     };
     let (id, secret, basic) = client_credentials(req, &p).map_err(|e| token_error(e, false))?;
-    let address = Client::of(req).key;
+    let address = Client::key_of(req);
     match provider
         .clients
         .authenticate(&id, secret.as_deref(), &address)

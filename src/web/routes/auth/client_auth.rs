@@ -36,7 +36,7 @@ pub async fn authenticate_client(
     req: &HttpRequest,
     clients: &ApiClients,
 ) -> Result<Result<Arc<ApiClient>, HttpResponse>, ApiError> {
-    let address = Client::of(req).key;
+    let address = Client::key_of(req);
     let (id, secret) = basic(req).unwrap_or_default();
     let decided = clients
         .authenticate(&id, &secret, &address)
