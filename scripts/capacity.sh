@@ -131,43 +131,30 @@ wrk.method = "POST"
 wrk.body   = '{"username":"bench-login","password":"$password"}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
-{
-  echo "local chains = {"; for t in "${chains[@]}"; do echo "  \"$t\","; done; echo "}"
+# wrk's Lua for refresh chains: each thread follows its own chain (the next token from each
+# answer). REQUEST is the body of request(), which sends the thread's token `rt`.
+chain_lua() { # REQUEST TOKENS...
+  local request=$1; shift
+  echo "local chains = {"; for t in "$@"; do echo "  \"$t\","; done; echo "}"
   cat <<'LUA'
 local n = 0
 function setup(thread)
   n = n + 1
   thread:set("rt", chains[n])
 end
-function request()
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json"},
-    '{"refresh_token":"' .. rt .. '"}')
-end
 function response(status, headers, body)
   local next_rt = body:match('"refresh_token":"([^"]+)"')
   if next_rt then rt = next_rt end
 end
 LUA
-} >"$work/refresh.lua"
-{
-  echo "local chains = {"; for t in "${app_chains[@]}"; do echo "  \"$t\","; done; echo "}"
-  echo "local basic = \"Basic $(printf 'capacity-rp:%s' "$rp_secret" | base64 -w0)\""
-  cat <<'LUA'
-local n = 0
-function setup(thread)
-  n = n + 1
-  thread:set("rt", chains[n])
-end
-function request()
-  return wrk.format("POST", nil, {["Content-Type"] = "application/x-www-form-urlencoded",
-    ["Authorization"] = basic}, "grant_type=refresh_token&refresh_token=" .. rt)
-end
-function response(status, headers, body)
-  local next_rt = body:match('"refresh_token":"([^"]+)"')
-  if next_rt then rt = next_rt end
-end
-LUA
-} >"$work/app_refresh.lua"
+  echo "function request() $request end"
+}
+chain_lua "return wrk.format('POST', nil, {['Content-Type'] = 'application/json'}, \
+  '{\"refresh_token\":\"' .. rt .. '\"}')" "${chains[@]}" >"$work/refresh.lua"
+rp_basic="Basic $(printf 'capacity-rp:%s' "$rp_secret" | base64 -w0)"
+chain_lua "return wrk.format('POST', nil, {['Content-Type'] = 'application/x-www-form-urlencoded', \
+  ['Authorization'] = '$rp_basic'}, 'grant_type=refresh_token&refresh_token=' .. rt)" \
+  "${app_chains[@]}" >"$work/app_refresh.lua"
 cat >"$work/client_credentials.lua" <<LUA
 wrk.method = "POST"
 wrk.body   = "grant_type=client_credentials"

@@ -713,6 +713,23 @@ pub(crate) async fn tokens_of(res: Response) -> Value {
     res.json().await.unwrap()
 }
 
+/// The ID token a signed-in browser's code for `client` is exchanged for.
+async fn id_token_for(app: &TestApp, client: &str, secret: &str, extra: &[(&str, &str)]) -> String {
+    let code = code_for(app, client, extra).await;
+    let tokens = tokens_of(code_grant(app, client, secret, &code).await).await;
+    tokens["id_token"].as_str().unwrap().to_owned()
+}
+
+/// RP-initiated logout with `hint`, back to the registered page.
+async fn logout_hinted(app: &TestApp, hint: &str) -> Response {
+    app.client
+        .get(app.url("/oidc/logout"))
+        .query(&[("id_token_hint", hint), ("post_logout_redirect_uri", BYE)])
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn refresh_grant(app: &TestApp, client: &str, secret: &str, refresh: &str) -> Response {
     exchange(
         app,
@@ -1146,11 +1163,7 @@ async fn a_rotated_rsa_key_stays_published_and_its_id_tokens_are_still_known() {
     app.create_user("rosa").await;
     let secret = register(&app, "wiki", true).await;
     sign_in_browser(&app, "rosa").await;
-    let code = code_for(&app, "wiki", &[]).await;
-    let old_id = tokens_of(code_grant(&app, "wiki", &secret, &code).await).await["id_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let old_id = id_token_for(&app, "wiki", &secret, &[]).await;
     let old_kid = jsonwebtoken::decode_header(&old_id).unwrap().kid.unwrap();
 
     let keys = s.data.dir.join("keys");
@@ -1206,26 +1219,13 @@ async fn a_rotated_rsa_key_stays_published_and_its_id_tokens_are_still_known() {
 
     // New ID tokens are signed with the new key.
     sign_in_browser(&next, "rosa").await;
-    let code = code_for(&next, "wiki", &[]).await;
-    let new_id = tokens_of(code_grant(&next, "wiki", &secret, &code).await).await["id_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let new_id = id_token_for(&next, "wiki", &secret, &[]).await;
     assert_eq!(
         jsonwebtoken::decode_header(&new_id).unwrap().kid.unwrap(),
         new_kid
     );
     // The old one is still a known hint: logout goes straight back to the app.
-    let res = next
-        .client
-        .get(next.url("/oidc/logout"))
-        .query(&[
-            ("id_token_hint", old_id.as_str()),
-            ("post_logout_redirect_uri", BYE),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = logout_hinted(&next, &old_id).await;
     assert_eq!(res.status(), 302);
     assert!(location(&res).as_str().starts_with(BYE));
 
@@ -1235,16 +1235,7 @@ async fn a_rotated_rsa_key_stays_published_and_its_id_tokens_are_still_known() {
     let last = spawn_with(forgotten, dir).await;
     let jwks = last.get_json("/.well-known/jwks.json").await;
     assert!(!jwks.to_string().contains(&old_kid), "{jwks}");
-    let res = last
-        .client
-        .get(last.url("/oidc/logout"))
-        .query(&[
-            ("id_token_hint", old_id.as_str()),
-            ("post_logout_redirect_uri", BYE),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = logout_hinted(&last, &old_id).await;
     assert!(res.headers().get("location").is_none(), "{}", res.status());
 }
 
@@ -1275,11 +1266,7 @@ async fn an_app_asking_for_a_second_factor_gets_one_where_the_account_has_one() 
     // An account with no second factor: a password session is all it can give, and the ID
     // token says so.
     sign_in_browser(&app, "tess").await;
-    let code = code_for(&app, "vault", &mfa_only).await;
-    let id = tokens_of(code_grant(&app, "vault", &secret, &code).await).await["id_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = id_token_for(&app, "vault", &secret, &mfa_only).await;
     assert_eq!(jwt_claims(&id)["acr"], "urn:portcullis:acr:1fa");
 
     // Now it has one: the password session is not enough for this app (but is for others).
@@ -1310,11 +1297,7 @@ async fn an_app_asking_for_a_second_factor_gets_one_where_the_account_has_one() 
         .await
         .unwrap();
     assert_eq!(res.status(), 204);
-    let code = code_for(&app, "vault", &mfa_only).await;
-    let id = tokens_of(code_grant(&app, "vault", &secret, &code).await).await["id_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = id_token_for(&app, "vault", &secret, &mfa_only).await;
     let claims = jwt_claims(&id);
     assert_eq!(claims["acr"], "urn:portcullis:acr:mfa", "{claims}");
     assert!(claims["amr"].as_array().unwrap().contains(&json!("mfa")));

@@ -368,13 +368,13 @@ async fn revoking_an_app_on_the_account_ends_its_tokens_and_tells_it() {
     // A first-party app asks no consent.
     assert!(apps[0]["consented_at"].is_null(), "{apps}");
 
-    let res = app
-        .client
-        .delete(app.url("/api/v1/auth/apps/wiki"))
-        .bearer_auth(&me)
-        .send()
-        .await
-        .unwrap();
+    let revoke = || {
+        app.client
+            .delete(app.url("/api/v1/auth/apps/wiki"))
+            .bearer_auth(&me)
+            .send()
+    };
+    let res = revoke().await.unwrap();
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["data"]["ended_sessions"], 1);
@@ -399,12 +399,5 @@ async fn revoking_an_app_on_the_account_ends_its_tokens_and_tells_it() {
     let apps = app.get_auth_json("/api/v1/auth/apps", &me).await["data"].clone();
     assert_eq!(apps, serde_json::json!([]));
     // Nothing left to revoke.
-    let res = app
-        .client
-        .delete(app.url("/api/v1/auth/apps/wiki"))
-        .bearer_auth(&me)
-        .send()
-        .await
-        .unwrap();
-    assert_error(res, 404, "not_found").await;
+    assert_error(revoke().await.unwrap(), 404, "not_found").await;
 }
