@@ -171,7 +171,7 @@ async fn superusers_register_change_rotate_and_delete_clients_over_rest() {
     let ids = app.oidc_clients.list().await.unwrap().len();
     assert_eq!(ids, 2, "nothing stored by a refused request");
 
-    // A change replaces what it may do; its secret stays; it cannot become public or renamed.
+    // A change replaces what it may do; its secret stays; it cannot become public or be renamed.
     let path = format!("{CLIENTS}/reports");
     let body =
         json!({"grant_types": ["client_credentials"], "scopes": ["profile"], "first_party": true});
@@ -180,6 +180,7 @@ async fn superusers_register_change_rotate_and_delete_clients_over_rest() {
     assert_eq!(changed["first_party"], true);
     assert_eq!(exchange(&app, "reports", &secret, &cc).await.status(), 200);
     for body in [
+        // Its kind and id are not a change's to make.
         json!({"public": true, "grant_types": ["client_credentials"]}),
         json!({"client_id": "other", "grant_types": ["client_credentials"]}),
         json!({"grant_types": ["client_credentials"], "scopes": ["everything"]}),

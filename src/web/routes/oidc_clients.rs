@@ -8,7 +8,7 @@ use paperclip::actix::{api_v2_operation, web::Json, web::Path, Apiv2Schema};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::reauth::Reauth;
-use crate::error::{kind, ApiError};
+use crate::error::ApiError;
 use crate::oidc::clients::{ClientError, ClientSpec, OidcClient, OidcClients};
 use crate::web::{ApiOk, CurrentUser};
 
@@ -49,14 +49,45 @@ impl From<OidcClient> for ClientView {
     }
 }
 
-/// A new client, or all of what an existing one may do (a `PUT` replaces it).
+/// A new client: its id, whether it is public, and what it may do.
+#[derive(Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct NewClient {
+    /// 3 to 64 lower-case letters, digits, `.`, `_` and `-`.
+    pub client_id: String,
+    /// A native or browser app that cannot keep a secret (default false); fixed once created.
+    pub public: Option<bool>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub grant_types: Option<Vec<String>>,
+    pub scopes: Option<Vec<String>>,
+    pub backchannel_logout_uri: Option<String>,
+    pub first_party: Option<bool>,
+    pub id_token_signed_response_alg: Option<String>,
+    pub resources: Option<Vec<String>>,
+}
+
+impl NewClient {
+    /// The id, whether it is public, and what it may do.
+    fn split(self) -> (String, bool, ClientBody) {
+        let body = ClientBody {
+            redirect_uris: self.redirect_uris,
+            post_logout_redirect_uris: self.post_logout_redirect_uris,
+            grant_types: self.grant_types,
+            scopes: self.scopes,
+            backchannel_logout_uri: self.backchannel_logout_uri,
+            first_party: self.first_party,
+            id_token_signed_response_alg: self.id_token_signed_response_alg,
+            resources: self.resources,
+        };
+        (self.client_id, self.public.unwrap_or(false), body)
+    }
+}
+
+/// All of what a client may do (a `PUT` replaces it; its id, secret and kind stay).
 #[derive(Deserialize, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientBody {
-    /// Required to create; at a `PUT`, the path's id if given.
-    pub client_id: Option<String>,
-    /// A native or browser app that cannot keep a secret (default false); fixed once created.
-    pub public: Option<bool>,
     pub redirect_uris: Option<Vec<String>>,
     pub post_logout_redirect_uris: Option<Vec<String>>,
     /// Default `authorization_code` and `refresh_token`.
@@ -69,10 +100,6 @@ pub struct ClientBody {
     pub id_token_signed_response_alg: Option<String>,
     /// The APIs (RFC 8707 `resource`, absolute URIs) it may ask tokens for (default none).
     pub resources: Option<Vec<String>>,
-}
-
-fn invalid(detail: &str) -> ApiError {
-    ApiError::new(kind::INVALID_BODY).with_detail(detail)
 }
 
 impl ClientBody {
@@ -125,17 +152,13 @@ pub async fn list(
 #[api_v2_operation(tags(oidc))]
 pub async fn create(
     me: CurrentUser,
-    body: Json<ClientBody>,
+    body: Json<NewClient>,
     clients: Data<OidcClients>,
     reauth: Data<Reauth>,
 ) -> Result<ApiOk<ClientWithSecret>, ApiError> {
     me.require_superuser()?;
-    let mut body = body.into_inner();
-    let Some(id) = body.client_id.take() else {
-        return Err(invalid("client_id is required"));
-    };
     reauth.require_recent(me.user.id, &me.sid).await?;
-    let public = body.public.unwrap_or(false);
+    let (id, public, body) = body.into_inner().split();
     let (client, secret) = clients.create(&id, public, body.spec()?).await?;
     tracing::info!(target: "security", client = %client.id, by = me.user.id, "OpenID client registered");
     Ok(ApiOk::new(ClientWithSecret {
@@ -154,23 +177,8 @@ pub async fn update(
     reauth: Data<Reauth>,
 ) -> Result<ApiOk<ClientView>, ApiError> {
     me.require_superuser()?;
-    let body = body.into_inner();
-    if body.client_id.as_ref().is_some_and(|c| *c != *id) {
-        return Err(invalid(
-            "client_id is the path's; a client cannot be renamed",
-        ));
-    }
     reauth.require_recent(me.user.id, &me.sid).await?;
-    let current = clients
-        .find(&id)
-        .await?
-        .ok_or_else(|| ClientError::NoSuchClient(id.clone()))?;
-    if body.public.is_some_and(|p| p != current.is_public()) {
-        return Err(invalid(
-            "a client stays public or confidential; register a new one to change that",
-        ));
-    }
-    let client = clients.update(&id, body.spec()?).await?;
+    let client = clients.update(&id, body.into_inner().spec()?).await?;
     tracing::info!(target: "security", client = %client.id, by = me.user.id, "OpenID client changed");
     Ok(ApiOk::new(client.into()))
 }
