@@ -437,6 +437,7 @@ async fn an_admin_kicks_a_session_out_and_that_page_returns_to_login() {
     fill(&admin, "#client-redirects", "https://wiki.example/callback").await;
     click(&admin, "#create-client button[type=submit]").await;
     shown(&admin, "the new client", "[data-delete-client=\"wiki\"]").await;
+    shot(&admin, "admin-clients").await;
     let notice = text(&admin, "#client-message").await;
     let secret = notice.rsplit(' ').next().unwrap().to_owned();
     let stored = app.oidc_clients.find("wiki").await.unwrap().unwrap();

@@ -137,6 +137,10 @@ async fn the_example_app_signs_in_through_the_pages_and_signs_out_everywhere() {
     )
     .await;
     assert!(text(&c, "#app-list").await.contains("email"));
+    c.execute("document.getElementById('apps').scrollIntoView()", vec![])
+        .await
+        .unwrap();
+    crate::browser::shot(&c, "account-apps").await;
     click(&c, revoke).await;
     until(
         &c,
